@@ -1,0 +1,77 @@
+"""Settings: one object, read from `QCL_*` environment variables.
+
+Precedence (highest first): a CLI flag, then the `QCL_*` variable, then the default below. Invalid values fail at
+start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'memory' or 'pubsub' (got 'kafka')".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qcl.errors import ConfigError
+
+ENV_PREFIX = "QCL_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # Transport for events: "memory" runs in-process (embedded default); "pubsub" is Google Cloud Pub/Sub, or its
+    # emulator when PUBSUB_EMULATOR_HOST is set.
+    bus: Literal["memory", "pubsub"] = "memory"
+    # Google Cloud project that owns the topics; any valid id works against the emulator.
+    project: str = Field(default="qcl-local", pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    # Deliveries of one event before it goes to its topic's dead-letter topic (Pub/Sub allows 5..100).
+    max_delivery_attempts: int = Field(default=5, ge=5, le=100)
+
+    # State: "memory" (embedded default) or "redis".
+    store: Literal["memory", "redis"] = "memory"
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+
+    # Where observations come from: "replay" plays a capture file, "rpc" polls the live Qubic RPC.
+    source: Literal["replay", "rpc"] = "replay"
+    # Capture played by the replay source; empty means the bundled synthetic sample.
+    capture: Path | None = None
+    # Replay speed: 1 is real time, 60 plays an hour a minute, 0 as fast as the pipeline takes it.
+    replay_speed: float = Field(default=120.0, ge=0)
+    rpc_url: str = Field(default="https://rpc.qubic.org", pattern=r"^https?://")
+    # Seconds per RPC attempt; the public RPC answers in well under a second when healthy.
+    rpc_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Attempts per RPC call on 429/5xx/timeouts, with exponential backoff and jitter between them.
+    rpc_attempts: int = Field(default=4, ge=1, le=10)
+    # Seconds between live observations when `qcl up` polls the RPC (stats refresh about every 60 s).
+    poll_interval_s: float = Field(default=30.0, gt=0)
+
+    # Rolling window the analyzer keeps: 24 h covers the longest price trend it reports.
+    window_s: int = Field(default=24 * 3600, ge=600)
+
+    # Files the embedded stack keeps (keys, caches); created on first use.
+    state_dir: Path = Path(".qcl")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, applying CLI overrides (None means "not given").
+
+    Raises ConfigError naming each invalid variable.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ENV_PREFIX + ".".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
