@@ -144,7 +144,7 @@ class Topic(Generic[T]):
         )
 
     def encode(self, event: Envelope[T]) -> bytes:
-        return event.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return event.model_dump_json(by_alias=True).encode()
 
     def decode(self, raw: bytes) -> Envelope[T]:
         """Parse bytes from the bus; raise EventDecodeError saying exactly what is wrong."""

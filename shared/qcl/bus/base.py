@@ -1,0 +1,146 @@
+"""The bus interface and the delivery rules both backends share.
+
+Semantics (those of Pub/Sub): at-least-once delivery; a handler that returns acks, one that raises nacks and the
+event comes back; after `max_attempts` deliveries, or at once for bytes that are not a valid event (a poison
+message), the message goes to the topic's dead-letter topic with the reason attached, and is acked. Messages that
+share an ordering key are delivered in publish order, one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from qcl.errors import EventDecodeError
+from qcl.events import Envelope, Topic
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+Handler = Callable[[Envelope[T]], None]
+
+# Attributes on a dead-lettered message: why it went there and where it came from.
+DLQ_REASON = "qcl_dead_letter_reason"
+DLQ_SUBSCRIPTION = "qcl_source_subscription"
+DLQ_ATTEMPTS = "qcl_delivery_attempts"
+DLQ_MESSAGE_ID = "qcl_source_message_id"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a message to a subscription, as any backend sees it."""
+
+    data: bytes
+    attributes: dict[str, str]
+    message_id: str
+    attempt: int  # 1 on first delivery
+    ordering_key: str = ""
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class Nack:
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+
+
+Outcome = Ack | Nack | DeadLetter
+
+
+@dataclass(frozen=True)
+class DeadLetterMessage:
+    """A message read back from a dead-letter topic."""
+
+    data: bytes
+    reason: str
+    subscription: str
+    attempts: int
+    source_message_id: str
+
+
+def decide(topic: Topic[Any], handler: Handler[Any], delivery: Delivery, max_attempts: int) -> Outcome:
+    """Run `handler` on one delivery and say what to do with the message. Never raises."""
+    try:
+        event = topic.decode(delivery.data)
+    except EventDecodeError as exc:
+        return DeadLetter(f"undecodable event: {exc}")
+    try:
+        handler(event)
+    except Exception as exc:
+        reason = f"handler failed on attempt {delivery.attempt} of {max_attempts}: {type(exc).__name__}: {exc}"
+        log.warning("%s event %s: %s", topic.name, event.id, reason)
+        if delivery.attempt >= max_attempts:
+            return DeadLetter(reason)
+        return Nack(reason)
+    return Ack()
+
+
+def dead_letter_attributes(delivery: Delivery, subscription: str, reason: str) -> dict[str, str]:
+    return {
+        **delivery.attributes,
+        DLQ_REASON: reason[:1024],
+        DLQ_SUBSCRIPTION: subscription,
+        DLQ_ATTEMPTS: str(delivery.attempt),
+        DLQ_MESSAGE_ID: delivery.message_id,
+    }
+
+
+def dead_letter_message(data: bytes, attributes: dict[str, str]) -> DeadLetterMessage:
+    return DeadLetterMessage(
+        data=data,
+        reason=attributes.get(DLQ_REASON, "(dead-lettered by Pub/Sub: delivery attempts exhausted)"),
+        subscription=attributes.get(DLQ_SUBSCRIPTION, ""),
+        attempts=int(attributes.get(DLQ_ATTEMPTS, "0")),
+        source_message_id=attributes.get(DLQ_MESSAGE_ID, ""),
+    )
+
+
+class Subscription(ABC):
+    """A running subscription; `close()` stops delivery."""
+
+    name: str
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class Bus(ABC):
+    """Publishes events to topics and delivers them to subscribed handlers."""
+
+    backend: str
+    max_attempts: int
+
+    def publish(self, topic: Topic[T], event: Envelope[T], *, ordering_key: str = "") -> str:
+        """Publish `event`; returns the message id once the bus has accepted it."""
+        attributes = {"event_id": event.id, "event_type": event.type}
+        return self.publish_bytes(topic.name, topic.encode(event), attributes, ordering_key=ordering_key)
+
+    @abstractmethod
+    def publish_bytes(
+        self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = ""
+    ) -> str:
+        """Publish raw bytes (dead letters, and tests that need a poison message)."""
+
+    @abstractmethod
+    def subscribe(self, topic: Topic[T], consumer: str, handler: Handler[T]) -> Subscription:
+        """Deliver `topic`'s events to `handler` as `consumer` until the subscription is closed."""
+
+    @abstractmethod
+    def drain_dead_letters(self, topic: Topic[Any], *, timeout_s: float = 5.0) -> list[DeadLetterMessage]:
+        """Take every message waiting on `topic`'s dead-letter topic (they are removed)."""
+
+    @abstractmethod
+    def close(self) -> None: ...

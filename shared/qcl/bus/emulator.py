@@ -1,0 +1,104 @@
+"""The Pub/Sub emulator as a managed process: started by the test fixture and by `qcl up --bus pubsub`.
+
+    with PubSubEmulator("127.0.0.1:8085") as emulator:
+        os.environ.update(emulator.env)   # PUBSUB_EMULATOR_HOST for google-cloud-pubsub
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from qcl.errors import QclError
+
+
+def unavailable_reason() -> str | None:
+    """Why the emulator cannot run here, or None when it can."""
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        return "gcloud is not installed (the Pub/Sub emulator ships with the Google Cloud CLI)"
+    sdk_root = Path(os.path.realpath(gcloud)).parent.parent
+    roots = (sdk_root, Path("/usr/lib/google-cloud-sdk"))
+    if not any((root / "platform" / "pubsub-emulator").is_dir() for root in roots):
+        return "the gcloud component pubsub-emulator is not installed (gcloud components install pubsub-emulator)"
+    if shutil.which("java") is None:
+        return "java is not installed (the Pub/Sub emulator is a Java program)"
+    return None
+
+
+def is_listening(host_port: str, timeout_s: float = 0.5) -> bool:
+    host, port = host_port.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PubSubEmulator:
+    """Starts `gcloud beta emulators pubsub start` on `host_port` and stops it (and its Java child) on exit."""
+
+    def __init__(self, host_port: str | None = None, *, start_timeout_s: float = 90.0) -> None:
+        self.host_port = host_port or f"127.0.0.1:{free_port()}"
+        self._start_timeout_s = start_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._data_dir = tempfile.TemporaryDirectory(prefix="qcl-pubsub-")
+        self.log_path = Path(self._data_dir.name) / "emulator.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PUBSUB_EMULATOR_HOST": self.host_port}
+
+    def start(self) -> PubSubEmulator:
+        reason = unavailable_reason()
+        if reason:
+            raise QclError(f"cannot start the Pub/Sub emulator: {reason}")
+        if is_listening(self.host_port):
+            raise QclError(f"cannot start the Pub/Sub emulator: {self.host_port} is already in use")
+        with self.log_path.open("wb") as log_file:
+            self._process = subprocess.Popen(
+                ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port={self.host_port}",
+                 f"--data-dir={self._data_dir.name}", "--quiet"],
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,  # own group: stop kills Java too
+            )
+        deadline = time.monotonic() + self._start_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise QclError(f"the Pub/Sub emulator exited at start: {self.log_path.read_text()[-2000:]}")
+            if is_listening(self.host_port) and b"Server started" in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise QclError(f"the Pub/Sub emulator did not start within {self._start_timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        self._data_dir.cleanup()
+
+    def __enter__(self) -> PubSubEmulator:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,90 @@
+"""The embedded store: the same semantics as the Redis backend, in one process, thread-safe."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from qcl.store.base import Store
+
+
+class MemoryStore(Store):
+    backend = "memory"
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[str, float | None]] = {}  # key -> (value, expires_at)
+        self._windows: dict[str, dict[str, float]] = {}  # name -> member -> score
+        self._lists: dict[str, deque[str]] = {}
+
+    def _live(self, key: str) -> str | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at is not None and self._clock() >= expires_at:
+            del self._values[key]
+            return None
+        return value
+
+    def _expiry(self, ttl_s: float | None) -> float | None:
+        return None if ttl_s is None else self._clock() + ttl_s
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._live(key)
+
+    def put(self, key: str, value: str, *, ttl_s: float | None = None) -> None:
+        with self._lock:
+            self._values[key] = (value, self._expiry(ttl_s))
+
+    def put_if_absent(self, key: str, value: str, *, ttl_s: float | None = None) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._values[key] = (value, self._expiry(ttl_s))
+            return True
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+            self._windows.pop(key, None)
+            self._lists.pop(key, None)
+
+    def window_add(self, name: str, score: float, member: str) -> None:
+        with self._lock:
+            self._windows.setdefault(name, {})[member] = score
+
+    def window_range(self, name: str, min_score: float = float("-inf"), max_score: float = float("inf")) -> list[str]:
+        with self._lock:
+            ordered = sorted(self._windows.get(name, {}).items(), key=lambda item: (item[1], item[0]))
+        scores = [score for _, score in ordered]
+        start = bisect.bisect_left(scores, min_score)
+        stop = bisect.bisect_right(scores, max_score)
+        return [member for member, _ in ordered[start:stop]]
+
+    def window_trim(self, name: str, below_score: float) -> int:
+        with self._lock:
+            window = self._windows.get(name, {})
+            gone = [member for member, score in window.items() if score < below_score]
+            for member in gone:
+                del window[member]
+            return len(gone)
+
+    def list_push(self, name: str, value: str, *, max_len: int) -> None:
+        with self._lock:
+            entries = self._lists.setdefault(name, deque())
+            entries.appendleft(value)
+            while len(entries) > max_len:
+                entries.pop()
+
+    def list_range(self, name: str, limit: int) -> list[str]:
+        with self._lock:
+            return list(self._lists.get(name, deque()))[:limit]
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,62 @@
+"""Fixtures that give each shared suite every backend: `bus` (memory, pubsub) and `store` (memory, redis)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from qcl.bus.base import Bus
+from qcl.bus.emulator import PubSubEmulator
+from qcl.bus.memory import MemoryBus
+from qcl.store.base import Store
+from qcl.store.memory import MemoryStore
+from tests.backends import redis_url, start_emulator, unique
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[PubSubEmulator]:
+    yield from start_emulator()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    yield from redis_url()
+
+
+def make_bus(backend: str, request: pytest.FixtureRequest, *, max_attempts: int = 5) -> Bus:
+    if backend == "memory":
+        return MemoryBus(max_attempts=max_attempts)
+    emulator: PubSubEmulator = request.getfixturevalue("pubsub_emulator")
+    os.environ.update(emulator.env)
+    from qcl.bus.pubsub import PubSubBus
+
+    # A project per test keeps tests apart on one emulator.
+    return PubSubBus(unique("qcl-t"), max_attempts=max_attempts, create_missing=True)
+
+
+def make_store(backend: str, request: pytest.FixtureRequest) -> Store:
+    if backend == "memory":
+        return MemoryStore()
+    from qcl.store.redis import RedisStore
+
+    return RedisStore(request.getfixturevalue("redis_server_url"), prefix=unique("qcl-test:") + ":")
+
+
+@pytest.fixture(params=["memory", pytest.param("pubsub", marks=pytest.mark.emulator)])
+def bus(request: pytest.FixtureRequest) -> Iterator[Bus]:
+    instance = make_bus(request.param, request)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    instance = make_store(request.param, request)
+    yield instance
+    if request.param == "redis":  # leave the shared server as we found it
+        client = instance._redis  # type: ignore[attr-defined]
+        for key in client.scan_iter(match=instance._prefix + "*"):  # type: ignore[attr-defined]
+            client.delete(key)
+    instance.close()
