@@ -267,3 +267,14 @@ def test_unknown_path_answers_like_the_gateway(rpc: FakeQubicRpc) -> None:
 
     with pytest.raises(SourceError, match=r'HTTP 404 with gRPC status 5 \(NotFound\) "Not Found"'):
         client.tick_info()
+
+
+def test_internal_error_from_the_live_api_is_retried_and_quoted(rpc: FakeQubicRpc) -> None:
+    body = json.loads(fixture_bytes("error-internal.json"))
+    rpc.script(TICK_INFO, [json_reply(body, 500)] * 2)
+
+    with pytest.raises(SourceUnavailableError) as raised:
+        client_for(rpc, attempts=2).tick_info()
+
+    assert rpc.calls_to(TICK_INFO) == 2
+    assert 'HTTP 500 with gRPC status 13 (Internal) "getting tick info from node: ' in str(raised.value)
