@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # State: "memory" (embedded default) or "redis".
     store: Literal["memory", "redis"] = "memory"
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+    # Every key the store writes starts with this; `qcl up` replays use "<prefix>replay:" and clear it first.
+    redis_prefix: str = Field(default="qcl:", pattern=r"^[A-Za-z0-9_.:-]+:$")
 
     # Where observations come from: "replay" plays a capture file, "rpc" polls the live Qubic RPC.
     source: Literal["replay", "rpc"] = "replay"

@@ -128,9 +128,7 @@ class Topic(Generic[T]):
             )
         return f"{self.name}.{consumer}"
 
-    def event(
-        self, data: T, *, source: str, subject: str | None = None, event_id: str | None = None
-    ) -> Envelope[T]:
+    def event(self, data: T, *, source: str, subject: str | None = None, event_id: str | None = None) -> Envelope[T]:
         """Wrap `data` in an envelope; pass `event_id` to make a derived event's id deterministic."""
         if not isinstance(data, self.model):
             raise TypeError(f"topic '{self.name}' carries {self.model.__name__}, got {type(data).__name__}")
@@ -155,9 +153,7 @@ class Topic(Generic[T]):
         if not isinstance(body, dict):
             raise EventDecodeError(f"{self.name}: event must be a JSON object, got {type(body).__name__}")
         if body.get("type") != self.event_type:
-            raise EventDecodeError(
-                f"{self.name}: event type must be '{self.event_type}', got {body.get('type')!r}"
-            )
+            raise EventDecodeError(f"{self.name}: event type must be '{self.event_type}', got {body.get('type')!r}")
         try:
             return self._envelope.model_validate(body)
         except ValidationError as exc:
@@ -169,32 +165,60 @@ class Topic(Generic[T]):
 
 
 QUBIC_TICKS = Topic(
-    "qubic-ticks", "qubic.network.snapshot.v1", Observation,
-    "one observation of the network per observed tick", ("ingest",), ("analyzer",),
+    "qubic-ticks",
+    "qubic.network.snapshot.v1",
+    Observation,
+    "one observation of the network per observed tick",
+    ("ingest",),
+    ("analyzer",),
 )
 NETWORK_ANALYSIS = Topic(
-    "network-analysis", "qcl.analysis.report.v1", AnalysisReport,
-    "health score and findings over the rolling window", ("analyzer",), ("narrator", "api", "oracle"),
+    "network-analysis",
+    "qcl.analysis.report.v1",
+    AnalysisReport,
+    "health score and findings over the rolling window",
+    ("analyzer",),
+    ("narrator", "api", "oracle"),
 )
 AI_REQUESTS = Topic(
-    "ai-requests", "qcl.ai.request.v1", AIRequest,
-    "questions and narration jobs", ("api", "scheduler"), ("narrator",),
+    "ai-requests",
+    "qcl.ai.request.v1",
+    AIRequest,
+    "questions and narration jobs",
+    ("api", "scheduler"),
+    ("narrator",),
 )
 AI_INSIGHTS = Topic(
-    "ai-insights", "qcl.ai.insight.v1", AIInsight,
-    "narratives and answers with sources and confidence", ("narrator",), ("api",),
+    "ai-insights",
+    "qcl.ai.insight.v1",
+    AIInsight,
+    "narratives and answers with sources and confidence",
+    ("narrator",),
+    ("api",),
 )
 ORACLE_REQUESTS = Topic(
-    "oracle-requests", "qcl.oracle.request.v1", OracleRequest,
-    "jobs for the oracle committee", ("api", "scheduler"), ("oracle",),
+    "oracle-requests",
+    "qcl.oracle.request.v1",
+    OracleRequest,
+    "jobs for the oracle committee",
+    ("api", "scheduler"),
+    ("oracle",),
 )
 ORACLE_RESULTS = Topic(
-    "oracle-results", "qcl.oracle.result.v1", OracleResult,
-    "committed attestations with 2f+1 signatures", ("oracle",), ("api",),
+    "oracle-results",
+    "qcl.oracle.result.v1",
+    OracleResult,
+    "committed attestations with 2f+1 signatures",
+    ("oracle",),
+    ("api",),
 )
 NODE_EVENTS = Topic(
-    "node-events", "qcl.node.event.v1", NodeEvent,
-    "shard and oracle nodes joined, left, failed, recovered", ("shard", "oracle"), ("api",),
+    "node-events",
+    "qcl.node.event.v1",
+    NodeEvent,
+    "shard and oracle nodes joined, left, failed, recovered",
+    ("shard", "oracle"),
+    ("api",),
 )
 
 TOPICS: dict[str, Topic[Any]] = {
@@ -208,9 +232,7 @@ def topic(name: str) -> Topic[Any]:
     try:
         return TOPICS[name]
     except KeyError:
-        raise UnknownTopicError(
-            f"topic '{name}' is not registered; registered topics: {', '.join(TOPICS)}"
-        ) from None
+        raise UnknownTopicError(f"topic '{name}' is not registered; registered topics: {', '.join(TOPICS)}") from None
 
 
 def registry_table() -> list[dict[str, Any]]:

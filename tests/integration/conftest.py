@@ -12,17 +12,7 @@ from qcl.bus.emulator import PubSubEmulator
 from qcl.bus.memory import MemoryBus
 from qcl.store.base import Store
 from qcl.store.memory import MemoryStore
-from tests.backends import redis_url, start_emulator, unique
-
-
-@pytest.fixture(scope="session")
-def pubsub_emulator() -> Iterator[PubSubEmulator]:
-    yield from start_emulator()
-
-
-@pytest.fixture(scope="session")
-def redis_server_url() -> Iterator[str]:
-    yield from redis_url()
+from tests.backends import unique
 
 
 def make_bus(backend: str, request: pytest.FixtureRequest, *, max_attempts: int = 5) -> Bus:
@@ -55,8 +45,5 @@ def bus(request: pytest.FixtureRequest) -> Iterator[Bus]:
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     instance = make_store(request.param, request)
     yield instance
-    if request.param == "redis":  # leave the shared server as we found it
-        client = instance._redis  # type: ignore[attr-defined]
-        for key in client.scan_iter(match=instance._prefix + "*"):  # type: ignore[attr-defined]
-            client.delete(key)
+    instance.clear()  # leave the shared server as we found it
     instance.close()

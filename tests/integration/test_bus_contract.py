@@ -59,8 +59,14 @@ def test_every_consumer_of_a_topic_gets_every_event(bus: Bus) -> None:
     for consumer in NETWORK_ANALYSIS.consumers:
         bus.subscribe(NETWORK_ANALYSIS, consumer, lambda e, c=consumer: got[c].append(e.id))
     report = AnalysisReport.model_validate(
-        {"observed_at": "2025-11-12T09:00:00Z", "health_score": 100, "status": "healthy", "metrics": None,
-         "findings": [], "window_observations": 1}
+        {
+            "observed_at": "2025-11-12T09:00:00Z",
+            "health_score": 100,
+            "status": "healthy",
+            "metrics": None,
+            "findings": [],
+            "window_observations": 1,
+        }
     )
     event = NETWORK_ANALYSIS.event(report, source="//tests")
     bus.publish(NETWORK_ANALYSIS, event)

@@ -77,3 +77,11 @@ def test_empty_window_and_list_read_as_empty(store: Store) -> None:
 
 def test_ping_answers(store: Store) -> None:
     assert store.ping() is True
+
+
+def test_clear_deletes_every_kind_of_key(store: Store) -> None:
+    store.put("v", "1")
+    store.window_add("w", 1.0, "m")
+    store.list_push("l", "x", max_len=5)
+    assert store.clear() == 3
+    assert (store.get("v"), store.window_range("w"), store.list_range("l", 5)) == (None, [], [])

@@ -129,9 +129,7 @@ class Bus(ABC):
         return self.publish_bytes(topic.name, topic.encode(event), attributes, ordering_key=ordering_key)
 
     @abstractmethod
-    def publish_bytes(
-        self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = ""
-    ) -> str:
+    def publish_bytes(self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = "") -> str:
         """Publish raw bytes (dead letters, and tests that need a poison message)."""
 
     @abstractmethod

@@ -1,7 +1,7 @@
 """The Pub/Sub emulator as a managed process: started by the test fixture and by `qcl up --bus pubsub`.
 
-    with PubSubEmulator("127.0.0.1:8085") as emulator:
-        os.environ.update(emulator.env)   # PUBSUB_EMULATOR_HOST for google-cloud-pubsub
+with PubSubEmulator("127.0.0.1:8085") as emulator:
+    os.environ.update(emulator.env)   # PUBSUB_EMULATOR_HOST for google-cloud-pubsub
 """
 
 from __future__ import annotations
@@ -70,9 +70,19 @@ class PubSubEmulator:
             raise QclError(f"cannot start the Pub/Sub emulator: {self.host_port} is already in use")
         with self.log_path.open("wb") as log_file:
             self._process = subprocess.Popen(
-                ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port={self.host_port}",
-                 f"--data-dir={self._data_dir.name}", "--quiet"],
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,  # own group: stop kills Java too
+                [
+                    "gcloud",
+                    "beta",
+                    "emulators",
+                    "pubsub",
+                    "start",
+                    f"--host-port={self.host_port}",
+                    f"--data-dir={self._data_dir.name}",
+                    "--quiet",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own group: stop kills Java too
             )
         deadline = time.monotonic() + self._start_timeout_s
         while time.monotonic() < deadline:
@@ -98,7 +108,18 @@ class PubSubEmulator:
     def __enter__(self) -> PubSubEmulator:
         return self.start()
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def ensure_emulator(host_port: str = "127.0.0.1:8085") -> tuple[PubSubEmulator | None, str]:
+    """Point google-cloud-pubsub at an emulator: PUBSUB_EMULATOR_HOST if set, one already on `host_port`, or a
+    new one started there (returned, so the caller stops it). The string says which."""
+    if "PUBSUB_EMULATOR_HOST" in os.environ:
+        return None, f"emulator at {os.environ['PUBSUB_EMULATOR_HOST']} (PUBSUB_EMULATOR_HOST)"
+    if is_listening(host_port):
+        os.environ["PUBSUB_EMULATOR_HOST"] = host_port
+        return None, f"emulator already running at {host_port}"
+    emulator = PubSubEmulator(host_port).start()
+    os.environ.update(emulator.env)
+    return emulator, f"emulator started at {host_port}"

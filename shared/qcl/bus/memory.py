@@ -76,9 +76,7 @@ class MemoryBus(Bus):
             hold = f"{registered.dead_letter}.{_DLQ_HOLD}"
             self._queues[registered.dead_letter] = {hold: _Queue(hold)}
 
-    def publish_bytes(
-        self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = ""
-    ) -> str:
+    def publish_bytes(self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = "") -> str:
         if topic_name not in self._queues:
             raise UnknownTopicError(f"topic '{topic_name}' is not registered; registered: {', '.join(self._queues)}")
         message_id = str(next(self._ids))

@@ -58,9 +58,7 @@ class PubSubBus(Bus):
         self.max_attempts = max_attempts
         self._ack_deadline_s = ack_deadline_s
         self._max_outstanding = max_outstanding
-        self._publisher = pubsub_v1.PublisherClient(
-            publisher_options=PublisherOptions(enable_message_ordering=True)
-        )
+        self._publisher = pubsub_v1.PublisherClient(publisher_options=PublisherOptions(enable_message_ordering=True))
         self._subscriber = pubsub_v1.SubscriberClient()
         self._subscriptions: list[_PubSubSubscription] = []
         if create_missing is None:
@@ -92,9 +90,7 @@ class PubSubBus(Bus):
             "topic": self._topic_path(topic_name),
             "ack_deadline_seconds": self._ack_deadline_s,
             "enable_message_ordering": True,
-            "retry_policy": RetryPolicy(
-                minimum_backoff=Duration(seconds=1), maximum_backoff=Duration(seconds=60)
-            ),
+            "retry_policy": RetryPolicy(minimum_backoff=Duration(seconds=1), maximum_backoff=Duration(seconds=60)),
         }
         if dead_letter_topic:
             # One attempt more than ours: the consumer dead-letters with a reason first; this is the backstop
@@ -106,9 +102,7 @@ class PubSubBus(Bus):
         with contextlib.suppress(gexc.AlreadyExists):
             self._subscriber.create_subscription(request=request)
 
-    def publish_bytes(
-        self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = ""
-    ) -> str:
+    def publish_bytes(self, topic_name: str, data: bytes, attributes: dict[str, str], *, ordering_key: str = "") -> str:
         path = self._topic_path(topic_name)
         future = self._publisher.publish(path, data, ordering_key=ordering_key, **attributes)
         try:
@@ -127,9 +121,7 @@ class PubSubBus(Bus):
         path = self._subscription_path(f"{topic.dead_letter}.{_DLQ_HOLD}")
         drained: list[DeadLetterMessage] = []
         while True:
-            response = self._subscriber.pull(
-                request={"subscription": path, "max_messages": 100}, timeout=timeout_s
-            )
+            response = self._subscriber.pull(request={"subscription": path, "max_messages": 100}, timeout=timeout_s)
             if not response.received_messages:
                 return drained
             for received in response.received_messages:
@@ -155,7 +147,8 @@ class _PubSubSubscription(Subscription):
         self._local_attempts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._future = bus._subscriber.subscribe(
-            bus._subscription_path(name), self._on_message,
+            bus._subscription_path(name),
+            self._on_message,
             flow_control=FlowControl(max_messages=bus._max_outstanding),
         )
 
@@ -186,8 +179,9 @@ class _PubSubSubscription(Subscription):
             try:
                 self._bus.publish_bytes(self._topic.dead_letter, message.data, attributes)
             except Exception:
-                log.exception("%s: could not dead-letter message %s; it will be redelivered", self.name,
-                              message.message_id)
+                log.exception(
+                    "%s: could not dead-letter message %s; it will be redelivered", self.name, message.message_id
+                )
                 message.nack()
                 return
             log.warning("%s: message %s dead-lettered: %s", self.name, message.message_id, outcome.reason)

@@ -7,7 +7,7 @@ analysis reports as a `data_invalid` finding and skips, so one truncated line ne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,12 +65,3 @@ def read_capture(source: Path | IO[str]) -> Iterator[Observation | InvalidLine]:
     for number, text in enumerate(source, start=1):
         if text.strip():
             yield parse_line(text, number)
-
-
-def write_capture(observations: Iterable[Observation], sink: IO[str]) -> int:
-    """Append observations as capture lines; returns how many were written."""
-    written = 0
-    for observation in observations:
-        sink.write(observation.to_json_line() + "\n")
-        written += 1
-    return written

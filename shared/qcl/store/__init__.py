@@ -10,7 +10,7 @@ def open_store(settings: Settings) -> Store:
     if settings.store == "redis":
         from qcl.store.redis import RedisStore
 
-        return RedisStore(settings.redis_url)
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
     from qcl.store.memory import MemoryStore
 
     return MemoryStore()

@@ -49,6 +49,10 @@ class Store(ABC):
         """Up to `limit` entries, newest first."""
 
     @abstractmethod
+    def clear(self) -> int:
+        """Delete every key of this store's namespace; returns how many went."""
+
+    @abstractmethod
     def ping(self) -> bool:
         """True when the backend answers."""
 

@@ -86,5 +86,13 @@ class MemoryStore(Store):
         with self._lock:
             return list(self._lists.get(name, deque()))[:limit]
 
+    def clear(self) -> int:
+        with self._lock:
+            count = len(self._values) + len(self._windows) + len(self._lists)
+            self._values.clear()
+            self._windows.clear()
+            self._lists.clear()
+            return count
+
     def ping(self) -> bool:
         return True

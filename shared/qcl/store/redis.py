@@ -13,6 +13,8 @@ class RedisStore(Store):
     backend = "redis"
 
     def __init__(self, url: str, *, prefix: str = "qcl:", client: Any = None) -> None:
+        if not prefix:
+            raise ValueError("a Redis store needs a key prefix, so that clear() stays inside its namespace")
         self._prefix = prefix
         # decode_responses: the store speaks str; health checks should fail fast rather than hang.
         self._redis: Any = client or redis.Redis.from_url(
@@ -52,6 +54,12 @@ class RedisStore(Store):
 
     def list_range(self, name: str, limit: int) -> list[str]:
         return list(self._redis.lrange(self._k(name), 0, limit - 1))
+
+    def clear(self) -> int:
+        count = 0
+        for key in self._redis.scan_iter(match=self._prefix + "*", count=500):
+            count += int(self._redis.delete(key))
+        return count
 
     def ping(self) -> bool:
         try:

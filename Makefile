@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make up` (set up, then run the local stack) and `make test`.
+# Both create .venv at the repository root and install what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup services up test lint unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU build lies on our machines' disk; a looser pin pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) services
+
+services:
+	@scripts/ensure-services.sh
+
+up: setup
+	$(BIN)/qcl up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks (and where it can, installs) the real services the tests and `qcl up --store redis --bus pubsub` use:
+# redis-server from Debian's packages, and the Pub/Sub emulator that ships with the Google Cloud CLI.
+set -uo pipefail
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "services: installing redis-server from Debian's packages"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+      || echo "services: could not install redis-server; Redis tests will skip (CI fails instead)"
+  else
+    echo "services: redis-server is missing (sudo apt-get install redis-server); Redis tests will skip"
+  fi
+fi
+if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "services: nothing answers on 127.0.0.1:6379; the tests start their own redis-server on a free port"
+fi
+
+if ! command -v gcloud >/dev/null 2>&1; then
+  echo "services: gcloud is missing; Pub/Sub emulator tests will skip (install the Google Cloud CLI)"
+elif ! command -v java >/dev/null 2>&1; then
+  echo "services: java is missing; the Pub/Sub emulator needs it (sudo apt-get install default-jre-headless)"
+else
+  echo "services: redis-server $(command -v redis-server >/dev/null && redis-server --version | cut -d' ' -f3), gcloud with the Pub/Sub emulator"
+fi
+exit 0

@@ -1,0 +1,243 @@
+"""The `qcl` command.
+
+    qcl up                                  # the local stack on embedded defaults
+    qcl analyze --input capture.jsonl --json
+    qcl topics --json
+
+Every option with a settings twin reads its `QCL_*` variable when not given; a flag wins over the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from qcl.config import Settings, load_settings
+from qcl.errors import ConfigError, QclError, SourceError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Qubic AI Compute Layer.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints figures (--json for machines).")
+app.add_typer(bench_app, name="bench")
+
+BusOpt = Annotated[str | None, typer.Option("--bus", help="memory | pubsub  [QCL_BUS]")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="memory | redis  [QCL_STORE]")]
+SourceOpt = Annotated[str | None, typer.Option("--source", help="replay | rpc  [QCL_SOURCE]")]
+CaptureOpt = Annotated[Path | None, typer.Option("--capture", help="capture to replay  [QCL_CAPTURE]")]
+SpeedOpt = Annotated[float | None, typer.Option("--speed", help="replay speed, 0 = no waiting  [QCL_REPLAY_SPEED]")]
+RpcUrlOpt = Annotated[str | None, typer.Option("--rpc-url", help="Qubic RPC base URL  [QCL_RPC_URL]")]
+RedisUrlOpt = Annotated[str | None, typer.Option("--redis-url", help="[QCL_REDIS_URL]")]
+LogLevelOpt = Annotated[str | None, typer.Option("--log-level", help="[QCL_LOG_LEVEL]")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return load_settings(**flags)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    from qcl.obs.logging import configure_logging
+
+    configure_logging(settings.log_level)
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def analyze(
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="capture file (JSON lines)", exists=True, dir_okay=False)
+    ],
+    as_json: JsonOpt = False,
+    window_s: Annotated[int | None, typer.Option("--window-s", help="rolling window  [QCL_WINDOW_S]")] = None,
+) -> None:
+    """Analyse a capture: the final health score and every finding raised along the way."""
+    from qcl.analysis import analyze_capture
+    from qcl.qubic.capture import read_capture
+
+    settings = _settings(window_s=window_s)
+    result = analyze_capture(read_capture(input), window_s=settings.window_s).to_json()
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(
+        f"health {result['health_score']}/100 ({result['status']}), "
+        f"{result['observations']} observations, {result['invalid_lines']} invalid line(s)"
+    )
+    for finding in result["findings"]:
+        typer.echo(
+            f"{finding['observed_at']:<26} {finding['severity']:<8} {finding['code']:<18} {finding['message_en']}"
+        )
+
+
+@app.command()
+def topics(as_json: JsonOpt = False) -> None:
+    """The topic registry: topic, dead-letter topic, event type, producers, consumers."""
+    from qcl.events import registry_table
+
+    table = registry_table()
+    if as_json:
+        _print_json(table)
+        return
+    for row in table:
+        typer.echo(
+            f"{row['topic']:<18} {row['event_type']:<28} {','.join(row['producers']):<14} -> "
+            f"{','.join(row['consumers']):<22} dlq {row['dead_letter_topic']}"
+        )
+
+
+@app.command()
+def ingest(
+    once: Annotated[
+        bool, typer.Option("--once", help="take one observation and exit (default: one per poll interval)")
+    ] = False,
+    bus: BusOpt = None,
+    store: StoreOpt = None,
+    source: SourceOpt = None,
+    capture: CaptureOpt = None,
+    rpc_url: RpcUrlOpt = None,
+    redis_url: RedisUrlOpt = None,
+) -> None:
+    """Take one observation from the source and publish it to qubic-ticks (what the ingest function does)."""
+    from qcl.bus import open_bus
+    from qcl.pipeline.ingest import Ingestor, source_failure
+    from qcl.qubic.source import open_source
+    from qcl.store import open_store
+
+    settings = _settings(bus=bus, store=store, source=source, capture=capture, rpc_url=rpc_url, redis_url=redis_url)
+    _logging(settings)
+    the_bus, the_store = open_bus(settings), open_store(settings)
+    ingestor, the_source = Ingestor(the_bus, the_store, name="//qcl/cli/ingest"), open_source(settings)
+    code = 0
+    try:
+        while True:
+            try:
+                result = ingestor.ingest_once(the_source)
+                _print_json(result.to_json())
+                code = 0 if result.http_status == 200 else 1
+            except SourceError as exc:
+                _print_json(source_failure(exc)[0])
+                code = 3
+            if once:
+                break
+            time.sleep(settings.poll_interval_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        the_source.close()
+        the_bus.close()
+        the_store.close()
+    raise typer.Exit(code)
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option("--out", "-o", help="capture file to append to")],
+    count: Annotated[int | None, typer.Option("--count", help="observations to take (default: until Ctrl-C)")] = None,
+    interval_s: Annotated[
+        float | None, typer.Option("--interval", help="seconds between observations  [QCL_POLL_INTERVAL_S]")
+    ] = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
+    """Record live observations from the Qubic RPC into a capture file."""
+    from qcl.qubic.record import record as record_capture
+    from qcl.qubic.rpc import QubicRpcClient
+
+    settings = _settings(rpc_url=rpc_url, poll_interval_s=interval_s)
+    _logging(settings)
+    client = QubicRpcClient.from_settings(settings)
+    with out.open("a", encoding="utf-8") as sink:
+        try:
+            written = record_capture(
+                client,
+                sink,
+                count=count,
+                interval_s=settings.poll_interval_s,
+                on_progress=lambda n: typer.echo(f"\rrecorded {n}", nl=False, err=True),
+            )
+        except KeyboardInterrupt:
+            written = -1
+        finally:
+            client.close()
+    typer.echo("" if written < 0 else f"\nwrote {written} observation(s) to {out}", err=True)
+
+
+@app.command()
+def up(
+    bus: BusOpt = None,
+    store: StoreOpt = None,
+    source: SourceOpt = None,
+    capture: CaptureOpt = None,
+    speed: SpeedOpt = None,
+    rpc_url: RpcUrlOpt = None,
+    redis_url: RedisUrlOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
+    from qcl.pipeline.stack import LocalStack
+
+    settings = _settings(
+        bus=bus,
+        store=store,
+        source=source,
+        capture=capture,
+        replay_speed=speed,
+        rpc_url=rpc_url,
+        redis_url=redis_url,
+        log_level=log_level,
+    )
+    _logging(settings)
+    stack = LocalStack(settings)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        for line in stack.start():
+            typer.echo(f"qcl up: {line}", err=True)
+        typer.echo("qcl up: running; Ctrl-C stops", err=True)
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    except QclError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        typer.echo("qcl up: stopping", err=True)
+        stack.stop()
+        typer.echo("qcl up: stopped", err=True)
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    bus: Annotated[Literal["memory", "pubsub"], typer.Option("--bus")] = "memory",
+    store: Annotated[Literal["memory", "redis"], typer.Option("--store")] = "memory",
+    n: Annotated[int, typer.Option("--n", help="observations to replay")] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay N observations through ingest -> bus -> analyzer; events/s and publish-to-analysis latency."""
+    from qcl.bench.pipeline import run_pipeline_bench
+
+    settings = _settings(bus=bus, store=store)
+    result = run_pipeline_bench(settings, n=n, progress=lambda done: typer.echo(f"\r{done}/{n}", nl=False, err=True))
+    typer.echo("", err=True)
+    if as_json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key:<18} {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Observability: structured logs (and, as the API lands, metrics)."""

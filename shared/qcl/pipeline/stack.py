@@ -1,0 +1,113 @@
+"""The local stack behind `qcl up`: bus, store, analyzer and a feeder (replayed capture or live RPC), in one process.
+
+With `--bus pubsub` and no PUBSUB_EMULATOR_HOST, the stack starts the Pub/Sub emulator itself and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from qcl.bus import Bus, Subscription, open_bus
+from qcl.bus.emulator import PubSubEmulator, ensure_emulator
+from qcl.config import Settings
+from qcl.errors import SourceError, SourceExhaustedError
+from qcl.events import NETWORK_ANALYSIS, QUBIC_TICKS
+from qcl.pipeline.analyzer import Analyzer
+from qcl.pipeline.ingest import Ingestor
+from qcl.qubic.capture import InvalidLine
+from qcl.qubic.replay import pace
+from qcl.qubic.source import ObservationSource, open_source
+from qcl.qubic.types import Observation
+from qcl.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    bus: Bus = field(init=False)
+    store: Store = field(init=False)
+    analyzer: Analyzer = field(init=False)
+    ingestor: Ingestor = field(init=False)
+    feed_done: threading.Event = field(default_factory=threading.Event)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _emulator: PubSubEmulator | None = None
+    _subscriptions: list[Subscription] = field(default_factory=list)
+    _feeder: threading.Thread | None = None
+
+    def start(self) -> list[str]:
+        """Start everything; returns one line per started piece, saying where it is."""
+        lines = []
+        if self.settings.bus == "pubsub":
+            self._emulator, where = ensure_emulator()
+            lines.append(f"pubsub   {where}")
+        if self.settings.source == "replay":
+            # A replay starts from a clean namespace: the window and duplicate checks of an earlier run would
+            # otherwise see the capture's observations as already published.
+            self.settings = self.settings.model_copy(update={"redis_prefix": self.settings.redis_prefix + "replay:"})
+        self.bus = open_bus(self.settings)
+        self.store = open_store(self.settings)
+        if self.settings.source == "replay":
+            self.store.clear()
+        project = f" (project {self.settings.project})" if self.bus.backend == "pubsub" else ""
+        lines.append(f"bus      {self.bus.backend}{project}")
+        redis_at = (
+            f" ({self.settings.redis_url}, keys {self.settings.redis_prefix}*)" if self.store.backend == "redis" else ""
+        )
+        lines.append(f"store    {self.store.backend}{redis_at}")
+        self.analyzer = Analyzer(self.bus, self.store, window_s=self.settings.window_s, name="//qcl/up/analyzer")
+        self._subscriptions.append(self.bus.subscribe(QUBIC_TICKS, "analyzer", self.analyzer.handle))
+        lines.append(f"analyzer {QUBIC_TICKS.subscription('analyzer')} -> {NETWORK_ANALYSIS.name}")
+        source = open_source(self.settings)
+        self.ingestor = Ingestor(self.bus, self.store, name="//qcl/up/ingest")
+        self._feeder = threading.Thread(target=self._feed, args=(source,), name="feeder", daemon=True)
+        self._feeder.start()
+        if self.settings.source == "rpc":
+            lines.append(f"source   live RPC {self.settings.rpc_url}, every {self.settings.poll_interval_s:g} s")
+        else:
+            capture = self.settings.capture or "the bundled synthetic sample"
+            lines.append(f"source   replay of {capture} at {self.settings.replay_speed:g}x")
+        return lines
+
+    def _items(self, source: ObservationSource) -> Iterator[Observation | InvalidLine]:
+        while not self._stopping.is_set():
+            try:
+                yield source.next()
+            except SourceExhaustedError as exc:
+                log.info("feeder: %s", exc)
+                return
+            except SourceError as exc:
+                log.warning("feeder: source failed, retrying in %g s: %s", self.settings.poll_interval_s, exc)
+                self._stopping.wait(self.settings.poll_interval_s)
+                continue
+            if self.settings.source == "rpc":
+                self._stopping.wait(self.settings.poll_interval_s)
+
+    def _feed(self, source: ObservationSource) -> None:
+        speed = self.settings.replay_speed if self.settings.source == "replay" else 0
+        try:
+            for item in pace(self._items(source), speed, sleep=self._stopping.wait):
+                if self._stopping.is_set():
+                    break
+                try:
+                    self.ingestor.ingest(item)
+                except Exception:
+                    log.exception("feeder: could not publish an observation; it is skipped")
+        finally:
+            source.close()
+            self.feed_done.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._feeder is not None:
+            self._feeder.join(timeout=10)
+        for subscription in self._subscriptions:
+            subscription.close()
+        self.bus.close()
+        self.store.close()
+        if self._emulator is not None:
+            self._emulator.stop()

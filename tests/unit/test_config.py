@@ -1,0 +1,54 @@
+"""Settings: QCL_* variables, CLI overrides, and start-up errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from qcl.config import load_settings, settings
+from qcl.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_stack() -> None:
+    loaded = load_settings()
+    assert (loaded.bus, loaded.store, loaded.source) == ("memory", "memory", "replay")
+
+
+def test_variables_are_read_with_the_qcl_prefix() -> None:
+    os.environ.update({"QCL_BUS": "pubsub", "QCL_STORE": "redis", "QCL_REPLAY_SPEED": "0"})
+    loaded = load_settings()
+    assert (loaded.bus, loaded.store, loaded.replay_speed) == ("pubsub", "redis", 0.0)
+
+
+def test_a_flag_wins_over_its_variable_and_none_means_not_given() -> None:
+    os.environ["QCL_BUS"] = "pubsub"
+    assert load_settings(bus="memory").bus == "memory"
+    assert load_settings(bus=None).bus == "pubsub"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("QCL_BUS", "kafka", "QCL_BUS: Input should be 'memory' or 'pubsub' (got 'kafka')"),
+        ("QCL_MAX_DELIVERY_ATTEMPTS", "2", "QCL_MAX_DELIVERY_ATTEMPTS: Input should be greater than or equal to 5"),
+        ("QCL_REDIS_URL", "localhost:6379", "QCL_REDIS_URL: String should match pattern"),
+        ("QCL_REPLAY_SPEED", "fast", "QCL_REPLAY_SPEED: Input should be a valid number"),
+        ("QCL_PROJECT", "X", "QCL_PROJECT: String should match pattern"),
+    ],
+)
+def test_an_invalid_value_fails_naming_the_variable(variable: str, value: str, message: str) -> None:
+    os.environ[variable] = value
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings()
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    os.environ.update({"QCL_BUS": "kafka", "QCL_STORE": "mongo"})
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "QCL_BUS" in str(raised.value) and "QCL_STORE" in str(raised.value)
+
+
+def test_process_settings_are_read_once() -> None:
+    assert settings() is settings()
