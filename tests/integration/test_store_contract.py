@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+
+import pytest
 
 from qcl.store.base import Store
 
@@ -85,3 +88,52 @@ def test_clear_deletes_every_kind_of_key(store: Store) -> None:
     store.list_push("l", "x", max_len=5)
     assert store.clear() == 3
     assert (store.get("v"), store.window_range("w"), store.list_range("l", 5)) == (None, [], [])
+
+
+def test_token_bucket_takes_up_to_its_capacity_then_says_how_long_to_wait(store: Store) -> None:
+    taken = [store.take_tokens("rl:a", capacity=3, refill_per_s=1.0) for _ in range(3)]
+    assert taken == [0.0, 0.0, 0.0]
+    wait = store.take_tokens("rl:a", capacity=3, refill_per_s=1.0)
+    assert 0.0 < wait <= 1.0
+
+
+def test_token_bucket_refills_at_its_rate(store: Store) -> None:
+    assert store.take_tokens("rl:b", capacity=1, refill_per_s=10.0) == 0.0
+    assert store.take_tokens("rl:b", capacity=1, refill_per_s=10.0) > 0.0
+    time.sleep(0.25)
+    assert store.take_tokens("rl:b", capacity=1, refill_per_s=10.0) == 0.0
+
+
+def test_token_buckets_are_independent_by_name(store: Store) -> None:
+    assert store.take_tokens("rl:c", capacity=1, refill_per_s=0.01) == 0.0
+    assert store.take_tokens("rl:c", capacity=1, refill_per_s=0.01) > 0.0
+    assert store.take_tokens("rl:d", capacity=1, refill_per_s=0.01) == 0.0
+
+
+def test_token_bucket_never_gives_more_than_it_holds_to_concurrent_takers(store: Store) -> None:
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def taker() -> None:
+        for _ in range(20):
+            ok = store.take_tokens("rl:shared", capacity=50, refill_per_s=0.001) == 0.0
+            with lock:
+                granted.append(ok)
+
+    threads = [threading.Thread(target=taker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 160 and sum(granted) == 50
+
+
+def test_token_bucket_rejects_a_cost_it_could_never_pay(store: Store) -> None:
+    with pytest.raises(ValueError, match="cost <= capacity"):
+        store.take_tokens("rl:e", capacity=2, refill_per_s=1.0, cost=3)
+
+
+def test_clear_refills_every_token_bucket(store: Store) -> None:
+    store.take_tokens("rl:f", capacity=1, refill_per_s=0.01)
+    store.clear()
+    assert store.take_tokens("rl:f", capacity=1, refill_per_s=0.01) == 0.0

@@ -1,8 +1,9 @@
 """The store interface: the little state the pipeline keeps between events.
 
-Three shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
-position), rolling windows (members ordered by a score such as the observation time, trimmed by score), and
-capped lists (recent insights, newest first). Two backends implement it: `memory` (embedded default) and `redis`.
+Four shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
+position), rolling windows (members ordered by a score such as the observation time, trimmed by score), capped
+lists (recent insights, newest first), and token buckets (rate limits that hold across API instances). Two backends
+implement it: `memory` (embedded default) and `redis`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ class Store(ABC):
         """Up to `limit` entries, newest first."""
 
     @abstractmethod
+    def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
+        """Token bucket `name` (full at `capacity`, refilled at `refill_per_s`): take `cost` tokens if there are.
+
+        Returns 0.0 when the tokens were taken, else the seconds until `cost` tokens will be there (nothing is
+        taken). Atomic: concurrent callers, on Redis also in other processes, never take more than the bucket holds.
+        A bucket left alone refills to `capacity` and may then be forgotten by the backend (it reads as full).
+        """
+
+    @abstractmethod
     def clear(self) -> int:
         """Delete every key of this store's namespace; returns how many went."""
 
@@ -58,3 +68,12 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release connections."""
+
+
+def check_bucket(capacity: float, refill_per_s: float, cost: float) -> None:
+    """The arguments of `take_tokens` both backends accept; a cost above the capacity could never be paid."""
+    if not (capacity > 0 and refill_per_s > 0 and 0 < cost <= capacity):
+        raise ValueError(
+            f"a token bucket needs capacity > 0, refill_per_s > 0 and 0 < cost <= capacity; "
+            f"got capacity={capacity}, refill_per_s={refill_per_s}, cost={cost}"
+        )

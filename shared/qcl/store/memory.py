@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from qcl.store.base import Store
+from qcl.store.base import Store, check_bucket
 
 
 class MemoryStore(Store):
@@ -20,6 +20,8 @@ class MemoryStore(Store):
         self._values: dict[str, tuple[str, float | None]] = {}  # key -> (value, expires_at)
         self._windows: dict[str, dict[str, float]] = {}  # name -> member -> score
         self._lists: dict[str, deque[str]] = {}
+        self._buckets: dict[str, tuple[float, float, float]] = {}  # name -> (tokens, at, full_at)
+        self._takes = 0
 
     def _live(self, key: str) -> str | None:
         entry = self._values.get(key)
@@ -54,6 +56,7 @@ class MemoryStore(Store):
             self._values.pop(key, None)
             self._windows.pop(key, None)
             self._lists.pop(key, None)
+            self._buckets.pop(key, None)
 
     def window_add(self, name: str, score: float, member: str) -> None:
         with self._lock:
@@ -86,12 +89,30 @@ class MemoryStore(Store):
         with self._lock:
             return list(self._lists.get(name, deque()))[:limit]
 
+    def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
+        check_bucket(capacity, refill_per_s, cost)
+        with self._lock:
+            now = self._clock()
+            tokens, at, _ = self._buckets.get(name, (capacity, now, now))
+            tokens = min(capacity, tokens + max(0.0, now - at) * refill_per_s)
+            wait = 0.0
+            if tokens >= cost:
+                tokens -= cost
+            else:
+                wait = (cost - tokens) / refill_per_s
+            self._buckets[name] = (tokens, now, now + (capacity - tokens) / refill_per_s)
+            self._takes += 1
+            if self._takes % 1024 == 0:  # one bucket per client IP: forget those that are full again
+                self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
+            return wait
+
     def clear(self) -> int:
         with self._lock:
-            count = len(self._values) + len(self._windows) + len(self._lists)
+            count = len(self._values) + len(self._windows) + len(self._lists) + len(self._buckets)
             self._values.clear()
             self._windows.clear()
             self._lists.clear()
+            self._buckets.clear()
             return count
 
     def ping(self) -> bool:

@@ -6,7 +6,24 @@ from typing import Any
 
 import redis
 
-from qcl.store.base import Store
+from qcl.store.base import Store, check_bucket
+
+# The token bucket in one script, so that a check and its take are one atomic step on the server, and the clock is
+# the server's (instances' clocks may disagree). State: a hash {tokens, at}; it expires once the bucket is full again.
+_TAKE_TOKENS = """
+local capacity, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.6f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1)
+return string.format('%.6f', wait)
+"""
 
 
 class RedisStore(Store):
@@ -20,6 +37,7 @@ class RedisStore(Store):
         self._redis: Any = client or redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
         )
+        self._take_tokens: Any = None  # the registered script, on first use
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -54,6 +72,12 @@ class RedisStore(Store):
 
     def list_range(self, name: str, limit: int) -> list[str]:
         return list(self._redis.lrange(self._k(name), 0, limit - 1))
+
+    def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
+        check_bucket(capacity, refill_per_s, cost)
+        if self._take_tokens is None:
+            self._take_tokens = self._redis.register_script(_TAKE_TOKENS)
+        return float(self._take_tokens(keys=[self._k(name)], args=[repr(capacity), repr(refill_per_s), repr(cost)]))
 
     def clear(self) -> int:
         count = 0
