@@ -7,11 +7,12 @@ start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'mem
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qcl.errors import ConfigError
 
@@ -55,6 +56,46 @@ class Settings(BaseSettings):
     # Files the embedded stack keeps (keys, caches); created on first use.
     state_dir: Path = Path(".qcl")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- api ---
+    # Where `qcl up` serves the HTTP API and the dashboard: loopback unless told otherwise; port 0 picks a free one.
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Origins (scheme://host[:port], comma-separated) whose pages may call the API from a browser; empty: same origin.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Client networks (CIDR, comma-separated): a denied one is refused; with an allow list only those networks pass.
+    ip_allow: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+    ip_deny: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+    # Proxies in front of the API whose X-Forwarded-For is believed (Cloud Run: 1); 0 believes no header.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # Token buckets per API key and per client IP: requests per second sustained, and the burst allowed above it.
+    rate_limit_key_per_s: float = Field(default=20.0, gt=0)
+    rate_limit_key_burst: int = Field(default=60, ge=1)
+    rate_limit_ip_per_s: float = Field(default=50.0, gt=0)
+    rate_limit_ip_burst: int = Field(default=100, ge=1)
+    # Largest request body accepted; a capture of a few hundred observations fits in 1 MiB.
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # Secret mixed into every API key's hash (Secret Manager on GCP); unset: a generated <state_dir>/api-key-pepper.
+    api_key_pepper: SecretStr | None = None
+    # Where API keys live: "file" (<state_dir>/api-keys.json, embedded) or "store" (shared by instances, GCP).
+    api_keys: Literal["file", "store"] = "file"
+    # Seconds a submitted task may wait for its result before it reads as failed.
+    task_timeout_s: float = Field(default=600.0, gt=0)
+    # Seconds an answer to the same question about the same report is served from the cache; 0 turns it off.
+    answer_cache_ttl_s: float = Field(default=300.0, ge=0)
+    # The dashboard's built files, served at /.
+    web_dist: Path = Path("web/dist")
+
+    @field_validator("cors_origins", "ip_allow", "ip_deny", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any, info: ValidationInfo) -> Any:
+        parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        for part in parts if info.field_name != "cors_origins" and isinstance(parts, list) else []:
+            try:
+                ip_network(part)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{part!r} is not a CIDR network ({exc})") from None
+        return parts
 
 
 def load_settings(**overrides: Any) -> Settings:
