@@ -241,6 +241,9 @@ def bench_pipeline(
 
 # Command groups of the library's packages register below, one line each (their modules import heavy libraries
 # such as torch inside the commands, so `qcl topics` stays fast).
+from qcl.model.commands import register as _register_model  # noqa: E402
+
+_register_model(app, bench_app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,27 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".qcl")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # --- model runtime ---
+    # Model the generation service runs; an id from the registry (`qcl models` lists them).
+    model: str = Field(default="smollm2-135m-instruct", pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
+    # Converted weights (safetensors + tokenizer) live here; empty means <state_dir>/models.
+    model_cache_dir: Path | None = None
+    # Local folder holding the target model (a transformers checkpoint: config.json, weights, tokenizer).
+    model_path: Path | None = None
+    # Allow fetching hub models (the 1.5B target) at run time; off by default so nothing is downloaded unasked.
+    model_hub: bool = False
+    # Weight quantization: "auto" takes the registry's choice for the model, "none" keeps fp32, "int8" forces int8.
+    quantization: Literal["auto", "none", "int8"] = "auto"
+    # Torch threads for inference; 0 means every core this process may run on.
+    model_threads: int = Field(default=0, ge=0, le=256)
+    # Requests waiting for the model; past this the service answers "busy, retry after N s" instead of queueing.
+    model_queue_size: int = Field(default=16, ge=1, le=4096)
+    # Requests run together in one batch, and how long the worker waits for companions of the first one.
+    model_max_batch: int = Field(default=4, ge=1, le=64)
+    model_batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
+    # Greedy results remembered by (model, revision, prompt, parameters); 0 turns the cache off.
+    model_result_cache: int = Field(default=256, ge=0, le=100_000)
+
     # --- api ---
     # Where `qcl up` serves the HTTP API and the dashboard: loopback unless told otherwise; port 0 picks a free one.
     host: str = Field(default="127.0.0.1", min_length=1)
