@@ -1,0 +1,88 @@
+# Derived names, routes and sizes. Pure: no provider, no resource, so it is tested offline with `terraform test`.
+
+locals {
+  # Components that run under their own service account. "push" is the identity Pub/Sub signs push requests with,
+  # "deployer" the one Cloud Build runs as. Producers and consumers in the registry must be among these.
+  components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push", "deployer"]
+
+  service_accounts = { for c in local.components : c => "${var.name_prefix}-${c}" }
+
+  # Cloud Run services and Cloud Functions, named "<prefix>-<component>".
+  services  = { for s in ["analyzer", "narrator", "oracle"] : s => "${var.name_prefix}-${s}" }
+  functions = { for f in ["ingest", "api"] : f => "${var.name_prefix}-${f}" }
+
+  registry_components = distinct(flatten([for t in var.registry : concat(t.producers, t.consumers)]))
+  unknown_components  = setsubtract(local.registry_components, local.components)
+
+  topics = { for t in var.registry : t.topic => { dead_letter_topic = t.dead_letter_topic, event_type = t.event_type, description = t.description } }
+
+  subscriptions = merge([
+    for t in var.registry : {
+      for i, consumer in t.consumers : t.subscriptions[i] => {
+        topic             = t.topic
+        consumer          = consumer
+        dead_letter_topic = t.dead_letter_topic
+        push              = contains(keys(var.push_consumers), consumer)
+        push_service      = contains(keys(var.push_consumers), consumer) ? consumer : null
+        push_path         = contains(keys(var.push_consumers), consumer) ? lookup(var.push_consumers[consumer], t.topic, "/${t.topic}") : null
+        # The push request's HTTP timeout is the ack deadline, so it equals the consumer's own timeout.
+        ack_deadline_seconds = lookup(var.consumer_timeouts_s, consumer, 60)
+        # One more than the consumer's own limit: the consumer dead-letters with a reason first (qcl/bus/pubsub.py);
+        # this policy is the backstop for a consumer that dies mid-delivery.
+        max_delivery_attempts = var.max_delivery_attempts + 1
+      }
+    }
+  ]...)
+
+  # Every dead-letter topic keeps its messages in a pull subscription nobody consumes automatically.
+  hold_subscriptions = { for t in var.registry : "${t.dead_letter_topic}.hold" => t.dead_letter_topic }
+
+  # IAM derived from the registry. The scheduler's only job calls ingest over HTTP, so it publishes nothing even
+  # where the registry lists it as a producer; a scheduler job that publishes would add its grant here.
+  publishers = merge([
+    for t in var.registry : {
+      for p in t.producers : "${t.topic}/${p}" => { topic = t.topic, component = p } if p != "scheduler"
+    }
+  ]...)
+  # A consumer dead-letters undecodable or exhausted events itself, so it publishes to its topics' dead-letter topics.
+  dead_letter_publishers = merge([
+    for t in var.registry : {
+      for c in t.consumers : "${t.dead_letter_topic}/${c}" => { topic = t.dead_letter_topic, component = c }
+    }
+  ]...)
+  pull_subscribers = { for name, s in local.subscriptions : name => s.consumer if !s.push }
+
+  # Three pipeline stages over contiguous, half-open layer ranges [first, end); earlier stages take the remainder.
+  shard_base  = floor(var.shard_model_layers / 3)
+  shard_extra = var.shard_model_layers % 3
+  shard_stages = [
+    for i in range(3) : {
+      index = i
+      name  = "${var.name_prefix}-shard-${i}"
+      first = i * local.shard_base + min(i, local.shard_extra)
+      end   = (i + 1) * local.shard_base + min(i + 1, local.shard_extra)
+    }
+  ]
+
+  secrets = merge(
+    {
+      api_key_pepper = "${var.name_prefix}-api-key-pepper"
+      redis_url      = "${var.name_prefix}-redis-url"
+    },
+    { for i in range(var.oracle_nodes) : "oracle_node_key_${i}" => "${var.name_prefix}-oracle-node-key-${i}" },
+  )
+
+  labels = {
+    app         = var.name_prefix
+    environment = var.environment
+    managed-by  = "terraform"
+  }
+}
+
+# Registry entries that no service account covers would silently get no IAM; stop the plan instead.
+check "registry_components_known" {
+  assert {
+    condition     = length(local.unknown_components) == 0
+    error_message = "the registry names components without a service account: ${join(", ", local.unknown_components)}; add them to local.components in infra/modules/naming."
+  }
+}

@@ -1,0 +1,239 @@
+# Provider-free tests of the naming module: terraform -chdir=infra/modules/naming test
+# The registry under test is the real one (infra/topics.json, generated from the library).
+
+variables {
+  project_id  = "qcl-dev-123456"
+  environment = "dev"
+  region      = "europe-west4"
+  registry    = jsondecode(file("../../topics.json"))
+}
+
+run "every_registry_subscription_is_planned" {
+  command = plan
+  assert {
+    condition     = sort(keys(output.subscriptions)) == sort(flatten([for t in var.registry : t.subscriptions]))
+    error_message = "planned subscriptions differ from the registry's"
+  }
+}
+
+run "every_subscription_dead_letters_to_its_topics_dlq_one_attempt_after_the_consumer" {
+  command = plan
+  assert {
+    condition = alltrue([
+      for name, s in output.subscriptions : s.dead_letter_topic == "${s.topic}-dlq" && s.max_delivery_attempts == 6
+    ])
+    error_message = "a subscription lacks its <topic>-dlq backstop at QCL_MAX_DELIVERY_ATTEMPTS + 1"
+  }
+}
+
+run "every_dead_letter_topic_has_a_hold_subscription" {
+  command = plan
+  assert {
+    condition     = sort(values(output.hold_subscriptions)) == output.dead_letter_topics
+    error_message = "a dead-letter topic has no .hold subscription"
+  }
+}
+
+run "cloud_run_consumers_are_pushed_to_and_the_rest_pull" {
+  command = plan
+  assert {
+    condition = alltrue([
+      for name, s in output.subscriptions : s.push == contains(["analyzer", "narrator", "oracle"], s.consumer)
+    ])
+    error_message = "push/pull split does not follow push_consumers"
+  }
+}
+
+run "push_paths_default_to_the_topic_and_honour_overrides" {
+  command = plan
+  assert {
+    condition     = output.subscriptions["qubic-ticks.analyzer"].push_path == "/" && output.subscriptions["ai-requests.narrator"].push_path == "/ai-requests"
+    error_message = "push paths: analyzer must keep its \"/\" override, others default to /<topic>"
+  }
+}
+
+run "ack_deadline_equals_the_consumer_timeout" {
+  command = plan
+  assert {
+    condition     = output.subscriptions["network-analysis.narrator"].ack_deadline_seconds == 600 && output.subscriptions["qubic-ticks.analyzer"].ack_deadline_seconds == 60
+    error_message = "ack deadlines do not follow consumer_timeouts_s"
+  }
+}
+
+run "consumers_without_a_timeout_get_sixty_seconds" {
+  command = plan
+  variables {
+    consumer_timeouts_s = {}
+  }
+  assert {
+    condition     = alltrue([for s in values(output.subscriptions) : s.ack_deadline_seconds == 60])
+    error_message = "the default ack deadline must be 60 s"
+  }
+}
+
+run "thirty_layers_split_into_three_equal_stages" {
+  command = plan
+  assert {
+    condition     = [for s in output.shard_stages : "${s.first}:${s.end}"] == ["0:10", "10:20", "20:30"]
+    error_message = "30 layers must split 0:10, 10:20, 20:30"
+  }
+}
+
+run "twenty_eight_layers_give_the_remainder_to_the_first_stages" {
+  command = plan
+  variables {
+    shard_model_layers = 28
+  }
+  assert {
+    condition     = [for s in output.shard_stages : "${s.first}:${s.end}"] == ["0:10", "10:19", "19:28"]
+    error_message = "28 layers must split 0:10, 10:19, 19:28"
+  }
+}
+
+run "publishers_follow_the_registry_except_the_scheduler" {
+  command = plan
+  assert {
+    condition     = contains(keys(output.publishers), "qubic-ticks/ingest") && !contains(keys(output.publishers), "ai-requests/scheduler")
+    error_message = "publish grants must follow producers, without the scheduler"
+  }
+}
+
+run "pull_consumers_get_subscriber_grants_only" {
+  command = plan
+  assert {
+    condition     = output.pull_subscribers == { for n, s in output.subscriptions : n => s.consumer if s.consumer == "api" }
+    error_message = "only the api pulls in the default layout"
+  }
+}
+
+run "service_account_ids_fit_the_6_to_30_character_rule" {
+  command = plan
+  variables {
+    name_prefix = "abcdefgh"
+  }
+  assert {
+    condition     = alltrue([for id in values(output.service_accounts) : length(id) >= 6 && length(id) <= 30])
+    error_message = "a service account id is outside 6-30 characters"
+  }
+}
+
+run "one_oracle_key_secret_per_committee_member" {
+  command = plan
+  variables {
+    oracle_nodes = 7
+  }
+  assert {
+    condition     = length([for k in keys(output.secrets) : k if startswith(k, "oracle_node_key_")]) == 7
+    error_message = "expected one key secret per oracle node"
+  }
+}
+
+run "rejects_an_unknown_environment" {
+  command = plan
+  variables {
+    environment = "staging"
+  }
+  expect_failures = [var.environment]
+}
+
+run "rejects_a_region_without_cloud_run_l4" {
+  command = plan
+  variables {
+    region = "us-west1"
+  }
+  expect_failures = [var.region]
+}
+
+run "rejects_an_invalid_project_id" {
+  command = plan
+  variables {
+    project_id = "Bad_Project"
+  }
+  expect_failures = [var.project_id]
+}
+
+run "rejects_a_prefix_that_would_overflow_service_account_ids" {
+  command = plan
+  variables {
+    name_prefix = "muchtoolong"
+  }
+  expect_failures = [var.name_prefix]
+}
+
+run "rejects_a_timeout_above_the_pubsub_ack_deadline_limit" {
+  command = plan
+  variables {
+    consumer_timeouts_s = { narrator = 900 }
+  }
+  expect_failures = [var.consumer_timeouts_s]
+}
+
+run "rejects_delivery_attempts_below_the_pubsub_minimum" {
+  command = plan
+  variables {
+    max_delivery_attempts = 3
+  }
+  expect_failures = [var.max_delivery_attempts]
+}
+
+run "rejects_an_oracle_committee_that_is_not_3f_plus_1" {
+  command = plan
+  variables {
+    oracle_nodes = 5
+  }
+  expect_failures = [var.oracle_nodes]
+}
+
+run "rejects_fewer_layers_than_stages" {
+  command = plan
+  variables {
+    shard_model_layers = 2
+  }
+  expect_failures = [var.shard_model_layers]
+}
+
+run "rejects_a_privileged_shard_port" {
+  command = plan
+  variables {
+    shard_port = 80
+  }
+  expect_failures = [var.shard_port]
+}
+
+run "rejects_a_schedule_that_is_not_five_field_cron" {
+  command = plan
+  variables {
+    ingest_schedule = "every minute"
+  }
+  expect_failures = [var.ingest_schedule]
+}
+
+run "rejects_push_to_a_service_that_does_not_exist" {
+  command = plan
+  variables {
+    push_consumers = { api = {} }
+  }
+  expect_failures = [var.push_consumers]
+}
+
+run "rejects_a_topic_name_pubsub_would_refuse" {
+  command = plan
+  variables {
+    registry = [{
+      topic     = "goog-ticks", dead_letter_topic = "goog-ticks-dlq", event_type = "x.v1", description = "",
+      producers = ["ingest"], consumers = ["analyzer"], subscriptions = ["goog-ticks.analyzer"]
+    }]
+  }
+  expect_failures = [var.registry]
+}
+
+run "warns_when_the_registry_names_a_component_without_a_service_account" {
+  command = plan
+  variables {
+    registry = [{
+      topic     = "alerts", dead_letter_topic = "alerts-dlq", event_type = "x.v1", description = "",
+      producers = ["pager"], consumers = ["analyzer"], subscriptions = ["alerts.analyzer"]
+    }]
+  }
+  expect_failures = [check.registry_components_known]
+}

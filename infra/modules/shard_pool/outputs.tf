@@ -1,0 +1,14 @@
+output "instance_group" {
+  description = "Regional managed instance group of the shard pool."
+  value       = google_compute_region_instance_group_manager.shard.instance_group
+}
+
+output "instance_names" {
+  description = "VM name per stage (stage 0 first)."
+  value       = [for s in var.stages : s.name]
+}
+
+output "network_tag" {
+  description = "Network tag of the shard VMs."
+  value       = local.tag
+}

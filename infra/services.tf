@@ -1,0 +1,136 @@
+# The services: Cloud Run (analyzer, narrator, oracle), Cloud Functions (ingest, api) and the ingest schedule.
+# Every setting a service reads is a QCL_* variable (shared/qcl/config.py).
+
+locals {
+  common_env = {
+    QCL_BUS                   = "pubsub"
+    QCL_PROJECT               = var.project_id
+    QCL_STORE                 = "redis"
+    QCL_LOG_LEVEL             = var.log_level
+    QCL_MAX_DELIVERY_ATTEMPTS = tostring(module.naming.max_delivery_attempts)
+  }
+  redis_secret_env   = { QCL_REDIS_URL = google_secret_manager_secret.this["redis_url"].secret_id }
+  redis_secret_files = { "/secrets/redis-ca" = google_secret_manager_secret.redis_ca.secret_id }
+  timeouts           = { for c in ["analyzer", "narrator", "oracle", "api"] : c => lookup(module.naming.consumer_timeouts_s, c, 60) }
+
+  # Shape per Cloud Run service; the timeout equals the ack deadline of the subscriptions that push to it.
+  cloud_run = {
+    analyzer = {
+      cpu               = "1", memory = "1Gi", gpu = false, min = 0, max = var.analyzer_max_instances, concurrency = 8
+      startup_timeout_s = 60
+      env               = {}
+      secret_env        = {}
+    }
+    narrator = {
+      # Cloud Run L4: at least 4 vCPU and 16 GiB, CPU always allocated (https://cloud.google.com/run/docs/configuring/services/gpu).
+      cpu               = "4", memory = "16Gi", gpu = true, min = var.narrator_min_instances, max = var.narrator_max_instances
+      concurrency       = var.narrator_concurrency
+      startup_timeout_s = 300 # model load
+      env               = {}  # shard stages register in the store; the narrator finds them there
+      secret_env        = {}
+    }
+    oracle = {
+      cpu               = "2", memory = "4Gi", gpu = false, min = 0, max = var.oracle_max_instances, concurrency = 4
+      startup_timeout_s = 120
+      env               = { QCL_ORACLE_NODES = tostring(var.oracle_nodes) }
+      secret_env = {
+        for i in range(var.oracle_nodes) : "QCL_ORACLE_NODE_KEY_${i}" => google_secret_manager_secret.this["oracle_node_key_${i}"].secret_id
+      }
+    }
+  }
+}
+
+module "service" {
+  source   = "./modules/cloud_run_service"
+  for_each = local.cloud_run
+
+  name                  = module.naming.services[each.key]
+  project_id            = var.project_id
+  region                = var.region
+  image                 = local.images[each.key]
+  service_account_email = google_service_account.component[each.key].email
+  env                   = merge(local.common_env, each.value.env)
+  secret_env            = merge(local.redis_secret_env, each.value.secret_env)
+  secret_files          = local.redis_secret_files
+  cpu                   = each.value.cpu
+  memory                = each.value.memory
+  gpu                   = each.value.gpu
+  gpu_zonal_redundancy  = var.narrator_gpu_zonal_redundancy
+  min_instances         = each.value.min
+  max_instances         = each.value.max
+  concurrency           = each.value.concurrency
+  timeout_s             = local.timeouts[each.key]
+  startup_timeout_s     = each.value.startup_timeout_s
+  # Only Pub/Sub calls these services: internal ingress, and only the push identity may invoke them.
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  invokers            = ["serviceAccount:${google_service_account.component["push"].email}"]
+  vpc_connector       = module.network.connector_id
+  labels              = module.naming.labels
+  deletion_protection = var.deletion_protection
+
+  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.oracle_node_key]
+}
+
+module "function" {
+  source = "./modules/function"
+  for_each = {
+    ingest = {
+      env = { QCL_SOURCE = "rpc", QCL_RPC_URL = var.qubic_rpc_url }, secret_env = {}, max = 1, timeout_s = 60
+      # Only Cloud Scheduler calls ingest.
+      ingress = "ALLOW_INTERNAL_ONLY", invokers = ["serviceAccount:${google_service_account.component["scheduler"].email}"]
+    }
+    api = {
+      env        = {}
+      secret_env = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
+      max        = var.api_max_instances, timeout_s = local.timeouts["api"]
+      ingress    = "ALLOW_ALL", invokers = var.api_invokers
+    }
+  }
+
+  name                     = module.naming.functions[each.key]
+  project_id               = var.project_id
+  region                   = var.region
+  entry_point              = each.key
+  source_dir               = "${path.module}/../functions/${each.key}"
+  library_dir              = "${path.module}/../shared/qcl"
+  requirements_file        = "${path.module}/../containers/requirements/cpu.txt"
+  source_bucket            = google_storage_bucket.sources.name
+  service_account_email    = google_service_account.component[each.key].email
+  build_service_account_id = google_service_account.component["deployer"].id
+  env                      = merge(local.common_env, each.value.env)
+  secret_env               = merge(local.redis_secret_env, each.value.secret_env)
+  secret_files             = local.redis_secret_files
+  max_instances            = each.value.max
+  timeout_s                = each.value.timeout_s
+  ingress                  = each.value.ingress
+  invokers                 = each.value.invokers
+  vpc_connector            = module.network.connector_id
+  labels                   = module.naming.labels
+
+  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.api_key_pepper]
+}
+
+resource "google_cloud_scheduler_job" "ingest" {
+  name             = "${var.name_prefix}-ingest"
+  project          = var.project_id
+  region           = var.region
+  schedule         = module.naming.ingest_schedule
+  time_zone        = var.scheduler_time_zone
+  attempt_deadline = "60s"
+
+  # No retries: the next run comes within the schedule's period, and a late retry would carry an older observation.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    uri         = module.function["ingest"].uri
+    http_method = "POST"
+    oidc_token {
+      service_account_email = google_service_account.component["scheduler"].email
+      audience              = module.function["ingest"].uri
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
