@@ -1,0 +1,59 @@
+"""The HTTP API: REST + WebSocket over the store and the bus, with keys, roles, rate limits and metrics.
+
+    services = build_services(settings, store=store, bus=bus, narrator=narrator, generation=generation)
+    app = create_app(services)                      # a Flask app: functions/api, containers/api, `qcl up`
+    ingest = ApiIngest(services, context(app).broadcaster); ingest.start()    # the `api` consumer
+
+Layout: app.py (the request gate), routing.py + openapi.py (routes that declare role, models, responses; the
+OpenAPI document from them), routes_*.py (the endpoints), keys.py (API keys), access.py (IP lists, rate limits),
+security.py (headers, CORS), state.py (store keys), stream.py (the WebSocket's event log), ingest.py (the
+consumer), server.py (the WSGI server), services.py (what is injected; circuit breakers).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from qcl.api.app import context, create_app
+from qcl.api.ingest import ApiIngest
+from qcl.api.keys import open_keys
+from qcl.api.services import ApiServices, Generation, Narrator
+from qcl.bus.base import Bus
+from qcl.config import Settings
+from qcl.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    store: Store,
+    bus: Bus | None,
+    narrator: Narrator | None = None,
+    generation: Generation | None = None,
+) -> ApiServices:
+    """The API's services from settings and the pieces the caller runs; the model registry when installed."""
+    registry: Any = None
+    try:
+        from qcl.model.registry import registry_table
+    except ImportError as exc:  # the model runtime is optional for the API
+        log.info("api: model registry not available (%s); /api/ai/models answers 503", exc)
+    else:
+
+        def registry() -> list[dict[str, Any]]:
+            return registry_table(settings)
+
+    return ApiServices(
+        settings=settings,
+        store=store,
+        keys=open_keys(settings, store),
+        bus=bus,
+        narrator=narrator,
+        generation=generation,
+        model_registry=registry,
+    )
+
+
+__all__ = ["ApiIngest", "ApiServices", "build_services", "context", "create_app"]

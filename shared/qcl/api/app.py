@@ -1,0 +1,198 @@
+"""The Flask app: `create_app(services)` builds it; every request passes the same gate, in this order.
+
+    from qcl.api import build_services, create_app
+    app = create_app(build_services(settings, store=store, bus=bus))
+
+1. a request id (the client's X-Request-Id when it is sane, else a new one) and the trace of Google's front end
+   (X-Cloud-Trace-Context) are bound to the request's log lines;
+2. the client address against the IP deny and allow lists (403);
+3. CORS preflights are answered here, before any key is asked for;
+4. the per-IP rate limit (429 + Retry-After) and the body size limit (413);
+5. the route's role: no key or a bad one 401, a role too low 403; then the per-key rate limit (429).
+After the view, every answer gets the security headers, CORS headers for allowed origins, its request id, and
+is counted in the request metrics. Errors of any kind leave in the one error shape (qcl.api.errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from qcl.api.access import IpLists, RateLimit
+from qcl.api.errors import ApiError, error_response, register_error_handlers
+from qcl.api.routing import ApiRoutes, Route
+from qcl.api.security import add_cors_headers, add_security_headers, is_preflight
+from qcl.api.services import ApiServices
+from qcl.api.state import ApiState
+from qcl.api.stream import Broadcaster, EventLog
+from qcl.obs import metrics
+from qcl.obs.logging import bind_request, unbind_request
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?")
+
+
+@dataclass
+class ApiContext:
+    """What views share: the services, the state views over the store, and the live stream."""
+
+    services: ApiServices
+    state: ApiState
+    log: EventLog
+    broadcaster: Broadcaster
+    routes: ApiRoutes
+    draining: bool = False
+
+
+def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Flask:
+    """The API app; `start_stream` starts the WebSocket stream's poller (tests of plain HTTP may skip it)."""
+    from qcl.api import routes_admin, routes_ai, routes_data, routes_ops, routes_tasks
+
+    settings = services.settings
+    app = flask.Flask("qcl.api", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Traditional Chinese stays readable
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    event_log = EventLog(services)
+    ctx = ApiContext(services, ApiState(services), event_log, Broadcaster(event_log), ApiRoutes())
+    for module in (routes_ops, routes_data, routes_ai, routes_tasks, routes_admin):
+        module.register(ctx.routes, ctx)
+    ctx.routes.register(app)
+    app.extensions["qcl"] = ctx
+    register_error_handlers(app)
+    if start_stream:
+        ctx.broadcaster.start()
+    metrics.BUILD_INFO.info({"version": services.version})
+
+    by_endpoint = ctx.routes.by_endpoint()
+    ip_lists = IpLists(settings.ip_allow, settings.ip_deny)
+    ip_limit = RateLimit(settings.rate_limit_ip_per_s, settings.rate_limit_ip_burst)
+    key_limit = RateLimit(settings.rate_limit_key_per_s, settings.rate_limit_key_burst)
+
+    @app.before_request
+    def gate() -> Any:
+        request = flask.request
+        flask.g.started = time.perf_counter()
+        metrics.HTTP_IN_FLIGHT.inc()
+        given = request.headers.get("X-Request-Id", "")
+        flask.g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        trace, span = _trace(request.headers.get("X-Cloud-Trace-Context", ""), settings.project)
+        flask.g.log_token = bind_request(flask.g.request_id, trace=trace, span_id=span)
+
+        refusal = ip_lists.refusal(request.remote_addr)
+        if refusal:
+            metrics.AUTH_FAILURES.labels(reason="ip_refused").inc()
+            raise ApiError(403, "ip_refused", refusal)
+        if is_preflight(request):
+            return flask.Response(status=204)
+        route = by_endpoint.get(request.endpoint or "")
+        limited = route is None or route.rate_limited
+        if limited:
+            _limit(ip_limit, f"ip:{request.remote_addr}", "ip")
+        if request.content_length is not None and request.content_length > settings.max_request_bytes:
+            raise ApiError(413, "payload_too_large", f"the body may be at most {settings.max_request_bytes} bytes")
+        if route is not None and route.role is not None:
+            flask.g.key = _authorise(route)
+            if limited:
+                _limit(key_limit, f"key:{flask.g.key.id}", "key")
+        return None
+
+    def _limit(limit: RateLimit, bucket: str, scope: str) -> None:
+        wait = services.breakers.call("store", limit.wait_s, services.store, bucket)
+        if wait > 0:
+            metrics.RATE_LIMITED.labels(scope=scope).inc()
+            raise ApiError(429, "rate_limited", f"too many requests for this {scope}; retry later", retry_after_s=wait)
+
+    def _authorise(route: Route) -> Any:
+        header = flask.request.headers.get("Authorization", "")
+        scheme, _, presented = header.partition(" ")
+        protocols = flask.request.headers.get("Sec-WebSocket-Protocol", "")
+        if not header:  # browsers cannot set headers on a WebSocket: they offer the key as a subprotocol
+            offered = [p.strip() for p in protocols.split(",")]
+            presented = next((p.removeprefix("bearer.") for p in offered if p.startswith("bearer.")), "")
+            scheme = "Bearer" if presented else ""
+        challenge = {"WWW-Authenticate": 'Bearer realm="qcl"'}
+        if scheme.lower() != "bearer" or not presented.strip():
+            metrics.AUTH_FAILURES.labels(reason="missing").inc()
+            raise ApiError(
+                401, "unauthorized", "an API key is required: Authorization: Bearer <key>", headers=challenge
+            )
+        record = services.breakers.call("store", services.keys.verify, presented.strip())
+        if record is None:
+            metrics.AUTH_FAILURES.labels(reason="invalid").inc()
+            raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=challenge)
+        assert route.role is not None
+        if record.role.rank < route.role.rank:
+            metrics.AUTH_FAILURES.labels(reason="forbidden").inc()
+            raise ApiError(
+                403, "forbidden", f"this needs the {route.role.value} role; key {record.id} is {record.role.value}"
+            )
+        return record
+
+    @app.after_request
+    def finish(response: flask.Response) -> flask.Response:
+        add_security_headers(response)
+        add_cors_headers(
+            response, flask.request.headers.get("Origin"), settings.cors_origins, preflight=is_preflight(flask.request)
+        )
+        response.headers["X-Request-Id"] = flask.g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def account(exc: BaseException | None) -> None:
+        started = flask.g.pop("started", None)
+        if started is None:
+            return
+        metrics.HTTP_IN_FLIGHT.dec()
+        request = flask.request
+        rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+        status = str(flask.g.get("status", 500 if exc else 200))
+        elapsed = time.perf_counter() - started
+        metrics.HTTP_REQUESTS.labels(route=rule, method=request.method, status=status).inc()
+        metrics.HTTP_LATENCY.labels(route=rule, method=request.method, status=status).observe(elapsed)
+        token = flask.g.pop("log_token", None)
+        if token is not None:
+            unbind_request(token)
+
+    @app.after_request
+    def remember_status(response: flask.Response) -> flask.Response:
+        flask.g.status = response.status_code
+        if response.status_code >= 500:
+            log.warning("%s %s answered %s", flask.request.method, flask.request.path, response.status_code)
+        return response
+
+    return app
+
+
+def _trace(header: str, project: str) -> tuple[str | None, str | None]:
+    """X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1 -> ("projects/P/traces/TRACE_ID", SPAN_ID)."""
+    match = _TRACE.match(header)
+    if match is None:
+        return None, None
+    return f"projects/{project}/traces/{match.group(1).lower()}", match.group(2)
+
+
+def context(app: flask.Flask) -> ApiContext:
+    ctx: ApiContext = app.extensions["qcl"]
+    return ctx
+
+
+def shutdown(app: flask.Flask) -> None:
+    """Stop the stream's poller and tell WebSocket clients to go (they resume elsewhere); /readyz turns 503."""
+    ctx = context(app)
+    ctx.draining = True
+    ctx.broadcaster.stop()
+
+
+__all__ = ["ApiContext", "context", "create_app", "error_response", "shutdown"]
