@@ -25,8 +25,8 @@ locals {
       # Cloud Run L4: at least 4 vCPU and 16 GiB, CPU always allocated (https://cloud.google.com/run/docs/configuring/services/gpu).
       cpu               = "4", memory = "16Gi", gpu = true, min = var.narrator_min_instances, max = var.narrator_max_instances
       concurrency       = var.narrator_concurrency
-      startup_timeout_s = 300 # model load
-      env               = {}  # shard stages register in the store; the narrator finds them there
+      startup_timeout_s = 300                                # model load
+      env               = { QCL_MODEL = var.narrator_model } # shard stages register in the store; the narrator finds them there
       secret_env        = {}
     }
     oracle = {

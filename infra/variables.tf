@@ -123,6 +123,12 @@ variable "narrator_concurrency" {
   default     = 4
 }
 
+variable "narrator_model" {
+  type        = string
+  description = "QCL_MODEL of the narrator: a model id from the library's registry (`qcl models`)."
+  default     = "smollm2-135m-instruct"
+}
+
 variable "narrator_gpu_zonal_redundancy" {
   type        = bool
   description = "Reserve narrator GPU capacity across zones (dearer)."
@@ -168,7 +174,7 @@ variable "shard_boot_disk_gb" {
 variable "shard_model" {
   type        = string
   description = "Model id the shards serve (`qcl shard serve --model`)."
-  default     = "smollm2-135m"
+  default     = "smollm2-135m-instruct"
 }
 
 variable "shard_model_layers" {
