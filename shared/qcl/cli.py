@@ -184,6 +184,8 @@ def up(
     rpc_url: RpcUrlOpt = None,
     redis_url: RedisUrlOpt = None,
     log_level: LogLevelOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="API port, 0 = any free one  [QCL_PORT]")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="API address  [QCL_HOST]")] = None,
 ) -> None:
     """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
     from qcl.pipeline.stack import LocalStack
@@ -197,6 +199,8 @@ def up(
         rpc_url=rpc_url,
         redis_url=redis_url,
         log_level=log_level,
+        port=port,
+        host=host,
     )
     _logging(settings)
     stack = LocalStack(settings)
@@ -244,6 +248,9 @@ def bench_pipeline(
 from qcl.model.commands import register as _register_model  # noqa: E402
 
 _register_model(app, bench_app)
+from qcl.api.commands import register as _register_api  # noqa: E402
+
+_register_api(app, bench_app)
 
 
 if __name__ == "__main__":  # pragma: no cover

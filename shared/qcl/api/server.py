@@ -22,11 +22,17 @@ import time
 from typing import Any
 
 import flask
-from werkzeug.serving import ThreadedWSGIServer
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from qcl.api.app import shutdown
 
 log = logging.getLogger(__name__)
+
+
+class _Handler(WSGIRequestHandler):
+    server_version = "qcl"  # no software versions in the Server header
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
 
 
 class _Server(ThreadedWSGIServer):
@@ -52,7 +58,7 @@ class ApiServer:
     def __init__(self, app: flask.Flask, host: str, port: int, *, grace_s: float = 10.0) -> None:
         self.app = app
         self.grace_s = grace_s
-        self._server = _Server(host, port, app)
+        self._server = _Server(host, port, app, handler=_Handler)
         self._server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._thread: threading.Thread | None = None
 

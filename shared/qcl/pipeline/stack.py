@@ -1,6 +1,9 @@
-"""The local stack behind `qcl up`: bus, store, analyzer and a feeder (replayed capture or live RPC), in one process.
+"""The local stack behind `qcl up`: bus, store, analyzer, a feeder (replayed capture or live RPC) and the HTTP API
+(with its `api` consumer), in one process.
 
 With `--bus pubsub` and no PUBSUB_EMULATOR_HOST, the stack starts the Pub/Sub emulator itself and stops it on exit.
+The API serves on QCL_HOST:QCL_PORT with authentication on: on first start an admin key is created and written to
+<state_dir>/admin.key (mode 0600); the stack prints that path and the URL, never the key.
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from qcl.bus import Bus, Subscription, open_bus
 from qcl.bus.emulator import PubSubEmulator, ensure_emulator
 from qcl.config import Settings
-from qcl.errors import SourceError, SourceExhaustedError
+from qcl.errors import QclError, SourceError, SourceExhaustedError
 from qcl.events import NETWORK_ANALYSIS, QUBIC_TICKS
 from qcl.pipeline.analyzer import Analyzer
 from qcl.pipeline.ingest import Ingestor
@@ -38,6 +42,10 @@ class LocalStack:
     _emulator: PubSubEmulator | None = None
     _subscriptions: list[Subscription] = field(default_factory=list)
     _feeder: threading.Thread | None = None
+    narrator: Any = None  # the narration service, when the stack runs one: the API answers questions with it
+    generation: Any = None  # the model runtime, when the stack runs one: /readyz and /api/ai/status report it
+    _api: Any = None
+    _api_ingest: Any = None
 
     def start(self) -> list[str]:
         """Start everything; returns one line per started piece, saying where it is."""
@@ -62,6 +70,7 @@ class LocalStack:
         self.analyzer = Analyzer(self.bus, self.store, window_s=self.settings.window_s, name="//qcl/up/analyzer")
         self._subscriptions.append(self.bus.subscribe(QUBIC_TICKS, "analyzer", self.analyzer.handle))
         lines.append(f"analyzer {QUBIC_TICKS.subscription('analyzer')} -> {NETWORK_ANALYSIS.name}")
+        lines += self._start_api()
         source = open_source(self.settings)
         self.ingestor = Ingestor(self.bus, self.store, name="//qcl/up/ingest")
         self._feeder = threading.Thread(target=self._feed, args=(source,), name="feeder", daemon=True)
@@ -72,6 +81,32 @@ class LocalStack:
             capture = self.settings.capture or "the bundled synthetic sample"
             lines.append(f"source   replay of {capture} at {self.settings.replay_speed:g}x")
         return lines
+
+    def _start_api(self) -> list[str]:
+        from qcl.api import ApiIngest, build_services, context, create_app
+        from qcl.api.server import ApiServer
+        from qcl.obs.logging import configure_audit_file
+
+        settings = self.settings
+        configure_audit_file(settings.state_dir / "audit.jsonl")
+        services = build_services(
+            settings, store=self.store, bus=self.bus, narrator=self.narrator, generation=self.generation
+        )
+        key_path, created = services.keys.ensure_admin_key(settings.state_dir)
+        app = create_app(services)
+        try:
+            self._api = ApiServer(app, settings.host, settings.port)
+        except OSError as exc:
+            raise QclError(f"cannot serve the API on {settings.host}:{settings.port}: {exc}; try --port") from None
+        self._api_ingest = ApiIngest(services, context(app).broadcaster)
+        self._api_ingest.start()
+        self._api.start()
+        url = self._api.url
+        return [
+            f"api      {url}  (docs {url}/api/docs, OpenAPI {url}/api/openapi.json)",
+            f"admin key {'created in' if created else 'in'} {key_path} (mode 0600); "
+            f'curl -H "Authorization: Bearer $(cat {key_path})" {url}/api/network/latest',
+        ]
 
     def _items(self, source: ObservationSource) -> Iterator[Observation | InvalidLine]:
         while not self._stopping.is_set():
@@ -103,6 +138,10 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._api is not None:
+            self._api.stop()  # graceful: in-flight requests finish, WebSocket clients are told to reconnect
+        if self._api_ingest is not None:
+            self._api_ingest.stop()
         if self._feeder is not None:
             self._feeder.join(timeout=10)
         for subscription in self._subscriptions:
