@@ -1,0 +1,116 @@
+"""deploy/k8s against the Kubernetes 1.33 OpenAPI schemas (bundled in kubernetes-validate, offline), and its
+consistency with the Terraform shape.
+
+    .venv/bin/pytest tests/infra/test_k8s_manifests.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.infra.hcl import ROOT
+
+K8S = ROOT / "deploy" / "k8s"
+# GKE's regular channel runs 1.33 (cloud.google.com/kubernetes-engine/docs/release-notes, read 2026-11).
+KUBERNETES_VERSION = "1.33"
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs = []
+    for name in kustomization["resources"]:
+        for doc in yaml.safe_load_all((K8S / name).read_text()):
+            docs.append((f"{name}:{doc['kind']}/{doc['metadata']['name']}", doc))
+    return docs
+
+
+DOCUMENTS = _documents()
+
+
+def _find(kind: str, name: str) -> dict[str, Any]:
+    return next(d for _, d in DOCUMENTS if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+@pytest.mark.parametrize("doc", [d for _, d in DOCUMENTS], ids=[i for i, _ in DOCUMENTS])
+def test_manifest_is_valid_against_the_kubernetes_schema(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_schema_validation_rejects_a_malformed_manifest() -> None:
+    broken = yaml.safe_load((K8S / "shard.yaml").read_text().split("---")[1])
+    broken["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_manifest_file_is_listed_in_the_kustomization() -> None:
+    listed = set(yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"])
+    assert {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"} == listed
+
+
+def test_shard_pool_is_a_statefulset_of_three_behind_a_headless_service() -> None:
+    shards = _find("StatefulSet", "qcl-shard")
+    assert shards["spec"]["replicas"] == 3
+    assert shards["spec"]["serviceName"] == "qcl-shard"
+    assert _find("Service", "qcl-shard")["spec"]["clusterIP"] == "None"
+
+
+def test_shard_layer_ranges_match_the_terraform_split_of_thirty_layers() -> None:
+    # Terraform's naming module splits var.shard_model_layers (default 30) into [0,10), [10,20), [20,30).
+    layers = {k: v for k, v in _find("ConfigMap", "qcl-shard")["data"].items() if k.startswith("QCL_SHARD_LAYERS_")}
+    assert layers == {"QCL_SHARD_LAYERS_0": "0:10", "QCL_SHARD_LAYERS_1": "10:20", "QCL_SHARD_LAYERS_2": "20:30"}
+
+
+def test_each_shard_pod_serves_the_layers_of_its_ordinal(tmp_path: Path) -> None:
+    container = _find("StatefulSet", "qcl-shard")["spec"]["template"]["spec"]["containers"][0]
+    fake_qcl = tmp_path / "qcl"
+    fake_qcl.write_text('#!/bin/sh\necho "$@"\n')
+    fake_qcl.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+        "HOSTNAME": "qcl-shard-2",
+        **_find("ConfigMap", "qcl-shard")["data"],
+    }
+    result = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=10)
+    assert result.stdout.split() == [
+        "shard", "serve", "--model", "smollm2-135m-instruct", "--layers", "20:30", "--port", "50051",
+    ]  # fmt: skip
+
+
+def test_shard_probes_use_the_grpc_health_service_on_the_data_port() -> None:
+    container = _find("StatefulSet", "qcl-shard")["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["grpc"]["port"] == 50051
+
+
+def test_gpu_workloads_request_one_l4_with_the_cloud_run_shape() -> None:
+    narrator = _find("Deployment", "qcl-narrator")["spec"]["template"]["spec"]
+    assert narrator["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    limits = narrator["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+
+
+def test_every_workload_runs_as_non_root_without_privilege_escalation() -> None:
+    for ident, doc in DOCUMENTS:
+        spec = doc.get("spec", {})
+        pod = spec.get("jobTemplate", {}).get("spec", spec).get("template", {}).get("spec")
+        if pod is None:
+            continue
+        assert pod["securityContext"]["runAsNonRoot"] is True, ident
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, ident
+
+
+def test_only_the_narrator_and_the_pool_reach_the_shard_port() -> None:
+    policy = _find("NetworkPolicy", "shard-from-narrator-and-pool")
+    sources = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]}
+    assert sources == {"narrator", "shard"}
+    assert _find("NetworkPolicy", "default-deny-ingress")["spec"]["podSelector"] == {}
