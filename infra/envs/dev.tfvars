@@ -5,7 +5,7 @@ region      = "europe-west4"
 shard_zones = ["europe-west4-a", "europe-west4-b", "europe-west4-c"]
 
 log_level              = "DEBUG"
-narrator_min_instances = 0 # scale to zero: a warm L4 costs about 19 USD a day
+narrator_min_instances = 0 # scale to zero: a warm L4 instance costs about 25 USD a day (README.md)
 narrator_max_instances = 1
 redis_tier             = "BASIC"
 redis_memory_gb        = 1
