@@ -6,8 +6,10 @@
 # 3. checkov over infra/ (zero failed checks; skips are inline with their reason)
 # 4. hadolint over containers/*/Dockerfile
 # checkov and hadolint come from their own virtual environment, $QCL_TOOLS (default .venv-tools): checkov pins
-# packaging and networkx below what the project's environment needs. A missing tool is skipped with a message,
-# except where REQUIRE_REAL_SERVICES=1 (CI), where it fails the run.
+# packaging and networkx below what the project's environment needs. A missing checkov or hadolint is skipped with a
+# message, except where REQUIRE_REAL_SERVICES=1 (CI), where it fails the run: the Makefile installs both from PyPI.
+# Terraform comes from no registry these machines reach, so where it is absent its checks are skipped, always
+# with a message (our machines and CI have it at /usr/local/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +35,7 @@ if command -v terraform >/dev/null; then
     terraform -chdir="$module" test -no-color
   done
 else
-  missing terraform "install Terraform >= 1.7 to run fmt and the naming module's tests"
+  echo "infra-checks: SKIPPED terraform fmt and terraform test (terraform not installed; install Terraform >= 1.7)"
 fi
 
 if [[ -x "$tools/checkov" ]]; then
