@@ -106,7 +106,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         summary="Live analysis, insights, node events and task updates (WebSocket)",
         query=StreamQuery,
         responses={101: None, 426: None},
-        rate_limited=True,
+        websocket=True,
     )
     def websocket(query: StreamQuery) -> Any:
         """Messages are JSON: {seq, type: analysis|insight|node|task|oracle|resync, time, data}. Reconnect with

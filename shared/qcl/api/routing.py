@@ -44,6 +44,7 @@ class Route:
     responses: dict[int, Any]  # status -> model, or a media type string for non-JSON bodies
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limited: bool = True
+    websocket: bool = False  # also matched for WebSocket upgrades (Werkzeug routes those to websocket rules only)
 
     @property
     def flask_rule(self) -> str:
@@ -68,6 +69,7 @@ class ApiRoutes:
         body: Any = None,
         path_params: dict[str, dict[str, Any]] | None = None,
         rate_limited: bool = True,
+        websocket: bool = False,
     ) -> Callable[[View], View]:
         def decorator(view: View) -> View:
             route = Route(
@@ -83,6 +85,7 @@ class ApiRoutes:
                 responses=responses,
                 path_params=path_params or {},
                 rate_limited=rate_limited,
+                websocket=websocket,
             )
             self.routes.append(route)
             self._views[route.endpoint] = view
@@ -95,9 +98,10 @@ class ApiRoutes:
 
     def register(self, app: flask.Flask) -> None:
         for route in self.routes:
-            app.add_url_rule(
-                route.flask_rule, route.endpoint, _wrap(route, self._views[route.endpoint]), methods=[route.method]
-            )
+            view = _wrap(route, self._views[route.endpoint])
+            app.add_url_rule(route.flask_rule, route.endpoint, view, methods=[route.method])
+            if route.websocket:
+                app.add_url_rule(route.flask_rule, route.endpoint, view, methods=[route.method], websocket=True)
 
 
 def _wrap(route: Route, view: View) -> View:

@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 
 class _Handler(WSGIRequestHandler):
-    server_version = "qcl"  # no software versions in the Server header
-    sys_version = ""
     protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "qcl"  # no software versions in the Server header
 
 
 class _Server(ThreadedWSGIServer):
