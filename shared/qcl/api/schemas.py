@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API; the OpenAPI document is generated from these models.
 
 Requests are strict (`extra="forbid"`: a misspelt field is an error naming it, not silently ignored); query
-models ignore unknown parameters (cache busters). Models the bus already defines (AnalysisReport, AIInsight,
+models refuse unknown parameters too. Models the bus already defines (AnalysisReport, AIInsight,
 OracleResult) are reused as they are, so the API and the events cannot drift apart.
 """
 
@@ -38,7 +38,7 @@ class _Body(BaseModel):
 
 
 class _Query(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 # -- requests ----------------------------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""The OpenAPI document is valid and complete, and schemathesis, generating requests from it, finds no 5xx answer,
+no answer that breaks the document (status, content type, body schema, headers), and no invalid input accepted.
+
+Bounded: a fixed number of generated cases per operation, with an admin key (every route reachable) and an app
+that holds data to answer with (a report, history, insights, nodes, an attestation-free oracle list).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from qcl.api import context
+from qcl.api.schemas import Role
+from qcl.api.state import INSIGHTS_KEY
+from qcl.events import AIInsight
+from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
+from qcl.qubic.synth import generate_observations
+from tests.integration.test_api_fixtures import Api, TemplateNarrator, make_api, report
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+
+
+def stocked_api(tmp_path: Path) -> Api:
+    api = make_api(tmp_path, narrator=TemplateNarrator())
+    api.store.put(LATEST_KEY, report(90).model_dump_json())
+    api.store.list_push(HISTORY_KEY, report(90).model_dump_json(), max_len=10)
+    for observation in generate_observations(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.1):
+        api.store.window_add(WINDOW_KEY, observation.observed_at.timestamp(), observation.to_json_line())
+    insight = AIInsight(
+        kind="narrative",
+        text="health 90",
+        language="en",
+        model="templates",
+        grounded=True,
+        fallback_used=True,
+        confidence=1.0,
+        sources=[],
+        latency_ms=1.0,
+    )
+    api.store.list_push(INSIGHTS_KEY, insight.model_dump_json(), max_len=10)
+    return api
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory: pytest.TempPathFactory) -> Api:
+    return stocked_api(tmp_path_factory.mktemp("schema"))
+
+
+def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
+    spec = make_api(tmp_path).client.get("/api/openapi.json").json
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)
+
+
+def test_the_document_covers_every_route(tmp_path: Path) -> None:
+    api = make_api(tmp_path)
+    spec = api.client.get("/api/openapi.json").json
+    declared = {(r.method.lower(), r.path) for r in context(api.app).routes.routes}
+    documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert declared == documented
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            assert "default" in op["responses"], path
+
+
+def test_the_docs_page_lists_every_path(tmp_path: Path) -> None:
+    api = make_api(tmp_path)
+    page = api.client.get("/api/docs").get_data(as_text=True)
+    for path in api.client.get("/api/openapi.json").json["paths"]:
+        assert path in page
+
+
+def fuzz(api: Api, mode: GenerationMode, examples: int) -> list[str]:
+    """Run every operation's generated cases; one line per operation that failed, with schemathesis' summary."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", api.app)
+    failures = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        has_input = bool(operation.path_parameters or operation.query or operation.body)
+        if mode is GenerationMode.NEGATIVE and not has_input:
+            continue  # nothing to make invalid
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=api.headers(Role.ADMIN), checks=CHECKS)
+
+        try:
+            run()
+        except Exception as exc:  # schemathesis raises a group of failures; keep its readable summary
+            failures.append(f"{operation.label}: {' '.join(str(exc).split())[:600]}")
+    return failures
+
+
+@pytest.mark.slow
+def test_valid_generated_requests_get_no_5xx_and_answers_that_match_the_document(stocked: Api) -> None:
+    assert fuzz(stocked, GenerationMode.POSITIVE, examples=25) == []
+
+
+@pytest.mark.slow
+def test_invalid_generated_requests_are_refused_with_a_4xx_in_the_error_shape(stocked: Api) -> None:
+    assert fuzz(stocked, GenerationMode.NEGATIVE, examples=25) == []
