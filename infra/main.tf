@@ -166,7 +166,7 @@ module "monitoring" {
   project_id               = var.project_id
   name_prefix              = var.name_prefix
   analyzer_service         = module.naming.services["analyzer"]
-  http_services            = [module.naming.functions["api"], module.naming.functions["ingest"], module.naming.services["analyzer"], module.naming.services["oracle"]]
+  http_services            = concat(values(module.naming.functions), [for s in ["analyzer", "oracle", "api"] : module.naming.services[s]])
   dead_letter_topics       = module.naming.dead_letter_topics
   shard_pool_enabled       = length(module.shard_pool) > 0
   notification_emails      = var.alert_emails

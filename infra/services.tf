@@ -14,28 +14,67 @@ locals {
   timeouts           = { for c in ["analyzer", "narrator", "oracle", "api"] : c => lookup(module.naming.consumer_timeouts_s, c, 60) }
 
   # Shape per Cloud Run service; the timeout equals the ack deadline of the subscriptions that push to it.
+  # always_on: CPU stays allocated between requests (a GPU, or a service that also pulls); public: takes traffic
+  # from outside (the API), else only the push identity may invoke it, through internal ingress.
   cloud_run = {
     analyzer = {
-      cpu               = "1", memory = "1Gi", gpu = false, min = 0, max = var.analyzer_max_instances, concurrency = 8
+      cpu               = "1"
+      memory            = "1Gi"
+      gpu               = false
+      always_on         = false
+      public            = false
+      min               = 0
+      max               = var.analyzer_max_instances
+      concurrency       = 8
       startup_timeout_s = 60
       env               = {}
       secret_env        = {}
     }
     narrator = {
       # Cloud Run L4: at least 4 vCPU and 16 GiB, CPU always allocated (https://cloud.google.com/run/docs/configuring/services/gpu).
-      cpu               = "4", memory = "16Gi", gpu = true, min = var.narrator_min_instances, max = var.narrator_max_instances
+      cpu               = "4"
+      memory            = "16Gi"
+      gpu               = true
+      always_on         = true
+      public            = false
+      min               = var.narrator_min_instances
+      max               = var.narrator_max_instances
       concurrency       = var.narrator_concurrency
       startup_timeout_s = 300                                # model load
       env               = { QCL_MODEL = var.narrator_model } # shard stages register in the store; the narrator finds them there
       secret_env        = {}
     }
     oracle = {
-      cpu               = "2", memory = "4Gi", gpu = false, min = 0, max = var.oracle_max_instances, concurrency = 4
+      cpu    = "2"
+      memory = "4Gi"
+      gpu    = false
+      # Besides its push endpoints, each committee member pulls oracle-protocol.oracle-<i>: CPU stays allocated.
+      always_on         = true
+      public            = false
+      min               = var.oracle_min_instances
+      max               = var.oracle_max_instances
+      concurrency       = 4
       startup_timeout_s = 120
       env               = { QCL_ORACLE_NODES = tostring(var.oracle_nodes) }
       secret_env = {
         for i in range(var.oracle_nodes) : "QCL_ORACLE_NODE_KEY_${i}" => google_secret_manager_secret.this["oracle_node_key_${i}"].secret_id
       }
+    }
+    # The long-lived API (containers/api/main.py): HTTP, the WebSocket stream, and the `api` consumer that pulls
+    # network-analysis, ai-insights, oracle-results and node-events into the store. The api Cloud Function serves
+    # the same HTTP routes statelessly; this service is what keeps the store current.
+    api = {
+      cpu               = "1"
+      memory            = "1Gi"
+      gpu               = false
+      always_on         = true
+      public            = true
+      min               = 1
+      max               = var.api_max_instances
+      concurrency       = 80
+      startup_timeout_s = 60
+      env               = {}
+      secret_env        = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
     }
   }
 }
@@ -55,20 +94,20 @@ module "service" {
   cpu                   = each.value.cpu
   memory                = each.value.memory
   gpu                   = each.value.gpu
+  cpu_always_allocated  = each.value.always_on
   gpu_zonal_redundancy  = var.narrator_gpu_zonal_redundancy
   min_instances         = each.value.min
   max_instances         = each.value.max
   concurrency           = each.value.concurrency
   timeout_s             = local.timeouts[each.key]
   startup_timeout_s     = each.value.startup_timeout_s
-  # Only Pub/Sub calls these services: internal ingress, and only the push identity may invoke them.
-  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
-  invokers            = ["serviceAccount:${google_service_account.component["push"].email}"]
-  vpc_connector       = module.network.connector_id
-  labels              = module.naming.labels
-  deletion_protection = var.deletion_protection
+  ingress               = each.value.public ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  invokers              = each.value.public ? var.api_invokers : ["serviceAccount:${google_service_account.component["push"].email}"]
+  vpc_connector         = module.network.connector_id
+  labels                = module.naming.labels
+  deletion_protection   = var.deletion_protection
 
-  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.oracle_node_key]
+  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.oracle_node_key, google_secret_manager_secret_version.api_key_pepper]
 }
 
 module "function" {

@@ -95,7 +95,7 @@ variable "api_invokers" {
 
 variable "api_max_instances" {
   type        = number
-  description = "Upper bound of API instances."
+  description = "Upper bound of API instances (the Cloud Function and the Cloud Run service each)."
   default     = 10
 }
 
@@ -133,6 +133,12 @@ variable "narrator_gpu_zonal_redundancy" {
   type        = bool
   description = "Reserve narrator GPU capacity across zones (dearer)."
   default     = false
+}
+
+variable "oracle_min_instances" {
+  type        = number
+  description = "Oracle instances kept warm (CPU always allocated: each is billed around the clock)."
+  default     = 0
 }
 
 variable "oracle_max_instances" {

@@ -38,7 +38,7 @@ def test_pipeline_tests_then_builds_then_plans_then_applies_then_deploys() -> No
     waits = {step["id"]: step.get("waitFor", []) for step in _steps()}
     assert waits["build"] == ["test"] and waits["plan"] == ["build"] and waits["apply"] == ["plan"]
     canaries = [name for name in order if name.startswith("canary-")]
-    assert sorted(canaries) == ["canary-analyzer", "canary-narrator", "canary-oracle"]
+    assert sorted(canaries) == ["canary-analyzer", "canary-api", "canary-narrator", "canary-oracle"]
     assert all(waits[c] == ["apply"] for c in canaries)
 
 

@@ -17,6 +17,7 @@ CPU_ENTRY_POINTS = [
     "functions/ingest/main.py",
     "functions/api/main.py",
     "containers/analyzer/main.py",
+    "containers/api/main.py",
     "containers/oracle/main.py",
 ]
 

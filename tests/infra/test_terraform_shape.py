@@ -132,10 +132,20 @@ def test_invoker_lists_refuse_all_users() -> None:
         assert "allUsers" in body["validation"][0]["condition"], module
 
 
-def test_only_pubsub_reaches_the_cloud_run_services() -> None:
+def test_only_pubsub_reaches_the_consumer_services() -> None:
     service = hcl.module_calls(hcl.INFRA / "services.tf")["service"]
-    assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
-    assert service["invokers"] == ['serviceAccount:${google_service_account.component["push"].email}']
+    assert service["ingress"] == '${each.value.public ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"}'
+    assert service["invokers"] == (
+        '${each.value.public ? var.api_invokers : ["serviceAccount:${google_service_account.component["push"].email}"]}'
+    )
+    shapes = hcl.locals_of(hcl.INFRA / "services.tf")["cloud_run"]
+    assert {name for name, shape in shapes.items() if shape["public"]} == {"api"}
+
+
+def test_services_that_pull_or_hold_a_gpu_keep_their_cpu_allocated() -> None:
+    shapes = hcl.locals_of(hcl.INFRA / "services.tf")["cloud_run"]
+    assert {name for name, shape in shapes.items() if shape["always_on"]} == {"narrator", "oracle", "api"}
+    assert hcl.module_calls(hcl.INFRA / "services.tf")["service"]["cpu_always_allocated"] == "${each.value.always_on}"
 
 
 def test_cloud_run_timeout_is_the_consumer_timeout_behind_the_ack_deadline() -> None:

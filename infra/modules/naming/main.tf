@@ -8,11 +8,18 @@ locals {
   service_accounts = { for c in local.components : c => "${var.name_prefix}-${c}" }
 
   # Cloud Run services and Cloud Functions, named "<prefix>-<component>".
-  services  = { for s in ["analyzer", "narrator", "oracle"] : s => "${var.name_prefix}-${s}" }
+  # The API runs as a Cloud Function (stateless HTTP) and as a Cloud Run service (HTTP + WebSocket + consumer);
+  # Cloud Functions 2nd gen are Cloud Run services too, so the two need different names.
+  services = merge(
+    { for s in ["analyzer", "narrator", "oracle"] : s => "${var.name_prefix}-${s}" },
+    { api = "${var.name_prefix}-api-svc" },
+  )
   functions = { for f in ["ingest", "api"] : f => "${var.name_prefix}-${f}" }
 
-  registry_components = distinct(flatten([for t in var.registry : concat(t.producers, t.consumers)]))
-  unknown_components  = setsubtract(local.registry_components, local.components)
+  # Registry names map to components; committee members ("oracle-0" ... "oracle-6") share their component's identity.
+  registry_names     = distinct(flatten([for t in var.registry : concat(t.producers, t.consumers)]))
+  component_of       = { for n in local.registry_names : n => replace(n, "/-[0-9]+$/", "") }
+  unknown_components = setsubtract(values(local.component_of), local.components)
 
   topics = { for t in var.registry : t.topic => { dead_letter_topic = t.dead_letter_topic, event_type = t.event_type, description = t.description } }
 
@@ -41,16 +48,16 @@ locals {
   # where the registry lists it as a producer; a scheduler job that publishes would add its grant here.
   publishers = merge([
     for t in var.registry : {
-      for p in t.producers : "${t.topic}/${p}" => { topic = t.topic, component = p } if p != "scheduler"
+      for p in t.producers : "${t.topic}/${local.component_of[p]}" => { topic = t.topic, component = local.component_of[p] } if p != "scheduler"
     }
   ]...)
   # A consumer dead-letters undecodable or exhausted events itself, so it publishes to its topics' dead-letter topics.
   dead_letter_publishers = merge([
     for t in var.registry : {
-      for c in t.consumers : "${t.dead_letter_topic}/${c}" => { topic = t.dead_letter_topic, component = c }
+      for c in distinct([for c in t.consumers : local.component_of[c]]) : "${t.dead_letter_topic}/${c}" => { topic = t.dead_letter_topic, component = c }
     }
   ]...)
-  pull_subscribers = { for name, s in local.subscriptions : name => s.consumer if !s.push }
+  pull_subscribers = { for name, s in local.subscriptions : name => local.component_of[s.consumer] if !s.push }
 
   # Three pipeline stages over contiguous, half-open layer ranges [first, end); earlier stages take the remainder.
   shard_base  = floor(var.shard_model_layers / 3)

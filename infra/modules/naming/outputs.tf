@@ -4,7 +4,7 @@ output "service_accounts" {
 }
 
 output "services" {
-  description = "Cloud Run service name per service (analyzer, narrator, oracle)."
+  description = "Cloud Run service name per service (analyzer, narrator, oracle, api)."
   value       = local.services
 }
 
@@ -44,7 +44,7 @@ output "dead_letter_publishers" {
 }
 
 output "pull_subscribers" {
-  description = "Pull subscription name to the component that reads it."
+  description = "Pull subscription name to the component whose service account reads it."
   value       = local.pull_subscribers
 }
 

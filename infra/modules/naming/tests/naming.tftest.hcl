@@ -101,8 +101,26 @@ run "publishers_follow_the_registry_except_the_scheduler" {
 run "pull_consumers_get_subscriber_grants_only" {
   command = plan
   assert {
-    condition     = output.pull_subscribers == { for n, s in output.subscriptions : n => s.consumer if s.consumer == "api" }
-    error_message = "only the api pulls in the default layout"
+    condition     = toset(keys(output.pull_subscribers)) == toset([for n, s in output.subscriptions : n if !s.push])
+    error_message = "every pull subscription, and only those, needs a subscriber grant"
+  }
+}
+
+run "committee_members_read_with_their_components_identity" {
+  command = plan
+  variables {
+    registry = [{
+      topic     = "oracle-protocol", dead_letter_topic = "oracle-protocol-dlq", event_type = "x.v1", description = "",
+      producers = ["oracle"], consumers = ["oracle-0", "oracle-1"], subscriptions = ["oracle-protocol.oracle-0", "oracle-protocol.oracle-1"]
+    }]
+  }
+  assert {
+    condition     = output.pull_subscribers == { "oracle-protocol.oracle-0" = "oracle", "oracle-protocol.oracle-1" = "oracle" }
+    error_message = "oracle-<i> members must pull as the oracle component"
+  }
+  assert {
+    condition     = keys(output.dead_letter_publishers) == ["oracle-protocol-dlq/oracle"]
+    error_message = "members share one dead-letter grant"
   }
 }
 
