@@ -233,14 +233,14 @@ variable "alert_emails" {
 
 variable "error_rate_threshold" {
   type        = number
-  description = "5xx share over 5 minutes that alerts (QclHighErrorRate)."
+  description = "5xx share over 5 minutes that alerts (QclApiErrorRateHigh)."
   default     = 0.05
 }
 
 variable "latency_p95_threshold_ms" {
   type        = number
-  description = "p95 latency in ms over 5 minutes that alerts (QclHighLatency); the narrator is excluded."
-  default     = 2000
+  description = "p95 latency in ms over 10 minutes that alerts (QclApiLatencyHigh, as ops/prometheus/alerts.yml); the narrator is excluded."
+  default     = 1000
 }
 
 variable "stalled_pipeline_minutes" {

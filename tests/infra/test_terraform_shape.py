@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from tests.infra import hcl
 
@@ -207,8 +208,12 @@ def test_each_component_has_its_own_service_account() -> None:
 
 
 def test_alert_policies_carry_the_prometheus_rule_names() -> None:
-    names = {r.body["display_name"] for r in hcl.resources("google_monitoring_alert_policy")}
-    assert {"QclHighErrorRate", "QclHighLatency", "QclPipelineStalled", "QclNodeDown"} <= names
+    shared = {"QclApiErrorRateHigh", "QclApiLatencyHigh", "QclPipelineStalled", "QclNodeDown"}
+    rules = yaml.safe_load((hcl.ROOT / "ops" / "prometheus" / "alerts.yml").read_text())
+    prometheus = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    policies = {r.body["display_name"] for r in hcl.resources("google_monitoring_alert_policy")}
+    assert shared <= prometheus, "ops/prometheus/alerts.yml renamed an alert the Cloud Monitoring policies mirror"
+    assert shared <= policies
 
 
 def test_stalled_pipeline_alert_watches_the_analyzer_report_metric() -> None:

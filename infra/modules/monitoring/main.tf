@@ -1,5 +1,6 @@
-# Log-based metrics and alert policies. They mirror the Prometheus rules in ops/prometheus (same alert names) so an
-# operator sees the same four alerts whether the stack runs on Cloud Run or on GKE with Prometheus.
+# Log-based metrics and alert policies. They mirror the Prometheus rules in ops/prometheus/alerts.yml (same alert
+# names, thresholds and windows) so an operator sees the same alerts whether the stack runs on Cloud Run or on GKE
+# with Prometheus; here they read Cloud Run's own request metrics and log-based metrics instead of /metrics.
 
 resource "google_logging_metric" "analysis_published" {
   name    = "${var.name_prefix}/analysis_published"
@@ -59,7 +60,7 @@ locals {
 
 resource "google_monitoring_alert_policy" "error_rate" {
   project               = var.project_id
-  display_name          = "QclHighErrorRate"
+  display_name          = "QclApiErrorRateHigh"
   combiner              = "OR"
   notification_channels = local.channels
   documentation {
@@ -92,11 +93,11 @@ resource "google_monitoring_alert_policy" "error_rate" {
 
 resource "google_monitoring_alert_policy" "latency" {
   project               = var.project_id
-  display_name          = "QclHighLatency"
+  display_name          = "QclApiLatencyHigh"
   combiner              = "OR"
   notification_channels = local.channels
   documentation {
-    content = "The 95th percentile latency of a service stayed above ${var.latency_p95_threshold_ms} ms for 5 minutes."
+    content = "The 95th percentile latency of a service stayed above ${var.latency_p95_threshold_ms} ms for 10 minutes."
   }
   conditions {
     display_name = "p95 latency above ${var.latency_p95_threshold_ms} ms"
@@ -104,7 +105,7 @@ resource "google_monitoring_alert_policy" "latency" {
       filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"run.googleapis.com/request_latencies\" AND (${local.services})"
       comparison      = "COMPARISON_GT"
       threshold_value = var.latency_p95_threshold_ms
-      duration        = "300s"
+      duration        = "600s"
       aggregations {
         alignment_period     = "60s"
         per_series_aligner   = "ALIGN_PERCENTILE_95"

@@ -44,7 +44,7 @@ variable "error_rate_threshold" {
 
 variable "latency_p95_threshold_ms" {
   type        = number
-  description = "95th percentile request latency (ms) over 5 minutes that raises the latency alert."
+  description = "95th percentile request latency (ms) over 10 minutes that raises the latency alert."
 }
 
 variable "stalled_pipeline_minutes" {
