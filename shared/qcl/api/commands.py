@@ -24,10 +24,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _keys() -> Any:
     from qcl.api.keys import open_keys
+    from qcl.obs.logging import configure_audit_file
     from qcl.store import open_store
 
     try:
         settings = load_settings()
+        if settings.api_keys == "file":  # the embedded trail, next to the keys
+            configure_audit_file(settings.state_dir / "audit.jsonl")
         store = open_store(settings) if settings.api_keys == "store" else None
         return open_keys(settings, store)
     except ConfigError as exc:

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -228,7 +229,12 @@ def load_pepper(settings: Settings) -> bytes:
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip().encode()
+    for _ in range(50):  # a process that lost the race to create the file may read it before it is written
+        pepper = path.read_text(encoding="utf-8").strip()
+        if pepper:
+            return pepper.encode()
+        time.sleep(0.02)
+    raise ConfigError(f"{path} is empty; delete it to have a new pepper generated (existing keys stop verifying)")
 
 
 def open_keys(settings: Settings, store: Store | None = None) -> KeyService:

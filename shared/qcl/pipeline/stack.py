@@ -96,8 +96,9 @@ class LocalStack:
         app = create_app(services)
         try:
             self._api = ApiServer(app, settings.host, settings.port)
-        except OSError as exc:
-            raise QclError(f"cannot serve the API on {settings.host}:{settings.port}: {exc}; try --port") from None
+        except (OSError, SystemExit) as exc:  # Werkzeug reports a busy port by printing and exiting
+            reason = "the port is in use or the address is not local" if isinstance(exc, SystemExit) else str(exc)
+            raise QclError(f"cannot serve the API on {settings.host}:{settings.port}: {reason}; try --port") from None
         self._api_ingest = ApiIngest(services, context(app).broadcaster)
         self._api_ingest.start()
         self._api.start()

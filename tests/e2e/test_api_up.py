@@ -1,0 +1,119 @@
+"""`qcl up` serves the API as a user meets it: a real process, auth on, keys from the CLI, Ctrl-C drains it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qcl.qubic.synth import generate_lines
+from tests.backends import wait_for
+
+pytestmark = pytest.mark.slow  # each test starts `qcl up` (a few seconds)
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[str]
+    output: list[str]
+    url: str
+    state_dir: Path
+    env: dict[str, str]
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    capture = tmp_path / "calm.jsonl"
+    capture.write_text("\n".join(generate_lines(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.2)) + "\n")
+    env = {**os.environ, "QCL_STATE_DIR": str(tmp_path / "state")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qcl.cli", "up", "--port", "0", "--speed", "0", "--capture", str(capture)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    try:
+        assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=60), "".join(output)
+        url = re.search(r"qcl up: api\s+(http://127\.0\.0\.1:\d+)", "".join(output))
+        assert url, "".join(output)
+        yield Up(process, output, url.group(1), tmp_path / "state", env)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_up_serves_the_api_with_auth_on_and_an_admin_key_file(up: Up) -> None:
+    key_file = up.state_dir / "admin.key"
+    assert f"admin key created in {key_file}" in up.text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert key not in up.text()  # the path is printed, never the key
+    assert httpx.get(f"{up.url}/api/network/latest").status_code == 401
+    auth = {"Authorization": f"Bearer {key}"}
+    assert wait_for(lambda: httpx.get(f"{up.url}/api/network/latest", headers=auth).status_code == 200)
+    assert httpx.get(f"{up.url}/readyz").json()["ready"] is True
+    assert httpx.get(f"{up.url}/api/openapi.json").json()["openapi"] == "3.1.0"
+
+
+def test_a_key_made_with_the_cli_works_on_the_running_server_until_revoked(up: Up) -> None:
+    def qcl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qcl.cli", *args], env=up.env, capture_output=True, text=True, timeout=60
+        )
+
+    created = qcl("keys", "create", "--role", "viewer", "--name", "e2e")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    key_id = key.split("_")[1]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{up.url}/api/nodes", headers=auth).status_code == 200
+    assert httpx.post(f"{up.url}/api/tasks", headers=auth, json={"kind": "narration"}).status_code == 403
+    assert key_id in qcl("keys", "list").stdout
+    assert qcl("keys", "revoke", key_id).returncode == 0
+    assert httpx.get(f"{up.url}/api/nodes", headers=auth).status_code == 401
+    assert qcl("keys", "revoke", "0badc0de").returncode == 1
+    audit = (up.state_dir / "audit.jsonl").read_text()
+    assert "api_key.created" in audit and "api_key.revoked" in audit
+
+
+def test_ctrl_c_stops_the_api_and_the_stack(up: Up) -> None:
+    up.process.send_signal(signal.SIGINT)
+    assert up.process.wait(timeout=30) == 0
+    assert "qcl up: stopped" in up.text()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{up.url}/healthz", timeout=2)
+
+
+def test_a_second_up_on_a_busy_port_says_so(up: Up, tmp_path: Path) -> None:
+    port = up.url.rsplit(":", 1)[1]
+    env = {**up.env, "QCL_STATE_DIR": str(tmp_path / "other")}
+    second = subprocess.run(
+        [sys.executable, "-m", "qcl.cli", "up", "--port", port, "--speed", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 1
+    assert f"cannot serve the API on 127.0.0.1:{port}" in second.stderr
