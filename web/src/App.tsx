@@ -1,0 +1,244 @@
+/**
+ * The shell: skip link, header (sync state, language, theme, shortcuts), navigation (a permanent drawer on wide
+ * screens, a temporary one on phones), the page, and the global keyboard shortcuts.
+ */
+import {
+  Alert,
+  AppBar,
+  Box,
+  CssBaseline,
+  Drawer,
+  IconButton,
+  Link,
+  List,
+  ListItem,
+  ListItemButton,
+  ListItemIcon,
+  ListItemText,
+  Toolbar,
+  Tooltip,
+  Typography,
+  useMediaQuery,
+} from '@mui/material';
+import { ThemeProvider } from '@mui/material/styles';
+import { useEffect, useMemo, useRef, useState, type ComponentType, type ReactNode } from 'react';
+import type { LiveConnection } from './api/live';
+import { hrefFor, navigate, PAGES, useRoute, type Page } from './lib/route';
+import { shortcutFor, type ShortcutAction } from './lib/shortcuts';
+import { REFRESH_EVENT } from './lib/useApi';
+import { Ask, QUESTION_INPUT_ID } from './pages/Ask';
+import { Nodes } from './pages/Nodes';
+import { Oracle } from './pages/Oracle';
+import { Overview } from './pages/Overview';
+import { Settings } from './pages/Settings';
+import { Tasks } from './pages/Tasks';
+import { LiveProvider } from './state/live';
+import { SettingsProvider, useSettings } from './state/settings';
+import {
+  AskIcon,
+  DarkModeIcon,
+  HelpIcon,
+  LightModeIcon,
+  MenuIcon,
+  NodesIcon,
+  OracleIcon,
+  OverviewIcon,
+  SettingsIcon,
+  TasksIcon,
+  TranslateIcon,
+} from './ui/icons';
+import { openShortcutHelp, ShortcutsDialog } from './ui/ShortcutsDialog';
+import { SyncIndicator } from './ui/SyncIndicator';
+import { buildTheme } from './ui/theme';
+
+const DRAWER_WIDTH = 220;
+
+const PAGE_VIEW: Record<Page, { component: ComponentType; icon: ComponentType }> = {
+  overview: { component: Overview, icon: OverviewIcon },
+  ask: { component: Ask, icon: AskIcon },
+  nodes: { component: Nodes, icon: NodesIcon },
+  oracle: { component: Oracle, icon: OracleIcon },
+  tasks: { component: Tasks, icon: TasksIcon },
+  settings: { component: Settings, icon: SettingsIcon },
+};
+
+function ThemeRoot({ children }: { children: ReactNode }) {
+  const { theme } = useSettings();
+  const prefersDark = useMediaQuery('(prefers-color-scheme: dark)', { noSsr: true });
+  const mode = theme === 'system' ? (prefersDark ? 'dark' : 'light') : theme;
+  const muiTheme = useMemo(() => buildTheme(mode), [mode]);
+  return (
+    <ThemeProvider theme={muiTheme}>
+      <CssBaseline />
+      {children}
+    </ThemeProvider>
+  );
+}
+
+function Navigation({ page, onNavigate }: { page: Page; onNavigate?: () => void }) {
+  const { t } = useSettings();
+  return (
+    <Box component="nav" aria-label={t('nav.label')}>
+      <List>
+        {PAGES.map((name, index) => {
+          const Icon = PAGE_VIEW[name].icon;
+          return (
+            <ListItem key={name} disablePadding>
+              <ListItemButton
+                component="a"
+                href={hrefFor(name)}
+                selected={name === page}
+                aria-current={name === page ? 'page' : undefined}
+                onClick={onNavigate}
+                data-testid={`nav-${name}`}
+              >
+                <ListItemIcon sx={{ minWidth: 40 }}>
+                  <Icon />
+                </ListItemIcon>
+                <ListItemText primary={t(`nav.${name}`)} />
+                <Box component="kbd" aria-hidden sx={{ fontFamily: 'monospace', fontSize: 12, color: 'text.secondary' }}>
+                  {index + 1}
+                </Box>
+              </ListItemButton>
+            </ListItem>
+          );
+        })}
+      </List>
+    </Box>
+  );
+}
+
+function Shell() {
+  const { t, language, setLanguage, theme, setTheme, apiKey } = useSettings();
+  const page = useRoute();
+  const wide = useMediaQuery('(min-width:900px)', { noSsr: true });
+  const [drawerOpen, setDrawerOpen] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const firstRender = useRef(true);
+  const prefersDark = useMediaQuery('(prefers-color-scheme: dark)', { noSsr: true });
+  const dark = theme === 'dark' || (theme === 'system' && prefersDark);
+
+  // On navigation, move focus to the new page's heading so screen readers announce it (no full reload happens).
+  useEffect(() => {
+    document.title = `${t(`nav.${page}`)} · ${t('app.title')}`;
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    heading.current?.focus();
+  }, [page, t]);
+
+  useEffect(() => {
+    const run = (action: ShortcutAction) => {
+      if (action.type === 'navigate') navigate(action.page);
+      else if (action.type === 'ask') {
+        navigate('ask');
+        requestAnimationFrame(() => document.getElementById(QUESTION_INPUT_ID)?.focus());
+      } else if (action.type === 'toggleTheme') setTheme(dark ? 'light' : 'dark');
+      else if (action.type === 'toggleLanguage') setLanguage(language === 'zh-TW' ? 'en' : 'zh-TW');
+      else if (action.type === 'refresh') window.dispatchEvent(new Event(REFRESH_EVENT));
+      else openShortcutHelp();
+    };
+    const onKey = (event: KeyboardEvent) => {
+      if (document.querySelector('[role="dialog"]')) return; // a dialog owns the keyboard
+      const action = shortcutFor(event);
+      if (!action) return;
+      event.preventDefault();
+      run(action);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [dark, language, setLanguage, setTheme]);
+
+  const PageComponent = PAGE_VIEW[page].component;
+  return (
+    <Box sx={{ display: 'flex', minHeight: '100vh' }}>
+      <Link
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          heading.current?.focus();
+        }}
+        sx={{
+          position: 'absolute',
+          left: 8,
+          top: -48,
+          zIndex: 2000,
+          bgcolor: 'background.paper',
+          p: 1,
+          '&:focus': { top: 8 },
+        }}
+      >
+        {t('app.skipToContent')}
+      </Link>
+      <AppBar position="fixed" color="default" elevation={0} sx={{ zIndex: (muiTheme) => muiTheme.zIndex.drawer + 1, borderBottom: 1, borderColor: 'divider', bgcolor: 'background.paper' }}>
+        <Toolbar sx={{ gap: 1, px: { xs: 1, sm: 2 } }}>
+          {!wide && (
+            <IconButton edge="start" onClick={() => setDrawerOpen(true)} aria-label={t('nav.open')} data-testid="nav-open">
+              <MenuIcon />
+            </IconButton>
+          )}
+          <Typography variant="h6" component="p" noWrap sx={{ fontWeight: 700, flexShrink: 1, minWidth: 0, display: { xs: 'none', sm: 'block' } }}>
+            {t('app.title')}
+          </Typography>
+          <Box sx={{ flexGrow: 1 }} />
+          <SyncIndicator />
+          <Tooltip title={t('shortcuts.language')}>
+            <IconButton
+              onClick={() => setLanguage(language === 'zh-TW' ? 'en' : 'zh-TW')}
+              aria-label={t('header.switchLanguage')}
+              data-testid="toggle-language"
+            >
+              <TranslateIcon />
+            </IconButton>
+          </Tooltip>
+          <Tooltip title={t('shortcuts.theme')}>
+            <IconButton onClick={() => setTheme(dark ? 'light' : 'dark')} aria-label={t('header.switchTheme')}>
+              {dark ? <LightModeIcon /> : <DarkModeIcon />}
+            </IconButton>
+          </Tooltip>
+          <Tooltip title={t('shortcuts.help')}>
+            <IconButton onClick={openShortcutHelp} aria-label={t('shortcuts.help')} sx={{ display: { xs: 'none', sm: 'inline-flex' } }}>
+              <HelpIcon />
+            </IconButton>
+          </Tooltip>
+        </Toolbar>
+      </AppBar>
+      {wide ? (
+        <Drawer variant="permanent" sx={{ width: DRAWER_WIDTH, flexShrink: 0, '& .MuiDrawer-paper': { width: DRAWER_WIDTH } }}>
+          <Toolbar />
+          <Navigation page={page} />
+        </Drawer>
+      ) : (
+        <Drawer variant="temporary" open={drawerOpen} onClose={() => setDrawerOpen(false)} slotProps={{ paper: { sx: { width: DRAWER_WIDTH } } }}>
+          <Navigation page={page} onNavigate={() => setDrawerOpen(false)} />
+        </Drawer>
+      )}
+      <Box component="main" id="main" sx={{ flexGrow: 1, minWidth: 0, p: { xs: 1.5, sm: 3 } }}>
+        <Toolbar />
+        <Typography variant="h5" component="h1" ref={heading} tabIndex={-1} sx={{ mb: 2, fontWeight: 700, outline: 'none' }} data-testid="page-title">
+          {t(`nav.${page}`)}
+        </Typography>
+        {!apiKey && page !== 'settings' && (
+          <Alert severity="info" sx={{ mb: 2 }} data-testid="no-key">
+            {t('app.noKey')} <Link href={hrefFor('settings')}>{t('errors.goToSettings')}</Link>
+          </Alert>
+        )}
+        <PageComponent key={page} />
+      </Box>
+      <ShortcutsDialog />
+    </Box>
+  );
+}
+
+export function App({ connection }: { connection?: LiveConnection }) {
+  return (
+    <SettingsProvider>
+      <ThemeRoot>
+        <LiveProvider connection={connection}>
+          <Shell />
+        </LiveProvider>
+      </ThemeRoot>
+    </SettingsProvider>
+  );
+}

@@ -1,0 +1,146 @@
+/**
+ * The HTTP client: every request goes through `request`, which adds the API key, parses JSON and turns every failure
+ * (HTTP error, network error, non-JSON body) into an ApiError the UI can explain.
+ */
+import type { ErrorBody } from './types';
+
+/** The header the API authenticates with; the value is `${AUTH_SCHEME} <key>`. */
+export const AUTH_HEADER = 'Authorization';
+export const AUTH_SCHEME = 'Bearer';
+const API_KEY_STORAGE = 'qcl.apiKey';
+
+export function loadApiKey(): string | null {
+  try {
+    return localStorage.getItem(API_KEY_STORAGE);
+  } catch {
+    return null; // storage blocked (privacy mode): behave as if no key was saved
+  }
+}
+
+export function saveApiKey(key: string | null): void {
+  const trimmed = key?.trim() ?? '';
+  if (trimmed) localStorage.setItem(API_KEY_STORAGE, trimmed);
+  else localStorage.removeItem(API_KEY_STORAGE);
+}
+
+/** Why a call failed, in words the UI maps to a message (`errors.<kind>` in the i18n tables). */
+export type ApiErrorKind =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'invalid'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'server'
+  | 'network'
+  | 'bad_response';
+
+export class ApiError extends Error {
+  readonly kind: ApiErrorKind;
+  readonly status: number | null;
+  readonly code: string | null;
+  readonly field: string | null;
+  readonly requestId: string | null;
+  readonly retryAfterS: number | null;
+
+  constructor(init: {
+    kind: ApiErrorKind;
+    message: string;
+    status?: number | null;
+    code?: string | null;
+    field?: string | null;
+    requestId?: string | null;
+    retryAfterS?: number | null;
+  }) {
+    super(init.message);
+    this.name = 'ApiError';
+    this.kind = init.kind;
+    this.status = init.status ?? null;
+    this.code = init.code ?? null;
+    this.field = init.field ?? null;
+    this.requestId = init.requestId ?? null;
+    this.retryAfterS = init.retryAfterS ?? null;
+  }
+}
+
+export function kindForStatus(status: number): ApiErrorKind {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status === 503) return 'unavailable';
+  if (status >= 500) return 'server';
+  return 'invalid';
+}
+
+function isErrorBody(body: unknown): body is ErrorBody {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return false;
+  const error = (body as { error: unknown }).error;
+  return typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string';
+}
+
+/** Build the ApiError for a non-2xx response from its status, headers and (parsed, possibly absent) body. */
+export function errorFromResponse(status: number, headers: Headers, body: unknown): ApiError {
+  const retryAfter = Number(headers.get('Retry-After'));
+  const common = {
+    kind: kindForStatus(status),
+    status,
+    retryAfterS: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+  };
+  if (isErrorBody(body)) {
+    return new ApiError({
+      ...common,
+      message: body.error.message,
+      code: body.error.code ?? null,
+      field: body.error.field ?? null,
+      requestId: body.error.request_id ?? headers.get('X-Request-Id'),
+    });
+  }
+  return new ApiError({ ...common, message: `HTTP ${status}`, requestId: headers.get('X-Request-Id') });
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  signal?: AbortSignal;
+  apiKey?: string | null;
+}
+
+/** Call the API at `path` (starting with /api/) on this origin and return its parsed JSON body. */
+export async function request<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+  const url = new URL(path, window.location.origin);
+  for (const [name, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(name, String(value));
+  }
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const key = options.apiKey === undefined ? loadApiKey() : options.apiKey;
+  if (key) headers[AUTH_HEADER] = `${AUTH_SCHEME} ${key}`;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error;
+    throw new ApiError({ kind: 'network', message: error instanceof Error ? error.message : String(error) });
+  }
+
+  const text = await response.text();
+  let body: unknown = undefined;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      if (response.ok) {
+        throw new ApiError({ kind: 'bad_response', status: response.status, message: text.slice(0, 200) });
+      }
+    }
+  }
+  if (!response.ok) throw errorFromResponse(response.status, response.headers, body);
+  return body as T;
+}

@@ -1,0 +1,37 @@
+/**
+ * Hash routing (`/#/ask`): every page is reachable by URL and the back button, without a full reload, and the API
+ * server needs no fallback route for client paths (it serves dist/ at / and nothing else).
+ */
+import { useEffect, useState } from 'react';
+
+export const PAGES = ['overview', 'ask', 'nodes', 'oracle', 'tasks', 'settings'] as const;
+export type Page = (typeof PAGES)[number];
+
+export function pageFromHash(hash: string): Page {
+  const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0] ?? '';
+  return (PAGES as readonly string[]).includes(name) ? (name as Page) : 'overview';
+}
+
+/** `#/overview?focus=chart-price` → the element to highlight after navigating (an insight source's target). */
+export function focusFromHash(hash: string): string | null {
+  const query = hash.split('?')[1];
+  return query ? new URLSearchParams(query).get('focus') : null;
+}
+
+export function hrefFor(page: Page, focus?: string): string {
+  return focus ? `#/${page}?focus=${encodeURIComponent(focus)}` : `#/${page}`;
+}
+
+export function navigate(page: Page): void {
+  if (pageFromHash(window.location.hash) !== page || !window.location.hash) window.location.hash = `/${page}`;
+}
+
+export function useRoute(): Page {
+  const [page, setPage] = useState<Page>(() => pageFromHash(window.location.hash));
+  useEffect(() => {
+    const onChange = () => setPage(pageFromHash(window.location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return page;
+}

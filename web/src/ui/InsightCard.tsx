@@ -1,0 +1,116 @@
+/**
+ * An AI narrative or answer: its text, how confident the model was, whether every number in it was checked against
+ * the data (grounded) or the exact template text replaced the model's (fallback), and the sources it used, each a
+ * link to where the Overview shows that evidence.
+ */
+import { Box, Card, CardContent, Chip, LinearProgress, Stack, Typography } from '@mui/material';
+import type { MouseEvent } from 'react';
+import type { AIInsight } from '../api/types';
+import { formatDateTime, formatInteger, formatPercent } from '../lib/format';
+import { hrefFor } from '../lib/route';
+import { isFindingCode, sourceTarget } from '../lib/sources';
+import { useSettings } from '../state/settings';
+import { highlight } from './highlight';
+
+export interface InsightView extends AIInsight {
+  id?: string;
+  time?: string;
+  question?: string | null;
+}
+
+export function InsightCard({
+  insight,
+  presentFindings = new Set<string>(),
+  onOverview = false,
+  headingLevel = 'h3',
+}: {
+  insight: InsightView;
+  presentFindings?: ReadonlySet<string>;
+  onOverview?: boolean; // sources highlight in place instead of navigating to the Overview
+  headingLevel?: 'h2' | 'h3';
+}) {
+  const { t, language } = useSettings();
+  const confidence = Math.round(insight.confidence * 100);
+  return (
+    <Card component="article" data-testid="insight-card" sx={{ height: '100%' }}>
+      <CardContent>
+        <Stack direction="row" spacing={1} useFlexGap sx={{ flexWrap: 'wrap', alignItems: 'center', mb: 1 }}>
+          <Typography component={headingLevel} variant="subtitle1" sx={{ fontWeight: 600, mr: 'auto' }}>
+            {t(`insight.kind.${insight.kind}`)}
+          </Typography>
+          {insight.grounded ? (
+            <Chip size="small" color="success" label={t('insight.grounded')} data-testid="badge-grounded" />
+          ) : (
+            <Chip size="small" color="warning" label={t('insight.notGrounded')} data-testid="badge-not-grounded" />
+          )}
+          {insight.fallback_used && (
+            <Chip size="small" color="info" label={t('insight.fallback')} data-testid="badge-fallback" />
+          )}
+        </Stack>
+        {insight.question && (
+          <Typography variant="body2" color="text.secondary" sx={{ mb: 1 }} lang={insight.language}>
+            {t('insight.question', { question: insight.question })}
+          </Typography>
+        )}
+        <Typography variant="body1" sx={{ whiteSpace: 'pre-wrap', mb: 2 }} lang={insight.language}>
+          {insight.text}
+        </Typography>
+        <Box sx={{ mb: 2 }}>
+          <Typography variant="body2" id={`confidence-${insight.id ?? 'latest'}`}>
+            {t('insight.confidence', { value: formatPercent(confidence, language, { digits: 0 }) })}
+          </Typography>
+          <LinearProgress
+            variant="determinate"
+            value={confidence}
+            aria-labelledby={`confidence-${insight.id ?? 'latest'}`}
+            sx={{ height: 6, borderRadius: 3, mt: 0.5 }}
+          />
+        </Box>
+        <Typography variant="body2" component="h4" sx={{ fontWeight: 600, mb: 0.5 }}>
+          {t('insight.sources')}
+        </Typography>
+        {insight.sources.length === 0 ? (
+          <Typography variant="body2" color="text.secondary">
+            {t('insight.noSources')}
+          </Typography>
+        ) : (
+          <Stack direction="row" spacing={0.75} useFlexGap sx={{ flexWrap: 'wrap' }} component="ul" aria-label={t('insight.sources')} style={{ padding: 0, margin: 0, listStyle: 'none' }}>
+            {insight.sources.map((source) => {
+              const target = sourceTarget(source, presentFindings);
+              const label = isFindingCode(source) ? t(`finding.${source}`) : source;
+              return (
+                <li key={source}>
+                  {target ? (
+                    <Chip
+                      size="small"
+                      variant="outlined"
+                      clickable
+                      component="a"
+                      label={label}
+                      href={hrefFor('overview', target)}
+                      data-testid="insight-source"
+                      onClick={(event: MouseEvent) => {
+                        if (!onOverview) return;
+                        event.preventDefault();
+                        highlight(target);
+                      }}
+                    />
+                  ) : (
+                    <Chip size="small" variant="outlined" label={label} data-testid="insight-source" />
+                  )}
+                </li>
+              );
+            })}
+          </Stack>
+        )}
+        <Typography variant="caption" color="text.secondary" component="p" sx={{ mt: 2 }}>
+          {t('insight.meta', {
+            model: insight.model,
+            latency: formatInteger(insight.latency_ms, language),
+            time: insight.time ? formatDateTime(insight.time, language) : '—',
+          })}
+        </Typography>
+      </CardContent>
+    </Card>
+  );
+}

@@ -1,0 +1,164 @@
+/**
+ * Data for the mocked-API browser tests, shaped like the Python models (report.py, events.py) and like the bundled
+ * synthetic capture (epoch 186, Wednesday 2025-11-12, price ≈ 9e-7 USD). Built by functions, not copied JSON, so
+ * a test can ask for "two hours of history" and get consistent numbers.
+ */
+import type {
+  AnalysisReport,
+  AttestationRecord,
+  Finding,
+  InsightRecord,
+  NodeInfo,
+  Topology,
+} from '../../../src/api/types';
+
+export const LATEST_AT = Date.parse('2025-11-12T10:00:00Z');
+
+export function report(at: number, index = 0): AnalysisReport {
+  const price = 9.1e-7 * (1 + 0.02 * Math.sin(index / 15));
+  return {
+    observed_at: new Date(at).toISOString(),
+    health_score: 72,
+    status: 'degraded',
+    window_observations: 240 + index,
+    observation_event_id: `obs-${index}`,
+    metrics: {
+      epoch: 186,
+      tick: 37_000_000 + index * 28,
+      tick_duration_s: 1,
+      tick_rate_per_s: 0.94,
+      epoch_tick_quality_pct: 98.61,
+      tick_quality_last_10k_pct: 97.9,
+      empty_ticks_in_epoch: 8123,
+      ticks_in_epoch: 560_000,
+      price_usd: price,
+      price_change_1h_pct: 0.6,
+      price_change_24h_pct: -2.4,
+      circulating_supply: 156_381_204_887_512,
+      burned_qus: 29_618_795_112_488,
+      market_cap_usd: 142_619_661,
+      active_addresses: 571_904,
+      archive_lag_ticks: 12,
+    },
+    findings: [],
+  };
+}
+
+export const FINDINGS: Finding[] = [
+  {
+    code: 'empty_ticks_high',
+    severity: 'warning',
+    observed_at: '2025-11-12T09:58:00Z',
+    tick: 37_000_100,
+    metric: 'latest_stats.empty_ticks_share_pct',
+    value: 4.2,
+    threshold: 3,
+    message_en: 'Empty ticks rose to 4.2% of the last window (limit 3%)',
+    message_zh: '最近一段空 tick 比例升到 4.2%（上限 3%）',
+    evidence: { share_pct: 4.2 },
+  },
+  {
+    code: 'tick_stall',
+    severity: 'critical',
+    observed_at: '2025-11-12T09:52:00Z',
+    tick: 36_998_410,
+    metric: 'tick_info.duration_s',
+    value: 121,
+    threshold: 120,
+    message_en: 'No new tick for 121 s (stuck at tick 36998410)',
+    message_zh: '網路已 121 秒沒有新的 tick（停在 tick 36998410）',
+    evidence: { stall_s: 121 },
+  },
+  {
+    code: 'price_trend',
+    severity: 'info',
+    observed_at: '2025-11-12T09:55:00Z',
+    tick: 36_998_410,
+    metric: 'latest_stats.price_change_1h_pct',
+    value: 'flat',
+    threshold: 1,
+    message_en: 'Price 9.18e-7 USD: flat (+0.6%) over 1 h',
+    message_zh: '價格 9.18e-7 美元：1 小時持平（+0.6%）',
+    evidence: { change_1h_pct: 0.6 },
+  },
+];
+
+/** `hours` of reports, one every 2 minutes, ending at LATEST_AT; the newest carries the findings. */
+export function history(hours: number): AnalysisReport[] {
+  const count = Math.round((hours * 3600) / 120);
+  const reports = Array.from({ length: count + 1 }, (_, i) => report(LATEST_AT - (count - i) * 120_000, i));
+  reports[reports.length - 1] = { ...reports[reports.length - 1]!, findings: FINDINGS };
+  return reports;
+}
+
+export function latest(): AnalysisReport {
+  return history(0)[0]!;
+}
+
+export const NARRATIVE: InsightRecord = {
+  id: 'ins-1',
+  time: '2025-11-12T10:00:05Z',
+  request_id: null,
+  kind: 'narrative',
+  text: '網路目前降級：健康分數 72。最近空 tick 比例升到 4.2%，價格 1 小時持平（+0.6%）。',
+  language: 'zh-TW',
+  model: 'smollm2-135m-instruct',
+  grounded: true,
+  fallback_used: false,
+  confidence: 0.82,
+  sources: ['empty_ticks_high', 'price_trend', 'latest_stats.price_change_1h_pct'],
+  latency_ms: 412,
+};
+
+export function answer(question: string, language: 'zh-TW' | 'en', id: string): InsightRecord {
+  return {
+    id,
+    time: '2025-11-12T10:01:00Z',
+    request_id: `req-${id}`,
+    kind: 'answer',
+    question,
+    text:
+      language === 'zh-TW'
+        ? '網路健康分數 72（降級）：空 tick 比例 4.2% 高於 3% 上限。'
+        : 'Health score 72 (degraded): empty ticks at 4.2%, above the 3% limit.',
+    language,
+    model: 'smollm2-135m-instruct',
+    grounded: true,
+    fallback_used: false,
+    confidence: 0.76,
+    sources: ['empty_ticks_high', 'health_score'],
+    latency_ms: 380,
+  };
+}
+
+export const NODES: NodeInfo[] = [
+  { node_id: 'shard-0a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 0, layers: [0, 9], load: 1 },
+  { node_id: 'shard-1a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 1, layers: [10, 19], load: 0 },
+  { node_id: 'shard-2a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 2, layers: [20, 29], load: 2 },
+  { node_id: 'oracle-0', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 1 },
+  { node_id: 'oracle-1', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 0.98 },
+  { node_id: 'oracle-2', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 0.97 },
+  { node_id: 'oracle-3', role: 'oracle', status: 'degraded', last_heartbeat: '2025-11-12T09:58:00Z', reputation: 0.61 },
+];
+
+export const TOPOLOGY: Topology = {
+  stages: [
+    { stage: 0, layers: [0, 9], replicas: ['shard-0a'] },
+    { stage: 1, layers: [10, 19], replicas: ['shard-1a'] },
+    { stage: 2, layers: [20, 29], replicas: ['shard-2a'] },
+  ],
+  oracle: { members: ['oracle-0', 'oracle-1', 'oracle-2', 'oracle-3'], primary: 'oracle-0', view: 0, f: 1 },
+};
+
+export const ATTESTATION: AttestationRecord = {
+  id: 'att-1',
+  time: '2025-11-12T10:00:30Z',
+  job_id: 'health-verdict-37000000',
+  result: 'degraded',
+  digest: 'a'.repeat(64),
+  view: 0,
+  sequence: 7,
+  certificate: ['oracle-0', 'oracle-1', 'oracle-2'].map((node_id) => ({ node_id, signature: 'c2lnbmF0dXJl'.repeat(6) })),
+  verified: true,
+  committee_size: 4,
+};

@@ -1,0 +1,98 @@
+/**
+ * A stand-in for the HTTP API inside the browser (Playwright routes /api/** and the /api/ws WebSocket), so the
+ * dashboard's own behaviour is tested without the Python stack: rendering, errors, reconnect and resume, CSP, a11y.
+ * The suite against the real `qcl up` lives in tests/e2e/live/.
+ */
+import type { Page, Route, WebSocketRoute } from '@playwright/test';
+import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, TOPOLOGY } from './fixtures';
+
+export interface MockOptions {
+  historyHours?: number;
+  /** Answer every REST call with this status and the API's error body. */
+  failWith?: { status: number; code: string; message: string; field?: string };
+}
+
+export interface MockApi {
+  hellos: { token: string | null; resume_after: number | null }[];
+  questions: { question: string; language?: string }[];
+  /** Send an event to every open socket with the next sequence number. */
+  push(topic: string, data: unknown): void;
+  /** Drop every open socket (as a restarting server would). */
+  dropAll(): void;
+  /** Refuse new sockets (close at once) until allowed again. */
+  refuse(on: boolean): void;
+}
+
+const json = (route: Route, status: number, body: unknown) =>
+  route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+
+export async function installMockApi(page: Page, options: MockOptions = {}): Promise<MockApi> {
+  const sockets = new Set<WebSocketRoute>();
+  let seq = 100;
+  let refusing = false;
+  const mock: MockApi = {
+    hellos: [],
+    questions: [],
+    push(topic, data) {
+      seq += 1;
+      const message = JSON.stringify({ type: 'event', seq, topic, time: new Date().toISOString(), data });
+      sockets.forEach((socket) => socket.send(message));
+    },
+    dropAll() {
+      sockets.forEach((socket) => void socket.close({ code: 1012, reason: 'restart' }));
+      sockets.clear();
+    },
+    refuse(on) {
+      refusing = on;
+    },
+  };
+
+  await page.routeWebSocket('**/api/ws', (socket) => {
+    if (refusing) {
+      void socket.close({ code: 1013, reason: 'try later' });
+      return;
+    }
+    sockets.add(socket);
+    socket.onMessage((raw) => {
+      const message = JSON.parse(String(raw)) as { type: string; token: string | null; resume_after: number | null };
+      if (message.type !== 'hello') return;
+      mock.hellos.push({ token: message.token, resume_after: message.resume_after });
+      socket.send(JSON.stringify({ type: 'ready', seq, resumed: message.resume_after !== null }));
+    });
+    socket.onClose(() => sockets.delete(socket));
+  });
+
+  let answers = 0;
+  await page.route('**/api/**', async (route) => {
+    const url = new URL(route.request().url());
+    if (options.failWith) {
+      const { status, code, message, field } = options.failWith;
+      return json(route, status, { error: { code, message, field, request_id: 'req-test-1' } });
+    }
+    switch (url.pathname) {
+      case '/api/network/latest':
+        return json(route, 200, latest());
+      case '/api/network/history':
+        return json(route, 200, { reports: history(options.historyHours ?? 2) });
+      case '/api/insights':
+        return json(route, 200, { insights: [NARRATIVE] });
+      case '/api/ai/question': {
+        const body = route.request().postDataJSON() as { question: string; language?: 'zh-TW' | 'en' };
+        mock.questions.push(body);
+        answers += 1;
+        return json(route, 200, answer(body.question, body.language ?? 'zh-TW', `ans-${answers}`));
+      }
+      case '/api/auth/whoami':
+        return json(route, 200, { role: 'viewer' });
+      case '/api/nodes':
+        return json(route, 200, { nodes: NODES });
+      case '/api/topology':
+        return json(route, 200, TOPOLOGY);
+      case '/api/oracle/results':
+        return json(route, 200, { results: [ATTESTATION] });
+      default:
+        return json(route, 404, { error: { code: 'not_found', message: `no route ${url.pathname}`, request_id: 'req-404' } });
+    }
+  });
+  return mock;
+}
