@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import pybreaker
-from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 import qcl
 from qcl.analysis.report import AnalysisReport
@@ -87,13 +86,16 @@ class Breakers:
         breaker = self.by_name[name]
 
         def attempt() -> R:
-            retrying = Retrying(
-                stop=stop_after_attempt(retries + 1),
-                wait=wait_exponential(multiplier=0.05, max=0.5),
-                retry=retry_if_not_exception_type((ValueError, ApiError, pybreaker.CircuitBreakerError)),
-                reraise=True,
-            )
-            return retrying(fn, *args, **kwargs)
+            for n in range(retries + 1):
+                try:
+                    return fn(*args, **kwargs)
+                except (ValueError, ApiError, pybreaker.CircuitBreakerError):
+                    raise
+                except Exception:
+                    if n == retries:
+                        raise
+                    time.sleep(min(0.5, 0.05 * 2**n))  # backoff: 50 ms, 100 ms, ...
+            raise AssertionError("unreachable")  # pragma: no cover
 
         try:
             return breaker.call(attempt)
