@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 
-from qcl.api import ApiIngest, build_services, context, create_app
+from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
 from qcl.api.server import ApiServer
 from qcl.bus import open_bus
 from qcl.config import settings
@@ -24,7 +24,8 @@ from qcl.store import open_store
 def main() -> None:
     config = settings()
     configure_logging(config.log_level, structured=True)
-    services = build_services(config, store=open_store(config), bus=open_bus(config))
+    narrator = default_narrator(config)
+    services = build_services(config, store=open_store(config), bus=open_bus(config), narrator=narrator)
     app = create_app(services)
     ingest = ApiIngest(services, context(app).broadcaster)
     server = ApiServer(app, "0.0.0.0", int(os.environ.get("PORT", "8080")))  # Cloud Run routes to the container

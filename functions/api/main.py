@@ -14,7 +14,7 @@ from functools import cache
 import flask
 import functions_framework
 
-from qcl.api import build_services, create_app
+from qcl.api import build_services, create_app, default_narrator
 from qcl.bus import open_bus
 from qcl.config import settings
 from qcl.obs.logging import configure_logging
@@ -25,7 +25,8 @@ from qcl.store import open_store
 def _app() -> flask.Flask:
     config = settings()
     configure_logging(config.log_level, structured=True)
-    services = build_services(config, store=open_store(config), bus=open_bus(config))
+    narrator = default_narrator(config)
+    services = build_services(config, store=open_store(config), bus=open_bus(config), narrator=narrator)
     return create_app(services, start_stream=False)
 
 

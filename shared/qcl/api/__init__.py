@@ -45,6 +45,10 @@ def build_services(
         def registry() -> list[dict[str, Any]]:
             return registry_table(settings)
 
+    if generation is None and narrator is not None:  # a model-backed narrator holds the generation service
+        model = getattr(narrator, "model", None)
+        if callable(getattr(model, "health_check", None)) and callable(getattr(model, "status", None)):
+            generation = model
     return ApiServices(
         settings=settings,
         store=store,
@@ -56,4 +60,20 @@ def build_services(
     )
 
 
-__all__ = ["ApiIngest", "ApiServices", "build_services", "context", "create_app"]
+def default_narrator(settings: Settings) -> Narrator | None:
+    """qcl.narrate's narrator for an API instance that is handed none (model or templates, as QCL_NARRATE_MODEL
+    says); None, logged, where narration is not installed or cannot start: questions then answer 503."""
+    try:
+        from qcl.narrate.service import open_narrator
+    except ImportError as exc:
+        log.info("api: narration not available (%s); /api/ai/question answers 503", exc)
+        return None
+    try:
+        narrator: Narrator = open_narrator(settings)
+    except Exception:
+        log.exception("api: the narrator failed to start; /api/ai/question answers 503")
+        return None
+    return narrator
+
+
+__all__ = ["ApiIngest", "ApiServices", "build_services", "context", "create_app", "default_narrator"]

@@ -6,10 +6,11 @@
 The server is a real `qcl up` (a child process, port picked free, state in a temporary directory, rate limits
 raised so that they do not cap the measurement) fed a short calm capture, so that the pipeline is idle while the
 API is loaded. Cases: GET /api/network/latest (a cached read), GET /api/ai/status, POST /api/ai/question with
-the same question every time (cache hit) and with a new question every time (cache miss: the narrator runs; its
-mode, model or templates, is reported from /api/ai/status). Each case runs `requests` requests, or stops at
-`max_s`; latency is from sending a request to its whole answer, per request; errors count non-2xx answers by
-status and failed connections by exception. The client and the server share the machine's cores.
+the same question every time (cache hit) and with a new question every time (cache miss: the narrator runs, in
+template mode unless QCL_NARRATE_MODEL=true is set; the mode is reported from /api/ai/status). Each case runs
+`requests` requests, or stops at `max_s`; latency is from sending a request to its whole answer, per request;
+errors count non-2xx answers by status and failed connections by exception. The client and the server share the
+machine's cores.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class _Server:
             "QCL_RATE_LIMIT_IP_PER_S": unlimited,
             "QCL_RATE_LIMIT_IP_BURST": unlimited,
             "QCL_LOG_LEVEL": "WARNING",
+            # Templates: the API's own cost (cache, narrator call, serialisation), not the model's seconds per answer.
+            "QCL_NARRATE_MODEL": os.environ.get("QCL_NARRATE_MODEL", "false"),
         }
         command = [sys.executable, "-m", "qcl.cli", "up", "--speed", "0", "--capture", str(capture)]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

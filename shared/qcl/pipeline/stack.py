@@ -83,14 +83,15 @@ class LocalStack:
         return lines
 
     def _start_api(self) -> list[str]:
-        from qcl.api import ApiIngest, build_services, context, create_app
+        from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
         from qcl.api.server import ApiServer
         from qcl.obs.logging import configure_audit_file
 
         settings = self.settings
         configure_audit_file(settings.state_dir / "audit.jsonl")
+        narrator = self.narrator or default_narrator(settings)  # the stack's own, when it runs one
         services = build_services(
-            settings, store=self.store, bus=self.bus, narrator=self.narrator, generation=self.generation
+            settings, store=self.store, bus=self.bus, narrator=narrator, generation=self.generation
         )
         key_path, created = services.keys.ensure_admin_key(settings.state_dir)
         app = create_app(services)
@@ -104,7 +105,8 @@ class LocalStack:
         self._api.start()
         url = self._api.url
         return [
-            f"api      {url}  (docs {url}/api/docs, OpenAPI {url}/api/openapi.json)",
+            f"api      {url}  (docs {url}/api/docs, OpenAPI {url}/api/openapi.json; narration: "
+            f"{services.narration_mode()})",
             f"admin key {'created in' if created else 'in'} {key_path} (mode 0600); "
             f'curl -H "Authorization: Bearer $(cat {key_path})" {url}/api/network/latest',
         ]
