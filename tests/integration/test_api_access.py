@@ -13,6 +13,8 @@ from qcl.api.routing import Route
 from qcl.api.schemas import Role
 from qcl.api.security import SECURITY_HEADERS
 from qcl.store.memory import MemoryStore
+from qcl.store.redis import RedisStore
+from tests.backends import unique
 from tests.integration.test_api_fixtures import Api, TemplateNarrator, make_api
 
 
@@ -111,6 +113,19 @@ def test_rate_limits_hold_across_instances_sharing_a_store(tmp_path: Path) -> No
     second = make_api(tmp_path / "b", store=shared, rate_limit_ip_burst=2, rate_limit_ip_per_s=0.01)
     statuses = [client.get("/healthz/nothing").status_code for client in (first.client, second.client, first.client)]
     assert statuses[-1] == 429
+
+
+@pytest.mark.redis
+def test_rate_limits_hold_across_instances_on_redis(tmp_path: Path, redis_server_url: str) -> None:
+    prefix = unique("qcl-test-api:") + ":"
+    stores = [RedisStore(redis_server_url, prefix=prefix) for _ in range(2)]
+    first = make_api(tmp_path / "a", store=stores[0], rate_limit_ip_burst=3, rate_limit_ip_per_s=0.01)
+    second = make_api(tmp_path / "b", store=stores[1], rate_limit_ip_burst=3, rate_limit_ip_per_s=0.01)
+    try:
+        statuses = [api.client.get("/nothing").status_code for api in (first, second, first, second)]
+        assert statuses == [404, 404, 404, 429]
+    finally:
+        stores[0].clear()
 
 
 def test_a_denied_network_is_refused_even_with_a_key(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def run_api_bench(
         "narration": status.get("narration"),
         "narration_note": {
             "model": "the narrator ran the language model on cache misses",
-            "templates": "the narrator answered from templates (no model runtime in this stack)",
+            "templates": "the narrator answered from templates (QCL_NARRATE_MODEL=false, or no model could load)",
             "absent": "no narrator in this stack: /api/ai/question answered 503 (counted in errors)",
         }.get(str(status.get("narration")), ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
