@@ -251,6 +251,9 @@ _register_model(app, bench_app)
 from qcl.api.commands import register as _register_api  # noqa: E402
 
 _register_api(app, bench_app)
+from qcl.narrate.cli import register as _register_narrate  # noqa: E402
+
+_register_narrate(app, bench_app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,6 +78,20 @@ class Settings(BaseSettings):
     # Greedy results remembered by (model, revision, prompt, parameters); 0 turns the cache off.
     model_result_cache: int = Field(default=256, ge=0, le=100_000)
 
+    # --- narration ---
+    # Narrate with the model (QCL_MODEL); false: template narratives and answers only (exact, instant, no model).
+    narrate_model: bool = True
+    # Languages of the narrator service's narratives, the first language first (JSON list in the variable).
+    narrate_languages: tuple[Literal["zh-TW", "en"], ...] = Field(default=("zh-TW", "en"), min_length=1)
+    # With no material change, a routine narrative at most every this many seconds of network time.
+    narrate_interval_s: float = Field(default=900.0, ge=0)
+    # A report that waited longer than this for the narrator gets the template at once, so the narrator catches up.
+    narrate_max_lag_s: float = Field(default=60.0, ge=0)
+    # Seconds the model may take for one narrative or answer, queue wait included, before the template answers.
+    narrate_deadline_s: float = Field(default=60.0, gt=0, le=600)
+    # Match questions that no keyword matches by sentence embedding (the bundled all-MiniLM-L6-v2).
+    narrate_embeddings: bool = True
+
     # --- api ---
     # Where `qcl up` serves the HTTP API and the dashboard: loopback unless told otherwise; port 0 picks a free one.
     host: str = Field(default="127.0.0.1", min_length=1)

@@ -64,6 +64,9 @@ class AIInsight(_Event):
     confidence: float = Field(ge=0, le=1)
     sources: list[str]  # finding codes and metrics the text used
     latency_ms: float = Field(ge=0)
+    fallback_reason: str | None = None  # why the template text replaced the model's ("ungrounded: …", "model_busy: …")
+    grounding_issues: list[str] = Field(default_factory=list)  # the model text's failing tokens, when it was checked
+    report_observed_at: UtcTime | None = None  # the analysis report the text is about
 
 
 class OracleRequest(_Event):

@@ -1,0 +1,76 @@
+"""The narrator service: network-analysis and ai-requests in, ai-insights out.
+
+python containers/narrator/main.py          # Cloud Run: Pub/Sub push endpoints on $PORT (POST /network-analysis,
+                                            # POST /ai-requests), GET /healthz
+python containers/narrator/main.py pull     # a pull worker (local, or a VM)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import flask
+
+from qcl.bus import open_bus
+from qcl.bus.push import handle_push
+from qcl.config import settings
+from qcl.events import AI_REQUESTS, NETWORK_ANALYSIS
+from qcl.narrate.service import open_narrator
+from qcl.obs.logging import configure_logging
+from qcl.pipeline.narrator import NarratorService, policy_from
+from qcl.store import open_store
+
+
+def build() -> NarratorService:
+    config = settings()
+    configure_logging(config.log_level, structured=True)
+    return NarratorService(open_bus(config), open_store(config), open_narrator(config), policy=policy_from(config))
+
+
+def create_app(service: NarratorService) -> flask.Flask:
+    app = flask.Flask("narrator")
+
+    @app.post("/network-analysis")
+    def push_report() -> tuple[dict[str, Any], int]:
+        body = flask.request.get_json(silent=True)
+        return handle_push(body, NETWORK_ANALYSIS, "narrator", service.handle_report, service.bus)
+
+    @app.post("/ai-requests")
+    def push_request() -> tuple[dict[str, Any], int]:
+        body = flask.request.get_json(silent=True)
+        return handle_push(body, AI_REQUESTS, "narrator", service.handle_request, service.bus)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[dict[str, Any], int]:
+        # A narrator without its model still serves (templates), so only the store decides 200 vs 503.
+        ok = service.store.ping()
+        body = {"status": "ok" if ok else "store unreachable", "narrator": service.narrator.status()}
+        return body, 200 if ok else 503
+
+    return app
+
+
+def pull(service: NarratorService) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    subscriptions = service.subscribe()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for subscription in subscriptions:
+            subscription.close()
+        service.bus.close()
+
+
+if __name__ == "__main__":
+    narrator = build()
+    if sys.argv[1:] == ["pull"]:
+        pull(narrator)
+    else:
+        create_app(narrator).run(host="0.0.0.0", port=int(os.environ.get("PORT", "8080")))  # Cloud Run routes here

@@ -1,0 +1,145 @@
+"""`qcl narrate`, `qcl ask` and `qcl bench narrate`; the model and torch are imported inside the commands only.
+
+qcl narrate --input capture.jsonl --lang zh-TW|en [--json] [--no-model]
+qcl ask "為什麼現在空 tick 變多？" [--input capture.jsonl] [--lang zh-TW|en] [--json] [--no-model]
+qcl bench narrate [--reports N] [--lang zh-TW,en] [--json]
+
+Exit status: 0 with a text (a model's or a template's: the JSON says which and why), 2 for a bad argument
+("error: question: must not be empty").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from qcl.config import Settings
+    from qcl.events import AIInsight
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh-TW | en")]
+NoModelOpt = Annotated[bool, typer.Option("--no-model", help="templates only: no model is loaded")]
+WindowOpt = Annotated[int | None, typer.Option("--window-s", help="rolling window  [QCL_WINDOW_S]")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _settings(**flags: Any) -> Settings:
+    from qcl.config import load_settings
+    from qcl.errors import ConfigError
+
+    try:
+        return load_settings(**flags)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _show(insight: AIInsight, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(insight.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    typer.echo(insight.text)
+    how = "grounded" if insight.grounded else f"template ({insight.fallback_reason or 'fixed reply'})"
+    typer.echo(f"-- {insight.model}, {how}, confidence {insight.confidence}, {insight.latency_ms:.0f} ms", err=True)
+
+
+def _final_report(path: Path, window_s: int) -> Any:
+    from qcl.analysis import analyze_capture
+    from qcl.qubic.capture import read_capture
+
+    return analyze_capture(read_capture(path), window_s=window_s).report
+
+
+def narrate(
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="capture file (JSON lines)", exists=True, dir_okay=False)
+    ],
+    lang: LangOpt = "zh-TW",
+    as_json: JsonOpt = False,
+    no_model: NoModelOpt = False,
+    window_s: WindowOpt = None,
+) -> None:
+    """Analyse a capture and narrate its final report: the model's text if it passes the grounding check."""
+    from qcl.narrate.errors import NarrationInputError
+    from qcl.narrate.questions import validate_language
+    from qcl.narrate.service import open_narrator
+
+    try:
+        language = validate_language(lang)
+    except NarrationInputError as exc:
+        raise _fail(str(exc)) from None
+    settings = _settings(window_s=window_s)
+    report = _final_report(input, settings.window_s)
+    _show(open_narrator(settings, use_model=not no_model).narrate(report, language), as_json)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="a question about the network, zh-TW or en")],
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="capture to answer from (default: the bundled sample)", dir_okay=False),
+    ] = None,
+    lang: LangOpt = "zh-TW",
+    as_json: JsonOpt = False,
+    no_model: NoModelOpt = False,
+    window_s: WindowOpt = None,
+) -> None:
+    """Answer a question from a capture's final report, or say politely that it is not about the network."""
+    from qcl.narrate.errors import NarrationInputError
+    from qcl.narrate.questions import validate_language, validate_question
+    from qcl.narrate.service import open_narrator
+    from qcl.qubic.synth import sample_capture_path
+
+    try:
+        language, text = validate_language(lang), validate_question(question)
+    except NarrationInputError as exc:
+        raise _fail(str(exc)) from None
+    capture = input or sample_capture_path()
+    if not capture.is_file():
+        raise _fail(f"--input: no such file: {capture}")
+    settings = _settings(window_s=window_s)
+    report = _final_report(capture, settings.window_s)
+    _show(open_narrator(settings, use_model=not no_model).answer(text, language, report), as_json)
+
+
+def bench_narrate(
+    reports: Annotated[
+        int | None, typer.Option("--reports", min=1, help="narrate the first N onset reports (default: all)")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="comma-separated languages")] = "zh-TW,en",
+    as_json: JsonOpt = False,
+) -> None:
+    """Grounded share and latency of the model's narratives on the bundled sample's onset reports."""
+    from qcl.bench.narrate import run_narrate_bench
+    from qcl.narrate.errors import NarrationInputError
+    from qcl.narrate.questions import validate_language
+
+    try:
+        languages = tuple(validate_language(part) for part in lang.split(","))
+    except NarrationInputError as exc:
+        raise _fail(str(exc)) from None
+    result = run_narrate_bench(
+        _settings(),
+        reports=reports,
+        languages=languages,
+        progress=lambda done, total: typer.echo(f"\rnarrated {done}/{total}", nl=False, err=True),
+    )
+    typer.echo("", err=True)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key:<16} {value}")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    app.command("narrate")(narrate)
+    app.command("ask")(ask)
+    bench_app.command("narrate")(bench_narrate)

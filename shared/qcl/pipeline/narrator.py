@@ -1,0 +1,185 @@
+"""Narrator service: consumes `network-analysis` and `ai-requests`, publishes `ai-insights`.
+
+Runs as a pull worker (`qcl up`, `containers/narrator/main.py pull`) or behind two Pub/Sub push subscriptions on
+Cloud Run (`containers/narrator/main.py`); both call `NarratorService.handle_report` / `handle_request`.
+
+Which reports are narrated (material_change): the first one; one whose health status differs from the last
+narrated report's; one with a finding code that was not active then, or is now more severe; otherwise one at
+most every `interval_s` of network time (observed_at), 15 min by default. Every 30 s report is not worth a
+narrative, and the model takes seconds per narration on a CPU (`qcl bench narrate`). A report that waited longer
+than `max_lag_s` for the narrator (the bus time of its event to now) gets the template narrative at once, so that
+a narrator behind a fast replay catches up instead of falling further behind.
+
+Idempotent on the event id like the analyzer: a handled event is remembered (narrator:done:<id>), and each
+insight's id is derived from the event's (and the language), so a redelivery publishes nothing new downstream.
+Model failures and timeouts never raise: the narrator falls back to the template and says why.
+
+Store keys (what the API and dashboard read):
+- insights:recent — recent ai-insights events (envelope JSON, newest first), RECENT_LEN of them;
+- insights:narrative:<language> — the latest narrative event per language;
+- insights:request:<request_id> — the answer to one ai-request, kept for a day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qcl.analysis.report import SEVERITY_RANK, AnalysisReport
+from qcl.bus.base import Bus, Subscription
+from qcl.config import Settings
+from qcl.events import AI_INSIGHTS, AI_REQUESTS, NETWORK_ANALYSIS, AIInsight, AIRequest, Envelope
+from qcl.narrate.errors import NarrationInputError
+from qcl.narrate.formats import LANGUAGES, Language
+from qcl.narrate.questions import NO_REPORT
+from qcl.narrate.service import Narrator
+from qcl.pipeline.analyzer import LATEST_KEY
+from qcl.store.base import Store
+
+log = logging.getLogger(__name__)
+
+RECENT_KEY = "insights:recent"
+RECENT_LEN = 500  # a day of material-change narratives in two languages, plus answers
+NARRATIVE_KEY = "insights:narrative:{language}"
+REQUEST_KEY = "insights:request:{request_id}"
+LAST_NARRATED_KEY = "narrator:last"  # {"observed_at": unix s, "status": ..., "findings": {code: severity rank}}
+_DONE_TTL_S = 7 * 24 * 3600  # as the analyzer's: redeliveries come within minutes
+_ANSWER_TTL_S = 24 * 3600
+_INSIGHT_IDS = uuid.UUID("b0f4a3c2-8e1d-4f6a-9c57-2d3e4f5a6b7c")  # namespace of insight ids derived from event ids
+
+
+@dataclass(frozen=True)
+class NarrationPolicy:
+    interval_s: float = 900.0  # a routine narrative at most every 15 min of network time when nothing changes
+    max_lag_s: float = 60.0  # a report that waited longer than this is told by the template (catching up)
+    languages: tuple[Language, ...] = LANGUAGES
+
+
+def policy_from(settings: Settings) -> NarrationPolicy:
+    """The policy of the QCL_NARRATE_* settings."""
+    return NarrationPolicy(settings.narrate_interval_s, settings.narrate_max_lag_s, tuple(settings.narrate_languages))
+
+
+def material_change(previous: dict[str, Any] | None, report: AnalysisReport, interval_s: float) -> str | None:
+    """Why `report` deserves a narrative after the last narrated one (`previous`), or None."""
+    if previous is None:
+        return "first report"
+    at = report.observed_at.timestamp()
+    if at <= previous["observed_at"]:
+        return None  # not newer than what was narrated: a late duplicate
+    if report.status != previous["status"]:
+        return f"status {previous['status']} -> {report.status}"
+    before: dict[str, int] = previous["findings"]
+    for finding in report.findings:
+        rank = SEVERITY_RANK[finding.severity]
+        if finding.code.value not in before:
+            return f"new finding {finding.code.value}"
+        if rank > before[finding.code.value]:
+            return f"{finding.code.value} escalated to {finding.severity}"
+    if at - previous["observed_at"] >= interval_s:
+        return f"routine ({interval_s / 60:g} min since the last narrative)"
+    return None
+
+
+def _summary(report: AnalysisReport) -> dict[str, Any]:
+    return {
+        "observed_at": report.observed_at.timestamp(),
+        "status": report.status,
+        "findings": {f.code.value: SEVERITY_RANK[f.severity] for f in report.findings},
+    }
+
+
+class NarratorService:
+    def __init__(
+        self,
+        bus: Bus,
+        store: Store,
+        narrator: Narrator,
+        *,
+        policy: NarrationPolicy | None = None,
+        name: str = "//qcl/containers/narrator",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.narrator = narrator
+        self.policy = policy or NarrationPolicy()
+        self.name = name
+        self.clock = clock
+
+    def subscribe(self) -> list[Subscription]:
+        """Both subscriptions, as `qcl up` and the pull worker run them."""
+        return [
+            self.bus.subscribe(NETWORK_ANALYSIS, "narrator", self.handle_report),
+            self.bus.subscribe(AI_REQUESTS, "narrator", self.handle_request),
+        ]
+
+    def handle_report(self, event: Envelope[AnalysisReport]) -> None:
+        done_key = f"narrator:done:{event.id}"
+        if self.store.get(done_key) is not None:
+            log.info("narrator: report %s already handled (redelivery); skipped", event.id)
+            return
+        report = event.data
+        previous_json = self.store.get(LAST_NARRATED_KEY)
+        why = material_change(json.loads(previous_json) if previous_json else None, report, self.policy.interval_s)
+        if why is None:
+            self.store.put(done_key, "unchanged", ttl_s=_DONE_TTL_S)
+            return
+        lag = self.clock() - event.time.timestamp()
+        skip = None
+        if lag > self.policy.max_lag_s:
+            skip = f"behind: the report waited {lag:.0f} s (over {self.policy.max_lag_s:g} s); the template catches up"
+        for language in self.policy.languages:
+            insight = self.narrator.narrate(report, language, skip_model=skip)
+            out = self._publish(insight, f"{event.id}:{language}", event.subject)
+            self.store.put(NARRATIVE_KEY.format(language=language), AI_INSIGHTS.encode(out).decode())
+            log.info(
+                "narrative (%s, %s): %s via %s%s",
+                language,
+                why,
+                insight.text[:120],
+                insight.model,
+                f" (fallback: {insight.fallback_reason})" if insight.fallback_used else "",
+            )
+        self.store.put(LAST_NARRATED_KEY, json.dumps(_summary(report)))
+        self.store.put(done_key, "narrated", ttl_s=_DONE_TTL_S)
+
+    def handle_request(self, event: Envelope[AIRequest]) -> None:
+        done_key = f"narrator:done:{event.id}"
+        if self.store.get(done_key) is not None:
+            log.info("narrator: request %s already answered (redelivery); skipped", event.id)
+            return
+        request = event.data
+        latest = self.store.get(LATEST_KEY)
+        report = AnalysisReport.model_validate_json(latest) if latest else None
+        try:
+            insight = self._respond(request, report)
+        except NarrationInputError as exc:  # a bad field is the asker's error: answer it, do not retry it
+            insight = self.narrator.fixed_reply(
+                f"invalid request: {exc}", request.language, kind="answer", request_id=request.request_id
+            )
+        out = self._publish(insight, event.id, f"request/{request.request_id}")
+        self.store.put(
+            REQUEST_KEY.format(request_id=request.request_id), AI_INSIGHTS.encode(out).decode(), ttl_s=_ANSWER_TTL_S
+        )
+        self.store.put(done_key, out.id, ttl_s=_DONE_TTL_S)
+
+    def _respond(self, request: AIRequest, report: AnalysisReport | None) -> AIInsight:
+        if request.kind == "question":
+            return self.narrator.answer(request.question or "", request.language, report, request_id=request.request_id)
+        if report is None:
+            return self.narrator.fixed_reply(
+                NO_REPORT[request.language], request.language, kind="narrative", request_id=request.request_id
+            )
+        return self.narrator.narrate(report, request.language, request_id=request.request_id)
+
+    def _publish(self, insight: AIInsight, key: str, subject: str | None) -> Envelope[AIInsight]:
+        out = AI_INSIGHTS.event(insight, source=self.name, subject=subject, event_id=str(uuid.uuid5(_INSIGHT_IDS, key)))
+        self.bus.publish(AI_INSIGHTS, out)
+        self.store.list_push(RECENT_KEY, AI_INSIGHTS.encode(out).decode(), max_len=RECENT_LEN)
+        return out

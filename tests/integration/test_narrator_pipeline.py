@@ -1,0 +1,181 @@
+"""network-analysis / ai-requests -> narrator -> ai-insights, on every bus and store backend."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import pytest
+
+from qcl.analysis.report import AnalysisReport
+from qcl.bench.narrate import sample_onset_reports
+from qcl.bus.base import Bus
+from qcl.events import AI_INSIGHTS, AI_REQUESTS, NETWORK_ANALYSIS, AIInsight, AIRequest, Envelope
+from qcl.narrate.questions import NO_REPORT, QuestionMatcher
+from qcl.narrate.service import Narrator
+from qcl.pipeline.analyzer import LATEST_KEY
+from qcl.pipeline.narrator import (
+    LAST_NARRATED_KEY,
+    NARRATIVE_KEY,
+    RECENT_KEY,
+    REQUEST_KEY,
+    NarrationPolicy,
+    NarratorService,
+)
+from qcl.store.base import Store
+from tests.backends import wait_for
+from tests.unit.test_narrator import ScriptedModel
+
+
+@cache
+def reports() -> list[AnalysisReport]:
+    return sample_onset_reports()
+
+
+def stall_report() -> AnalysisReport:
+    return next(r for r in reports() if any(f.code == "tick_stall" for f in r.findings))
+
+
+@pytest.fixture
+def insights(bus: Bus) -> list[Envelope[AIInsight]]:
+    received: list[Envelope[AIInsight]] = []
+    bus.subscribe(AI_INSIGHTS, "api", received.append)
+    return received
+
+
+def service(bus: Bus, store: Store, model: ScriptedModel | None = None, **policy: object) -> NarratorService:
+    narrator = Narrator(model, matcher=QuestionMatcher(encoder=None))
+    running = NarratorService(bus, store, narrator, policy=NarrationPolicy(**policy))  # type: ignore[arg-type]
+    running.subscribe()
+    return running
+
+
+def publish_report(bus: Bus, report: AnalysisReport, *, event_id: str | None = None, age_s: float = 0) -> str:
+    event = NETWORK_ANALYSIS.event(report, source="//tests", subject="tick/1", event_id=event_id)
+    if age_s:
+        event = event.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=age_s)})
+    bus.publish(NETWORK_ANALYSIS, event)
+    return event.id
+
+
+def ask(bus: Bus, request: AIRequest) -> str:
+    event = AI_REQUESTS.event(request, source="//tests")
+    bus.publish(AI_REQUESTS, event)
+    return event.id
+
+
+def test_a_report_is_narrated_once_per_language_and_kept_in_the_store(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    service(bus, store)
+    publish_report(bus, stall_report())
+    assert wait_for(lambda: len(insights) == 2)
+    assert [i.data.language for i in insights] == ["zh-TW", "en"]
+    assert all(i.data.kind == "narrative" and i.data.fallback_used for i in insights)
+    assert all(i.data.report_observed_at == stall_report().observed_at for i in insights)
+    recent = [AI_INSIGHTS.decode(raw.encode()) for raw in store.list_range(RECENT_KEY, 10)]
+    assert [e.id for e in recent] == [i.id for i in reversed(insights)]
+    latest_en = AI_INSIGHTS.decode((store.get(NARRATIVE_KEY.format(language="en")) or "").encode())
+    assert latest_en.id == insights[1].id
+
+
+def test_a_redelivered_report_publishes_nothing_new(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    running = service(bus, store)
+    event = NETWORK_ANALYSIS.event(stall_report(), source="//tests", event_id="report-1")
+    running.handle_report(event)
+    running.handle_report(event)
+    assert wait_for(lambda: len(insights) == 2)
+    assert len(store.list_range(RECENT_KEY, 10)) == 2
+
+
+def test_insight_ids_derive_from_the_report_event_so_downstream_sees_one_event(bus: Bus, store: Store) -> None:
+    first = NarratorService(bus, store, Narrator(None, matcher=QuestionMatcher(encoder=None)))
+    event = NETWORK_ANALYSIS.event(stall_report(), source="//tests", event_id="report-2")
+    first.handle_report(event)
+    ids = [AI_INSIGHTS.decode(raw.encode()).id for raw in store.list_range(RECENT_KEY, 10)]
+    store.delete("narrator:done:report-2")
+    store.delete(LAST_NARRATED_KEY)
+    first.handle_report(event)  # as if the done-key write had been lost
+    again = [AI_INSIGHTS.decode(raw.encode()).id for raw in store.list_range(RECENT_KEY, 10)][:2]
+    assert again == ids
+
+
+def test_an_unchanged_report_is_not_narrated_again(bus: Bus, store: Store, insights: list[Envelope[AIInsight]]) -> None:
+    service(bus, store, languages=("en",))
+    report = stall_report()
+    publish_report(bus, report, event_id="first")
+    assert wait_for(lambda: store.get("narrator:done:first") is not None)
+    publish_report(
+        bus, report.model_copy(update={"observed_at": report.observed_at + timedelta(seconds=30)}), event_id="second"
+    )
+    assert wait_for(lambda: store.get("narrator:done:second") == "unchanged")
+    assert len(insights) == 1
+
+
+def test_a_report_that_waited_too_long_gets_the_template_without_asking_the_model(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    model = ScriptedModel("anything")
+    service(bus, store, model, languages=("en",), max_lag_s=60)
+    publish_report(bus, stall_report(), age_s=600)
+    assert wait_for(lambda: len(insights) == 1)
+    reason = insights[0].data.fallback_reason or ""
+    assert reason.startswith("behind: the report waited") and model.calls == []
+
+
+def test_a_model_failure_still_publishes_a_narrative(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    service(bus, store, ScriptedModel(error=TimeoutError("stuck")), languages=("en",))
+    publish_report(bus, stall_report())
+    assert wait_for(lambda: len(insights) == 1)
+    assert (insights[0].data.fallback_reason or "").startswith("model_error: TimeoutError: stuck")
+
+
+def test_a_question_is_answered_from_the_latest_report_under_its_request_id(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    store.put(LATEST_KEY, stall_report().model_dump_json())
+    service(bus, store)
+    ask(bus, AIRequest(request_id="q-1", kind="question", question="網路是不是卡住了？", language="zh-TW"))
+    assert wait_for(lambda: len(insights) == 1)
+    answer = insights[0].data
+    assert (answer.request_id, answer.kind, answer.language) == ("q-1", "answer", "zh-TW")
+    assert "tick_stall" in answer.sources
+    stored = AI_INSIGHTS.decode((store.get(REQUEST_KEY.format(request_id="q-1")) or "").encode())
+    assert stored.id == insights[0].id and insights[0].subject == "request/q-1"
+
+
+def test_an_empty_question_on_the_bus_gets_an_answer_naming_the_field(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    store.put(LATEST_KEY, stall_report().model_dump_json())
+    service(bus, store)
+    ask(bus, AIRequest(request_id="q-2", kind="question", question="  ", language="en"))
+    assert wait_for(lambda: len(insights) == 1)
+    assert insights[0].data.text == "invalid request: question: must not be empty"
+    assert bus.drain_dead_letters(AI_REQUESTS, timeout_s=0.5) == []
+
+
+def test_a_narration_job_before_any_report_says_none_is_available(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    service(bus, store)
+    ask(bus, AIRequest(request_id="n-1", kind="narration", language="en"))
+    assert wait_for(lambda: len(insights) == 1)
+    assert (insights[0].data.text, insights[0].data.kind) == (NO_REPORT["en"], "narrative")
+
+
+def test_a_narration_job_narrates_the_latest_report(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    store.put(LATEST_KEY, stall_report().model_dump_json())
+    service(bus, store)
+    ask(bus, AIRequest(request_id="n-2", kind="narration", language="zh-TW"))
+    assert wait_for(lambda: len(insights) == 1)
+    narrative = insights[0].data
+    assert narrative.request_id == "n-2" and narrative.text.startswith("截至 ")
+    assert json.loads(store.get(REQUEST_KEY.format(request_id="n-2")) or "{}")["data"]["request_id"] == "n-2"

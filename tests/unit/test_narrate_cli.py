@@ -1,0 +1,74 @@
+"""`qcl narrate` and `qcl ask` with templates only (runs with the model: tests/integration/test_narrate_model.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from qcl.cli import app
+from qcl.qubic.synth import sample_capture_path
+
+runner = CliRunner()
+SAMPLE = str(sample_capture_path())
+
+
+def test_narrate_json_is_the_insight_of_the_final_report() -> None:
+    result = runner.invoke(app, ["narrate", "--input", SAMPLE, "--lang", "en", "--json", "--no-model"])
+    assert result.exit_code == 0, result.output
+    insight = json.loads(result.stdout)
+    assert insight["kind"] == "narrative" and insight["language"] == "en"
+    assert insight["text"].startswith("As of 2025-11-12 16:59 UTC the Qubic network's health score is 100/100")
+    assert set(insight) >= {
+        "text",
+        "language",
+        "model",
+        "grounded",
+        "fallback_used",
+        "confidence",
+        "sources",
+        "latency_ms",
+    }
+    assert insight["fallback_reason"].startswith("templates_only: ")
+
+
+def test_narrate_defaults_to_traditional_chinese_and_prints_the_text() -> None:
+    result = runner.invoke(app, ["narrate", "-i", SAMPLE, "--no-model"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("截至 2025-11-12 16:59 UTC，Qubic 網路的健康分數為 100/100（健康）")
+
+
+def test_ask_answers_from_the_bundled_sample_by_default() -> None:
+    result = runner.invoke(app, ["ask", "what is the price trend today?", "--lang", "en", "--json", "--no-model"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["kind"] == "answer" and "price_trend" in answer["sources"]
+
+
+def test_ask_refuses_an_off_topic_question_politely() -> None:
+    result = runner.invoke(app, ["ask", "誰贏了世界盃？", "--no-model"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("我只能回答關於 Qubic 網路狀態的問題")
+
+
+def test_an_empty_question_exits_2_naming_the_field() -> None:
+    result = runner.invoke(app, ["ask", "  ", "--no-model"])
+    assert result.exit_code == 2
+    assert "error: question: must not be empty" in result.output
+
+
+def test_an_oversized_question_exits_2_stating_the_limit() -> None:
+    result = runner.invoke(app, ["ask", "x" * 501, "--no-model"])
+    assert result.exit_code == 2 and "at most 500 characters (got 501)" in result.output
+
+
+def test_an_unsupported_language_exits_2_naming_the_field() -> None:
+    result = runner.invoke(app, ["narrate", "-i", SAMPLE, "--lang", "fr", "--no-model"])
+    assert result.exit_code == 2
+    assert "error: language: must be one of zh-TW, en (got 'fr')" in result.output
+
+
+def test_ask_with_a_missing_capture_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ask", "price?", "--input", str(tmp_path / "none.jsonl"), "--no-model"])
+    assert result.exit_code == 2 and "no such file" in result.output
