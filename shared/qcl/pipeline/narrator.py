@@ -14,9 +14,9 @@ Idempotent on the event id like the analyzer: a handled event is remembered (nar
 insight's id is derived from the event's (and the language), so a redelivery publishes nothing new downstream.
 Model failures and timeouts never raise: the narrator falls back to the template and says why.
 
-Store keys (what the API and dashboard read):
-- insights:recent — recent ai-insights events (envelope JSON, newest first), RECENT_LEN of them;
-- insights:narrative:<language> — the latest narrative event per language;
+Store keys (what the API and dashboard read; AIInsight JSON, as the analyzer keeps AnalysisReport JSON):
+- insights:recent — recent insights, newest first, RECENT_LEN of them (qcl.api.state reads them);
+- insights:narrative:<language> — the latest narrative per language;
 - insights:request:<request_id> — the answer to one ai-request, kept for a day.
 """
 
@@ -137,7 +137,7 @@ class NarratorService:
         for language in self.policy.languages:
             insight = self.narrator.narrate(report, language, skip_model=skip)
             out = self._publish(insight, f"{event.id}:{language}", event.subject)
-            self.store.put(NARRATIVE_KEY.format(language=language), AI_INSIGHTS.encode(out).decode())
+            self.store.put(NARRATIVE_KEY.format(language=language), out.data.model_dump_json())
             log.info(
                 "narrative (%s, %s): %s via %s%s",
                 language,
@@ -165,7 +165,7 @@ class NarratorService:
             )
         out = self._publish(insight, event.id, f"request/{request.request_id}")
         self.store.put(
-            REQUEST_KEY.format(request_id=request.request_id), AI_INSIGHTS.encode(out).decode(), ttl_s=_ANSWER_TTL_S
+            REQUEST_KEY.format(request_id=request.request_id), out.data.model_dump_json(), ttl_s=_ANSWER_TTL_S
         )
         self.store.put(done_key, out.id, ttl_s=_DONE_TTL_S)
 
@@ -181,5 +181,5 @@ class NarratorService:
     def _publish(self, insight: AIInsight, key: str, subject: str | None) -> Envelope[AIInsight]:
         out = AI_INSIGHTS.event(insight, source=self.name, subject=subject, event_id=str(uuid.uuid5(_INSIGHT_IDS, key)))
         self.bus.publish(AI_INSIGHTS, out)
-        self.store.list_push(RECENT_KEY, AI_INSIGHTS.encode(out).decode(), max_len=RECENT_LEN)
+        self.store.list_push(RECENT_KEY, insight.model_dump_json(), max_len=RECENT_LEN)
         return out
