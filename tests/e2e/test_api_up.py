@@ -39,7 +39,8 @@ class Up:
 def up(tmp_path: Path) -> Iterator[Up]:
     capture = tmp_path / "calm.jsonl"
     capture.write_text("\n".join(generate_lines(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.2)) + "\n")
-    env = {**os.environ, "QCL_STATE_DIR": str(tmp_path / "state")}
+    # Template narration: these tests are about the API, and a model would be converted into each fresh state dir.
+    env = {**os.environ, "QCL_STATE_DIR": str(tmp_path / "state"), "QCL_NARRATE_MODEL": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "qcl.cli", "up", "--port", "0", "--speed", "0", "--capture", str(capture)],
         env=env,
