@@ -31,7 +31,8 @@ def run_up(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Start `qcl up`, wait for every observation's analysis, press Ctrl-C; returns (exit code, output)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "qcl.cli", "up", *args],
-        env={**os.environ, **env},
+        # A free port, and narration from templates: this test is about the pipeline, not the model.
+        env={**os.environ, "QCL_PORT": "0", "QCL_NARRATE_MODEL": "false", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
