@@ -23,7 +23,7 @@ import {
 import { ThemeProvider } from '@mui/material/styles';
 import { useEffect, useMemo, useRef, useState, type ComponentType, type ReactNode } from 'react';
 import type { LiveConnection } from './api/live';
-import { hrefFor, navigate, PAGES, useRoute, type Page } from './lib/route';
+import { focusFromHash, hrefFor, navigate, PAGES, useRoute, type Page } from './lib/route';
 import { shortcutFor, type ShortcutAction } from './lib/shortcuts';
 import { REFRESH_EVENT } from './lib/useApi';
 import { Ask, QUESTION_INPUT_ID } from './pages/Ask';
@@ -114,26 +114,25 @@ function Shell() {
   const wide = useMediaQuery('(min-width:900px)', { noSsr: true });
   const [drawerOpen, setDrawerOpen] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
-  const firstRender = useRef(true);
   const prefersDark = useMediaQuery('(prefers-color-scheme: dark)', { noSsr: true });
   const dark = theme === 'dark' || (theme === 'system' && prefersDark);
 
   // On navigation, move focus to the new page's heading so screen readers announce it (no full reload happens).
+  // Compared with the previous page, not "first render": React's StrictMode runs mount effects twice.
+  const shownPage = useRef(page);
   useEffect(() => {
     document.title = `${t(`nav.${page}`)} · ${t('app.title')}`;
-    if (firstRender.current) {
-      firstRender.current = false;
-      return;
-    }
-    heading.current?.focus();
+    if (shownPage.current === page) return;
+    shownPage.current = page;
+    if (!focusFromHash(window.location.hash)) heading.current?.focus();
   }, [page, t]);
 
   useEffect(() => {
     const run = (action: ShortcutAction) => {
       if (action.type === 'navigate') navigate(action.page);
       else if (action.type === 'ask') {
-        navigate('ask');
-        requestAnimationFrame(() => document.getElementById(QUESTION_INPUT_ID)?.focus());
+        if (page === 'ask') document.getElementById(QUESTION_INPUT_ID)?.focus();
+        else navigate('ask', QUESTION_INPUT_ID); // the Ask page focuses it when it mounts
       } else if (action.type === 'toggleTheme') setTheme(dark ? 'light' : 'dark');
       else if (action.type === 'toggleLanguage') setLanguage(language === 'zh-TW' ? 'en' : 'zh-TW');
       else if (action.type === 'refresh') window.dispatchEvent(new Event(REFRESH_EVENT));
@@ -148,7 +147,7 @@ function Shell() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [dark, language, setLanguage, setTheme]);
+  }, [dark, language, page, setLanguage, setTheme]);
 
   const PageComponent = PAGE_VIEW[page].component;
   return (

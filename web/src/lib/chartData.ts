@@ -79,3 +79,9 @@ export function summarize(points: Point[]): { min: number; max: number; last: nu
   const ys = points.map((point) => point.y);
   return { min: Math.min(...ys), max: Math.max(...ys), last: ys[ys.length - 1]! };
 }
+
+/** The newer of two reports by observation time (a REST snapshot must not replace a newer live report). */
+export function newerReport(current: AnalysisReport | undefined, next: AnalysisReport): AnalysisReport {
+  if (!current) return next;
+  return Date.parse(next.observed_at) >= Date.parse(current.observed_at) ? next : current;
+}

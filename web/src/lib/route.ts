@@ -22,8 +22,9 @@ export function hrefFor(page: Page, focus?: string): string {
   return focus ? `#/${page}?focus=${encodeURIComponent(focus)}` : `#/${page}`;
 }
 
-export function navigate(page: Page): void {
-  if (pageFromHash(window.location.hash) !== page || !window.location.hash) window.location.hash = `/${page}`;
+/** Go to `page`; with `focus`, the page moves focus to that element id once it has rendered. */
+export function navigate(page: Page, focus?: string): void {
+  window.location.hash = hrefFor(page, focus).slice(1);
 }
 
 export function useRoute(): Page {

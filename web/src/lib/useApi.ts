@@ -24,7 +24,17 @@ export function asApiError(error: unknown): ApiError {
 export function useApi<T>(
   load: (signal: AbortSignal) => Promise<T>,
   deps: readonly unknown[],
-  { refreshS = 0, enabled = true }: { refreshS?: number; enabled?: boolean } = {},
+  {
+    refreshS = 0,
+    enabled = true,
+    merge,
+  }: {
+    refreshS?: number;
+    enabled?: boolean;
+    // How a fetched value combines with the current one (default: replaces it). A live update may have arrived
+    // while the request was in flight, and must not be overwritten by an older snapshot.
+    merge?: (current: T | undefined, fetched: T) => T;
+  } = {},
 ): ApiState<T> {
   const [data, setDataState] = useState<T | undefined>(undefined);
   const [error, setError] = useState<ApiError | null>(null);
@@ -32,6 +42,8 @@ export function useApi<T>(
   const [generation, setGeneration] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const mergeRef = useRef(merge);
+  mergeRef.current = merge;
 
   useEffect(() => {
     if (!enabled) {
@@ -42,7 +54,7 @@ export function useApi<T>(
     loadRef.current(controller.signal).then(
       (value) => {
         if (controller.signal.aborted) return;
-        setDataState(value);
+        setDataState((current) => (mergeRef.current ? mergeRef.current(current, value) : value));
         setError(null);
         setLoading(false);
       },

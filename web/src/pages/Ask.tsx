@@ -13,7 +13,6 @@ import {
   InputLabel,
   MenuItem,
   Select,
-  Skeleton,
   Stack,
   TextField,
   Tooltip,
@@ -25,6 +24,7 @@ import { api } from '../api/endpoints';
 import type { InsightRecord, Language } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
 import { filterInsights, mergeInsights } from '../lib/history';
+import { focusFromHash } from '../lib/route';
 import { recognitionLanguage, speechRecognition, transcriptOf, type Recognition } from '../lib/speech';
 import { asApiError, useApi } from '../lib/useApi';
 import { useLiveTopic } from '../state/live';
@@ -34,6 +34,7 @@ import { EmptyState } from '../ui/EmptyState';
 import { MicIcon, SearchIcon, SendIcon } from '../ui/icons';
 import { InsightCard } from '../ui/InsightCard';
 import { Panel } from '../ui/Panel';
+import { LoadingBlock } from '../ui/Loading';
 
 export const QUESTION_MAX_LENGTH = 500; // events.py AIRequest.question max_length
 const TEMPLATE_KEYS = ['ask.template.health', 'ask.template.price', 'ask.template.emptyTicks'] as const;
@@ -56,6 +57,9 @@ export function Ask() {
   const history = useApi((signal) => api.insights(HISTORY_LIMIT, { signal }).then((body) => body.insights), []);
 
   useEffect(() => setAnswerLanguage(language), [language]);
+  useEffect(() => {
+    if (focusFromHash(window.location.hash) === QUESTION_INPUT_ID) document.getElementById(QUESTION_INPUT_ID)?.focus();
+  }, []);
   useEffect(() => () => recognition.current?.stop(), []);
 
   useLiveTopic('ai-insights', (insight) => history.setData((current) => mergeInsights([insight], current ?? [])));
@@ -182,7 +186,7 @@ export function Ask() {
       </Panel>
 
       {error && <ApiErrorAlert error={error} onRetry={() => void ask(question)} />}
-      {pending && <Skeleton variant="rounded" height={200} aria-label={t('ask.asking')} />}
+      {pending && <LoadingBlock height={200} />}
       {answers.length > 0 && (
         <Stack spacing={2} aria-live="polite" data-testid="answers">
           {answers.map((answer) => (
@@ -214,7 +218,7 @@ export function Ask() {
         }
       >
         {history.loading ? (
-          <Skeleton variant="rounded" height={160} aria-label={t('state.loading')} />
+          <LoadingBlock height={160} />
         ) : history.error && !history.data ? (
           <ApiErrorAlert error={history.error} onRetry={history.reload} />
         ) : filtered.length === 0 ? (

@@ -7,7 +7,6 @@ import {
   List,
   ListItem,
   ListItemText,
-  Skeleton,
   Stack,
   Table,
   TableBody,
@@ -30,6 +29,7 @@ import { NodeStatusChip } from '../ui/chips';
 import { EmptyState } from '../ui/EmptyState';
 import { Panel } from '../ui/Panel';
 import { TopologyGraph } from '../ui/TopologyGraph';
+import { LoadingBlock } from '../ui/Loading';
 
 const EVENTS_KEPT = 30;
 
@@ -58,7 +58,7 @@ export function Nodes() {
     <Stack spacing={2}>
       <Panel title={t('nodes.topology')} id="topology">
         {topology.loading || nodes.loading ? (
-          <Skeleton variant="rounded" height={220} aria-label={t('state.loading')} />
+          <LoadingBlock height={220} />
         ) : topology.error?.kind === 'not_found' || (topology.data && !topology.data.stages.length && !topology.data.oracle) ? (
           <EmptyState title={t('nodes.noTopology')} hint={t('nodes.noTopologyHint')} />
         ) : topology.error && !topology.data ? (
@@ -71,7 +71,7 @@ export function Nodes() {
       <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', lg: '2fr 1fr' } }}>
         <Panel title={t('nodes.table')}>
           {nodes.loading ? (
-            <Skeleton variant="rounded" height={160} aria-label={t('state.loading')} />
+            <LoadingBlock height={160} />
           ) : nodes.error && !nodes.data ? (
             nodes.error.kind === 'not_found' ? (
               <EmptyState title={t('nodes.none')} hint={t('nodes.noTopologyHint')} />

@@ -11,7 +11,6 @@ import {
   List,
   ListItem,
   ListItemText,
-  Skeleton,
   Stack,
   Table,
   TableBody,
@@ -34,6 +33,7 @@ import { EmptyState } from '../ui/EmptyState';
 import { ExpandIcon } from '../ui/icons';
 import { JsonDialog } from '../ui/JsonViewer';
 import { Panel } from '../ui/Panel';
+import { LoadingBlock } from '../ui/Loading';
 
 function VerificationChip({ verified }: { verified: boolean | null }) {
   const { t } = useSettings();
@@ -63,7 +63,7 @@ export function Oracle() {
     <Stack spacing={2}>
       <Panel title={t('oracle.attestations')}>
         {results.loading ? (
-          <Skeleton variant="rounded" height={200} aria-label={t('state.loading')} />
+          <LoadingBlock height={200} />
         ) : results.error && !results.data ? (
           results.error.kind === 'not_found' ? (
             <EmptyState title={t('oracle.none')} hint={t('oracle.noneHint')} />
@@ -161,7 +161,7 @@ export function Oracle() {
 
       <Panel title={t('oracle.reputation')}>
         {nodes.loading ? (
-          <Skeleton variant="rounded" height={100} aria-label={t('state.loading')} />
+          <LoadingBlock height={100} />
         ) : members.length === 0 ? (
           <EmptyState title={t('oracle.noMembers')} />
         ) : (

@@ -7,7 +7,15 @@ import { Box, LinearProgress, List, ListItem, Skeleton, Stack, ToggleButton, Tog
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api } from '../api/endpoints';
 import type { AnalysisReport, InsightRecord } from '../api/types';
-import { appendReport, availableWindows, metricPoints, summarize, windowSeries, type ChartWindow } from '../lib/chartData';
+import {
+  appendReport,
+  availableWindows,
+  metricPoints,
+  newerReport,
+  summarize,
+  windowSeries,
+  type ChartWindow,
+} from '../lib/chartData';
 import { epochProgress } from '../lib/epoch';
 import { findingMessage, sortFindings } from '../lib/findings';
 import {
@@ -20,7 +28,7 @@ import {
   formatTime,
 } from '../lib/format';
 import { focusFromHash } from '../lib/route';
-import { findingAnchor } from '../lib/sources';
+import { findingAnchor, sourceTarget } from '../lib/sources';
 import { useApi } from '../lib/useApi';
 import { useNow } from '../lib/useNow';
 import { useLiveTopic, useResync } from '../state/live';
@@ -32,6 +40,7 @@ import { highlight } from '../ui/highlight';
 import { InsightCard } from '../ui/InsightCard';
 import { LineChart } from '../ui/LineChart';
 import { Panel } from '../ui/Panel';
+import { LoadingBlock } from '../ui/Loading';
 
 const HISTORY_SPAN_MS = 86_400_000;
 
@@ -58,9 +67,9 @@ function Figures({ children }: { children: ReactNode }) {
 
 function CardsSkeleton({ label }: { label: string }) {
   return (
-    <Box sx={gridSx} aria-busy="true" aria-label={label}>
+    <Box sx={gridSx} role="progressbar" aria-busy="true" aria-label={label}>
       {[0, 1, 2, 3, 4].map((index) => (
-        <Skeleton key={index} variant="rounded" height={150} />
+        <Skeleton key={index} variant="rounded" height={150} aria-hidden />
       ))}
     </Box>
   );
@@ -74,7 +83,7 @@ const gridSx = {
 
 export function Overview() {
   const { t, language, refreshS } = useSettings();
-  const latest = useApi((signal) => api.latestAnalysis({ signal }), [], { refreshS });
+  const latest = useApi((signal) => api.latestAnalysis({ signal }), [], { refreshS, merge: newerReport });
   const [receivedAt, setReceivedAt] = useState(() => Date.now());
   const [anchor, setAnchor] = useState<string | null>(null); // observed_at the history was fetched up to
   const history = useApi(
@@ -96,7 +105,7 @@ export function Overview() {
   }, [report, anchor]);
 
   useLiveTopic('network-analysis', (next: AnalysisReport) => {
-    latest.setData(() => next);
+    latest.setData((current) => newerReport(current, next));
     history.setData((current) => appendReport(current ?? [], next, HISTORY_SPAN_MS));
   });
   useLiveTopic('ai-insights', (next: InsightRecord) => {
@@ -109,10 +118,15 @@ export function Overview() {
   });
 
   // An insight source clicked on another page lands here with ?focus=<panel>.
+  // A finding that is no longer listed falls back to the panel of its metric.
   const hasReport = report !== undefined;
   useEffect(() => {
     const focus = focusFromHash(window.location.hash);
-    if (focus && hasReport) requestAnimationFrame(() => highlight(focus));
+    if (!focus || !hasReport) return;
+    requestAnimationFrame(() => {
+      const code = focus.replace(/^finding-/, '');
+      highlight(document.getElementById(focus) ? focus : (sourceTarget(code, new Set()) ?? 'findings'));
+    });
   }, [hasReport]);
 
   const pricePoints = useMemo(() => metricPoints(history.data ?? [], (m) => m.price_usd), [history.data]);
@@ -247,7 +261,7 @@ export function Overview() {
 
         <Box id="card-insight" sx={{ minWidth: 0 }}>
           {insights.loading ? (
-            <Skeleton variant="rounded" height={220} aria-label={t('state.loading')} />
+            <LoadingBlock height={220} />
           ) : insights.error && !insight ? (
             <ApiErrorAlert error={insights.error} onRetry={insights.reload} />
           ) : insight ? (
@@ -281,7 +295,7 @@ export function Overview() {
         }
       >
         {history.loading || (anchor === null && !history.data) ? (
-          <Skeleton variant="rounded" height={220} aria-label={t('state.loading')} />
+          <LoadingBlock height={220} />
         ) : history.error && !history.data ? (
           <ApiErrorAlert error={history.error} onRetry={history.reload} />
         ) : series.points.length < 2 || !stats ? (

@@ -11,7 +11,6 @@ import {
   InputLabel,
   MenuItem,
   Select,
-  Skeleton,
   Stack,
   TextField,
   ToggleButton,
@@ -30,6 +29,7 @@ import { KeyboardIcon, VisibilityIcon, VisibilityOffIcon } from '../ui/icons';
 import { JsonEditorPanel } from '../ui/JsonViewer';
 import { Panel } from '../ui/Panel';
 import { openShortcutHelp } from '../ui/ShortcutsDialog';
+import { LoadingBlock } from '../ui/Loading';
 
 type JsonSource = 'report' | 'insight' | 'attestation';
 const JSON_SOURCES: readonly JsonSource[] = ['report', 'insight', 'attestation'];
@@ -111,7 +111,7 @@ function RawJson() {
         </Select>
       </FormControl>
       {data.loading ? (
-        <Skeleton variant="rounded" height={200} aria-label={t('state.loading')} />
+        <LoadingBlock height={200} />
       ) : data.error ? (
         <ApiErrorAlert error={data.error} onRetry={data.reload} />
       ) : data.data == null ? (

@@ -174,7 +174,7 @@ export function Tasks() {
                     <TableRow key={id} data-task={id}>
                       <TableCell sx={{ fontFamily: 'monospace' }}>{id}</TableCell>
                       <TableCell>{task ? t(`tasks.kind.${task.kind}`) : '—'}</TableCell>
-                      <TableCell>{task ? <TaskStatusChip status={task.status} /> : error ? null : <Skeleton width={60} />}</TableCell>
+                      <TableCell>{task ? <TaskStatusChip status={task.status} /> : error ? null : <Skeleton width={60} aria-hidden />}</TableCell>
                       <TableCell>{task ? formatDateTime(task.updated_at, language) : '—'}</TableCell>
                       <TableCell sx={{ minWidth: 200, whiteSpace: 'normal !important' }}>
                         {error && !task ? (

@@ -27,13 +27,12 @@ export function LiveProvider({ children, connection }: { children: ReactNode; co
     };
   }, [live]);
 
-  // A new key authenticates a new connection; the resume position carries over.
-  const firstKey = useRef(true);
+  // A new key authenticates a new connection; the resume position carries over. (Compared with the key in use,
+  // not "first render": StrictMode runs mount effects twice.)
+  const connectedKey = useRef(apiKey);
   useEffect(() => {
-    if (firstKey.current) {
-      firstKey.current = false;
-      return;
-    }
+    if (connectedKey.current === apiKey) return;
+    connectedKey.current = apiKey;
     live.restart();
   }, [apiKey, live]);
 

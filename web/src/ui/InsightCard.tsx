@@ -8,9 +8,11 @@ import type { MouseEvent } from 'react';
 import type { AIInsight } from '../api/types';
 import { formatDateTime, formatInteger, formatPercent } from '../lib/format';
 import { hrefFor } from '../lib/route';
-import { isFindingCode, sourceTarget } from '../lib/sources';
+import { FINDING_CODES, isFindingCode, sourceTarget } from '../lib/sources';
 import { useSettings } from '../state/settings';
 import { highlight } from './highlight';
+
+const ALL_FINDINGS: ReadonlySet<string> = new Set(FINDING_CODES);
 
 export interface InsightView extends AIInsight {
   id?: string;
@@ -20,12 +22,12 @@ export interface InsightView extends AIInsight {
 
 export function InsightCard({
   insight,
-  presentFindings = new Set<string>(),
+  presentFindings,
   onOverview = false,
   headingLevel = 'h3',
 }: {
   insight: InsightView;
-  presentFindings?: ReadonlySet<string>;
+  presentFindings?: ReadonlySet<string>; // findings listed beside the card; unknown (other pages): assume all are
   onOverview?: boolean; // sources highlight in place instead of navigating to the Overview
   headingLevel?: 'h2' | 'h3';
 }) {
@@ -76,7 +78,7 @@ export function InsightCard({
         ) : (
           <Stack direction="row" spacing={0.75} useFlexGap sx={{ flexWrap: 'wrap' }} component="ul" aria-label={t('insight.sources')} style={{ padding: 0, margin: 0, listStyle: 'none' }}>
             {insight.sources.map((source) => {
-              const target = sourceTarget(source, presentFindings);
+              const target = sourceTarget(source, presentFindings ?? ALL_FINDINGS);
               const label = isFindingCode(source) ? t(`finding.${source}`) : source;
               return (
                 <li key={source}>

@@ -2,10 +2,11 @@
  * Raw JSON of a report, insight or attestation in Monaco: read-only unless the key in use is an admin's. The editor
  * chunk loads on first open (Suspense shows a skeleton meanwhile).
  */
-import { Alert, Box, Button, Dialog, DialogActions, DialogContent, DialogTitle, Skeleton } from '@mui/material';
+import { Alert, Box, Button, Dialog, DialogActions, DialogContent, DialogTitle } from '@mui/material';
 import { useTheme } from '@mui/material/styles';
 import { lazy, Suspense, useState } from 'react';
 import { useSettings } from '../state/settings';
+import { LoadingBlock } from './Loading';
 
 const JsonEditor = lazy(() => import('./JsonEditor'));
 
@@ -29,7 +30,7 @@ export function JsonEditorPanel({ value, label }: { value: unknown; label: strin
       <Alert severity={editable ? 'warning' : 'info'} sx={{ mb: 1 }}>
         {editable ? t('json.editable') : t('json.readOnly')}
       </Alert>
-      <Suspense fallback={<Skeleton variant="rectangular" height={320} aria-label={t('state.loading')} />}>
+      <Suspense fallback={<LoadingBlock height={320} />}>
         <JsonEditor value={text} readOnly={!editable} dark={theme.palette.mode === 'dark'} label={label} onChange={setText} />
       </Suspense>
       {parseError && (

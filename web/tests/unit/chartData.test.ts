@@ -4,6 +4,7 @@ import {
   appendReport,
   availableWindows,
   metricPoints,
+  newerReport,
   summarize,
   thin,
   windowSeries,
@@ -134,5 +135,22 @@ describe('summarize', () => {
 
   it('is null for no points', () => {
     expect(summarize([])).toBeNull();
+  });
+});
+
+describe('newerReport', () => {
+  it('keeps a live report that is newer than a snapshot fetched before it', () => {
+    const live = report(T0 + 1000, 2);
+    expect(newerReport(live, report(T0, 1))).toBe(live);
+  });
+
+  it('takes a newer snapshot', () => {
+    const fresh = report(T0 + 2000, 3);
+    expect(newerReport(report(T0, 1), fresh)).toBe(fresh);
+  });
+
+  it('takes the first report there is', () => {
+    const first = report(T0, 1);
+    expect(newerReport(undefined, first)).toBe(first);
   });
 });

@@ -14,6 +14,7 @@ for (const page of PAGES) {
     await browser.goto(`/#/${page}`);
     await expect(browser.getByTestId('page-title')).toBeVisible();
     await browser.waitForLoadState('networkidle');
+    await expect(browser.locator('[aria-busy="true"]')).toHaveCount(0); // every skeleton replaced by content
     await shot(browser, `${page}-desktop`);
     expect(await seriousAxeViolations(browser)).toEqual([]);
     expect(await cspViolations(browser)).toEqual([]);
@@ -26,6 +27,7 @@ for (const page of PAGES) {
     await browser.goto(`/#/${page}`);
     await expect(browser.getByTestId('page-title')).toBeVisible();
     await browser.waitForLoadState('networkidle');
+    await expect(browser.locator('[aria-busy="true"]')).toHaveCount(0); // every skeleton replaced by content
     await shot(browser, `${page}-phone`);
     expect(await horizontalOverflow(browser)).toBeLessThanOrEqual(0);
     expect(await seriousAxeViolations(browser)).toEqual([]);
