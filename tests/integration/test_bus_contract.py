@@ -149,3 +149,7 @@ def test_a_closed_subscription_stops_delivering(bus: Bus) -> None:
 def test_subscribing_as_an_unknown_consumer_names_the_consumers(bus: Bus) -> None:
     with pytest.raises(KeyError, match="'dashboard' is not a consumer of topic 'ai-requests'; consumers: narrator"):
         bus.subscribe(AI_REQUESTS, "dashboard", Recorder())
+
+
+def test_a_working_bus_answers_ping(bus: Bus) -> None:
+    assert bus.ping() is True

@@ -137,3 +137,15 @@ def test_clear_refills_every_token_bucket(store: Store) -> None:
     store.take_tokens("rl:f", capacity=1, refill_per_s=0.01)
     store.clear()
     assert store.take_tokens("rl:f", capacity=1, refill_per_s=0.01) == 0.0
+
+
+def test_the_memory_store_drops_expired_keys_nobody_reads_again() -> None:
+    from qcl.store.memory import MemoryStore
+
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    for n in range(MemoryStore.SWEEP_EVERY - 1):
+        store.put(f"done:{n}", "1", ttl_s=10)
+    now[0] = 11.0
+    store.put("fresh", "1", ttl_s=10)  # the write that triggers a sweep
+    assert len(store._values) == 1  # only "fresh" is left in memory

@@ -174,10 +174,9 @@ def _checks(ctx: ApiContext) -> dict[str, CheckResult]:
     bus_state = services.breakers.by_name["bus"].current_state
     if services.bus is None:
         checks["bus"] = CheckResult(ok=False, detail="no bus configured")
-    else:  # the Bus interface has no ping: a bus is taken as reachable until publishing to it keeps failing
-        checks["bus"] = CheckResult(
-            ok=bus_state != pybreaker.STATE_OPEN, detail=f"{services.bus.backend}, breaker {bus_state}"
-        )
+    else:
+        bus_ok = bus_state != pybreaker.STATE_OPEN and services.bus.ping()
+        checks["bus"] = CheckResult(ok=bus_ok, detail=f"{services.bus.backend}, breaker {bus_state}")
     if services.generation is not None:
         try:
             model_ok = bool(services.generation.health_check())

@@ -141,4 +141,8 @@ class Bus(ABC):
         """Take every message waiting on `topic`'s dead-letter topic (they are removed)."""
 
     @abstractmethod
+    def ping(self) -> bool:
+        """True when the bus answers (for readiness checks); never raises."""
+
+    @abstractmethod
     def close(self) -> None: ...

@@ -122,6 +122,9 @@ class MemoryBus(Bus):
                     return False
                 self._changed.wait(min(remaining, 0.05))
 
+    def ping(self) -> bool:
+        return not self._closed
+
     def close(self) -> None:
         for subscription in list(self._subscriptions):
             subscription.close()

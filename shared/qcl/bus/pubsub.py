@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # google.cloud is a namespace package
 from google.cloud.pubsub_v1.types import DeadLetterPolicy, FlowControl, PublisherOptions, RetryPolicy
 from google.protobuf.duration_pb2 import Duration
 
@@ -129,6 +129,13 @@ class PubSubBus(Bus):
             self._subscriber.acknowledge(
                 request={"subscription": path, "ack_ids": [r.ack_id for r in response.received_messages]}
             )
+
+    def ping(self) -> bool:
+        try:
+            self._publisher.get_topic(topic=self._topic_path(next(iter(TOPICS))), timeout=5)
+        except Exception:  # unreachable, unauthorised or missing topology: not ready either way
+            return False
+        return True
 
     def close(self) -> None:
         for subscription in list(self._subscriptions):

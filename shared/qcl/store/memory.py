@@ -13,6 +13,8 @@ from qcl.store.base import Store, check_bucket
 
 class MemoryStore(Store):
     backend = "memory"
+    # Writes with a TTL between sweeps of expired keys that nobody reads again (Redis expires those by itself).
+    SWEEP_EVERY = 1024
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -22,6 +24,7 @@ class MemoryStore(Store):
         self._lists: dict[str, deque[str]] = {}
         self._buckets: dict[str, tuple[float, float, float]] = {}  # name -> (tokens, at, full_at)
         self._takes = 0
+        self._ttl_writes = 0
 
     def _live(self, key: str) -> str | None:
         entry = self._values.get(key)
@@ -34,7 +37,15 @@ class MemoryStore(Store):
         return value
 
     def _expiry(self, ttl_s: float | None) -> float | None:
-        return None if ttl_s is None else self._clock() + ttl_s
+        if ttl_s is None:
+            return None
+        self._ttl_writes += 1
+        now = self._clock()
+        if self._ttl_writes % self.SWEEP_EVERY == 0:
+            expired = [key for key, (_, at) in self._values.items() if at is not None and at <= now]
+            for key in expired:
+                del self._values[key]
+        return now + ttl_s
 
     def get(self, key: str) -> str | None:
         with self._lock:
