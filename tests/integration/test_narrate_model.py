@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qcl.analysis.report import AnalysisReport
-from qcl.bench.narrate import run_narrate_bench, sample_onset_reports
+from qcl.bench.narrate import sample_onset_reports
 from qcl.cli import app
 from qcl.config import Settings, load_settings
 from qcl.events import AIInsight
@@ -109,9 +109,13 @@ def test_qcl_ask_with_the_model_prints_a_checked_answer(settings: Settings, monk
     assert answer.model in (MODEL, "template") and answer.grounded != answer.fallback_used
 
 
-def test_the_narration_benchmark_reports_its_figures(settings: Settings) -> None:
-    result = run_narrate_bench(settings, reports=1, languages=("en",), questions=False)
-    assert (result["model"], result["reports"]) == (MODEL, 1)
+def test_the_narration_benchmark_reports_its_figures(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QCL_MODEL_CACHE_DIR", str(settings.model_cache_dir))
+    command = ["bench", "narrate", "--reports", "1", "--lang", "en", "--no-questions", "--json"]
+    run = CliRunner().invoke(app, command)
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.stdout)
+    assert (result["model"], result["reports"]) == (MODEL, 1) and "answers" not in result["languages"]["en"]
     figures = result["languages"]["en"]["narratives"]
     assert figures["count"] == 1 and 0 <= figures["grounded_share"] <= 1
     assert figures["model_latency_ms_p50"] > 0 and figures["tokens_per_s"] > 0

@@ -62,6 +62,9 @@ def only(text: str) -> NumberMention:
         ("Epoch 187 began", 187, 1, "epoch"),
         ("37 million", 37e6, 1e6, "number"),
         ("10k ticks", 10_000, 1000, "number"),
+        ("epoch × 10^12", 1e12, 0, "number"),
+        ("三萬五千", 35_000, 1, "number"),
+        ("二〇二五", 2025, 1, "number"),
     ],
 )
 def test_a_number_is_read_with_its_value_precision_and_kind(

@@ -72,3 +72,8 @@ def test_an_unsupported_language_exits_2_naming_the_field() -> None:
 def test_ask_with_a_missing_capture_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ask", "price?", "--input", str(tmp_path / "none.jsonl"), "--no-model"])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_bench_narrate_with_an_unsupported_language_exits_2() -> None:
+    result = runner.invoke(app, ["bench", "narrate", "--lang", "en,fr"])
+    assert result.exit_code == 2 and "language: must be one of zh-TW, en (got 'fr')" in result.output

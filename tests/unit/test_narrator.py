@@ -210,3 +210,15 @@ def test_status_counts_grounded_texts_and_fallbacks_by_reason() -> None:
 def test_the_insight_names_the_report_it_is_about() -> None:
     insight = narrator_for(None).narrate(stall_report(), "en")
     assert insight.report_observed_at == stall_report().observed_at and insight.kind == "narrative"
+
+
+def test_a_model_that_cannot_load_leaves_a_narrator_of_templates_that_says_why() -> None:
+    from qcl.config import load_settings
+    from qcl.narrate.service import open_narrator
+
+    narrator = open_narrator(load_settings(model="deepseek-r1-distill-qwen-1.5b", model_path=None, model_hub=False))
+    status = narrator.status()
+    assert (status["mode"], status["degraded"]) == ("templates", True)
+    assert "deepseek-r1-distill-qwen-1.5b" in status["reason"] and "unavailable" in status["reason"]
+    insight = narrator.narrate(stall_report(), "en")
+    assert (insight.fallback_reason or "").startswith("model_unavailable: model 'deepseek-r1-distill-qwen-1.5b'")

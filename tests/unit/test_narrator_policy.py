@@ -6,9 +6,13 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+import pytest
+
 from qcl.analysis.report import AnalysisReport, Finding
-from qcl.bench.narrate import sample_onset_reports
+from qcl.bench.narrate import policy_figures, sample_onset_reports
 from qcl.pipeline.narrator import material_change
+from qcl.qubic.capture import read_capture
+from qcl.qubic.synth import sample_capture_path
 
 INTERVAL_S = 900.0
 
@@ -78,6 +82,14 @@ def test_an_unchanged_state_is_narrated_again_after_the_interval() -> None:
         material_change(narrated(report), later(report, INTERVAL_S), INTERVAL_S)
         == "routine (15 min since the last narrative)"
     )
+
+
+@pytest.mark.slow
+def test_the_service_narrates_a_few_percent_of_the_sample_s_reports() -> None:
+    figures = policy_figures(read_capture(sample_capture_path()), interval_s=INTERVAL_S)
+    assert figures["reports"] == 1038
+    assert 0 < figures["narrated"] < figures["reports"] / 10
+    assert figures["by_reason"]["first"] == 1 and figures["by_reason"]["routine"] > 0
 
 
 def test_a_report_not_newer_than_the_last_narrated_one_is_not_narrated() -> None:

@@ -25,6 +25,7 @@ from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.prompts import PROMPT_VERSION
 from qcl.narrate.questions import QuestionMatcher
 from qcl.narrate.service import Composition, Narrator
+from qcl.pipeline.narrator import material_change, narrated_summary
 from qcl.qubic.capture import InvalidLine, read_capture
 from qcl.qubic.types import Observation
 
@@ -51,6 +52,34 @@ def onset_reports(items: Iterable[Observation | InvalidLine], *, window_s: int =
         if item.observed_at in raised_at:
             reports.append(analyze_window(window))
     return reports
+
+
+def policy_figures(items: Iterable[Observation | InvalidLine], *, interval_s: float) -> dict[str, Any]:
+    """How many of a capture's reports the narrator service narrates (pipeline/narrator.py material_change)."""
+    window: deque[Observation] = deque()
+    previous: dict[str, Any] | None = None
+    reports, narrated = 0, Counter[str]()
+    first: Observation | None = None
+    for item in items:
+        if isinstance(item, InvalidLine) or check_consistency(window, item) is not None:
+            continue
+        window.append(item)
+        first = first or item
+        while (item.observed_at - window[0].observed_at).total_seconds() > DAY_S:
+            window.popleft()
+        report = analyze_window(window)
+        reports += 1
+        why = material_change(previous, report, interval_s)
+        if why is not None:
+            narrated[why.split(" ")[0]] += 1  # first / status / new / escalated (tick_stall escalated …) / routine
+            previous = narrated_summary(report)
+    hours = (window[-1].observed_at - first.observed_at).total_seconds() / 3600 if first and window else 0
+    return {
+        "reports": reports,
+        "narrated": sum(narrated.values()),
+        "by_reason": dict(narrated),
+        "narrated_per_hour": round(sum(narrated.values()) / hours, 1) if hours else None,
+    }
 
 
 def sample_onset_reports(path: Path | None = None) -> list[AnalysisReport]:
@@ -136,7 +165,10 @@ def run_narrate_bench(
     finally:
         status = service.status()
         service.close()
+    from qcl.qubic.synth import sample_capture_path
+
     return {
+        "policy": policy_figures(read_capture(sample_capture_path()), interval_s=settings.narrate_interval_s),
         "model": status["model"],
         "quantization": status["quantization"],
         "threads": status["threads"],

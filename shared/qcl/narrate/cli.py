@@ -2,7 +2,7 @@
 
 qcl narrate --input capture.jsonl --lang zh-TW|en [--json] [--no-model]
 qcl ask "為什麼現在空 tick 變多？" [--input capture.jsonl] [--lang zh-TW|en] [--json] [--no-model]
-qcl bench narrate [--reports N] [--lang zh-TW,en] [--json]
+qcl bench narrate [--reports N] [--lang zh-TW,en] [--no-questions] [--json]
 
 Exit status: 0 with a text (a model's or a template's: the JSON says which and why), 2 for a bad argument
 ("error: question: must not be empty").
@@ -114,6 +114,7 @@ def bench_narrate(
         int | None, typer.Option("--reports", min=1, help="narrate the first N onset reports (default: all)")
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="comma-separated languages")] = "zh-TW,en",
+    no_questions: Annotated[bool, typer.Option("--no-questions", help="narratives only")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Grounded share and latency of the model's narratives on the bundled sample's onset reports."""
@@ -129,6 +130,7 @@ def bench_narrate(
         _settings(),
         reports=reports,
         languages=languages,
+        questions=not no_questions,
         progress=lambda done, total: typer.echo(f"\rnarrated {done}/{total}", nl=False, err=True),
     )
     typer.echo("", err=True)

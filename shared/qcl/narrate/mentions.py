@@ -205,8 +205,6 @@ class _Scan:
             if _idiom_follows(run, self.text[end : end + 2]):
                 continue
             value, precision = _parse_chinese(run)
-            if value is None:
-                continue
             self._number(start, end, value, precision, signed=False)
 
     def _number(
@@ -233,25 +231,23 @@ def _idiom_follows(run: str, following: str) -> bool:
     )
 
 
-def _parse_chinese(run: str) -> tuple[float | None, float]:
+def _parse_chinese(run: str) -> tuple[float, float]:
     """A Chinese numeral ("三萬五千", "一百八十六", "一八六", "十二") → (value, precision of its last unit)."""
     if all(char in _ZH_DIGITS for char in run):
         return float("".join(str(_ZH_DIGITS[char]) for char in run)), 1.0  # digit by digit: 一八六 = 186
     total, section, digit = 0, 0, None
     last_unit = 1
-    for char in run:
+    for char in run:  # the pattern admits only digits, small units (十百千) and large units (萬億兆)
         if char in _ZH_DIGITS:
             digit = _ZH_DIGITS[char]
         elif char in _ZH_SMALL_UNITS:
             section += (1 if digit is None else digit) * _ZH_SMALL_UNITS[char]
             digit = None
-        elif char in _ZH_LARGE_UNITS:
+        else:
             unit = _ZH_LARGE_UNITS[char]
             total += (section + (digit or 0)) * unit
             section, digit = 0, None
             last_unit = unit
-        else:  # pragma: no cover - the pattern admits nothing else
-            return None, 1.0
     ended_on_large = run[-1] in _ZH_LARGE_UNITS
     total += section + (digit or 0)
     return float(total), float(last_unit if ended_on_large else 1)

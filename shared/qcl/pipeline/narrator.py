@@ -86,7 +86,7 @@ def material_change(previous: dict[str, Any] | None, report: AnalysisReport, int
     return None
 
 
-def _summary(report: AnalysisReport) -> dict[str, Any]:
+def narrated_summary(report: AnalysisReport) -> dict[str, Any]:
     return {
         "observed_at": report.observed_at.timestamp(),
         "status": report.status,
@@ -146,7 +146,7 @@ class NarratorService:
                 insight.model,
                 f" (fallback: {insight.fallback_reason})" if insight.fallback_used else "",
             )
-        self.store.put(LAST_NARRATED_KEY, json.dumps(_summary(report)))
+        self.store.put(LAST_NARRATED_KEY, json.dumps(narrated_summary(report)))
         self.store.put(done_key, "narrated", ttl_s=_DONE_TTL_S)
 
     def handle_request(self, event: Envelope[AIRequest]) -> None:
