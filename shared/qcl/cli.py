@@ -255,6 +255,10 @@ from qcl.narrate.cli import register as _register_narrate  # noqa: E402
 
 _register_narrate(app, bench_app)
 
+from qcl.shard.commands import register as _register_shard  # noqa: E402
+
+_register_shard(app, bench_app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

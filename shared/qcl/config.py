@@ -121,6 +121,44 @@ class Settings(BaseSettings):
     # The dashboard's built files, served at /.
     web_dist: Path = Path("web/dist")
 
+    # --- shard pool ---
+    # Where `qcl shard serve` listens: every interface, because stages talk across the pool's private network (the
+    # shard_pool firewall admits only the pool's subnet); the local pool binds loopback.
+    shard_host: str = Field(default="0.0.0.0", min_length=1)
+    shard_port: int = Field(default=50051, ge=0, le=65535)
+    # host:port other machines reach this shard at; empty: the bound address (the hostname when bound to 0.0.0.0).
+    shard_advertise: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    # Shards the coordinator heartbeats itself (host:port, comma-separated); shards sharing a Redis store register
+    # themselves and need no entry here.
+    shard_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Activations on the wire: fp16 halves fp32's bytes (distributed-inference.md §4.2); int8 halves them again.
+    shard_wire: Literal["fp16", "fp32", "int8"] = "fp16"
+    # KV caches a shard holds at once, one per session; one more is refused with an error, never evicted.
+    shard_max_sessions: int = Field(default=16, ge=1, le=4096)
+    # Seconds a session may sit idle before its shard drops its cache (its next frame then gets "expired").
+    shard_session_ttl_s: float = Field(default=300.0, gt=0)
+    # Heartbeat period, and the missed heartbeats in a row that declare a node failed (1 s x 3: issue 4).
+    shard_heartbeat_s: float = Field(default=1.0, gt=0, le=60)
+    shard_missed_heartbeats: int = Field(default=3, ge=1, le=100)
+    # Reply deadline of one frame, plus 20 ms per token it carries; a stage slower than this is failed over.
+    shard_step_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    # How long a session waits for a failed layer range to be served again before its caller gets an error.
+    shard_recovery_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # Intra-op threads per shard process; 0: every core the process may use.
+    shard_threads: int = Field(default=0, ge=0, le=256)
+    # Where a shard runs its layers: "auto" takes the GPU when torch sees one (the cloud pool's L4s).
+    shard_device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("shard_nodes", mode="before")
+    @classmethod
+    def _shard_addresses(cls, value: Any) -> Any:
+        parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        for part in parts if isinstance(parts, list) else []:
+            host, _, port = str(part).rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{part!r} is not a host:port address")
+        return parts
+
     @field_validator("cors_origins", "ip_allow", "ip_deny", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any, info: ValidationInfo) -> Any:

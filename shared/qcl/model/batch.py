@@ -132,11 +132,15 @@ class BatchRunner:
                 logits = decode_one(self.loaded.model, last, mask, cache)
 
     def _accept(self, row: _Row, logits: torch.Tensor) -> None:
-        """Sample the row's next token from its logits (1, vocab), then finish the row or stream its new text."""
+        """Sample the row's next token from its logits (1, vocab), then take it."""
         params = row.request.params
         if params.ban_eos:
             logits = suppress(logits, self.eos_ids)
-        token = int(sample(logits, params, row.generator)[0])
+        self._take(row, int(sample(logits, params, row.generator)[0]))
+
+    def _take(self, row: _Row, token: int) -> None:
+        """Finish the row on `token` or stream its new text (the shard pool's runner calls this with its tokens)."""
+        params = row.request.params
         now = time.monotonic()
         if row.first_token_at is None:
             row.first_token_at = now

@@ -1,0 +1,166 @@
+"""ShardedModel: the generation service whose forward passes run on the shard pool.
+
+    model = open_sharded_model(settings, store=store, bus=bus, seeds=pool.addresses)   # waits for the pool
+    result = model.generate([{"role": "user", "content": "Hello"}], GenerationParams(max_new_tokens=32))
+    for delta in model.stream("Hello", GenerationParams()):
+        print(delta, end="")
+    model.status()["shard_pool"]        # stages, replicas and their state, failovers, bytes per token
+
+It is a GenerationService (same queue, busy answers, validation, chat template, result cache, deadlines,
+streaming and GenerationResult), with the single-node batch runner swapped for PoolRunner: each request of a
+batch becomes one pipeline session through the pool, the sessions of a batch run side by side (so the stages
+pipeline them), and every token the last stage samples goes through the same acceptance code as on one node (end
+of sequence, stop sequences, limits, deadlines, think blocks). The coordinator holds no weights: its model is a
+skeleton on the meta device carrying the config, tokenizer and generation config.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+from qcl.bus.base import Bus
+from qcl.config import Settings
+from qcl.model.batch import BatchRunner, Request, _Row
+from qcl.model.loading import LoadedModel
+from qcl.model.service import GenerationService
+from qcl.shard.errors import ShardPoolUnavailableError
+from qcl.shard.loading import load_skeleton
+from qcl.shard.partition import ModelCosts
+from qcl.shard.pool import PoolOptions, ShardPool
+from qcl.shard.registry import ShardRegistry
+from qcl.shard.sessions import Sampling
+from qcl.store.base import Store
+
+
+class PoolRunner(BatchRunner):
+    """Runs a batch's requests as pipeline sessions through the pool (one thread per request)."""
+
+    def __init__(self, loaded: LoadedModel, model_lock: threading.Lock, on_result: Any, pool: ShardPool) -> None:
+        super().__init__(loaded, model_lock, on_result)
+        self.pool = pool
+
+    def _decode(self, rows: list[_Row]) -> None:
+        if len(rows) == 1:
+            self._run_row(rows[0])
+            return
+        threads = [threading.Thread(target=self._run_row, args=(row,), daemon=True) for row in rows]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _run_row(self, row: _Row) -> None:
+        try:
+            session = self.pool.open_session(self.sampling(row.request))
+            try:
+                token = session.prefill(row.request.prompt_ids)
+                while True:
+                    self._take(row, token)
+                    if row.finish is not None:
+                        return
+                    token = session.decode(token)
+            finally:
+                session.close()
+        except Exception as exc:  # one row's failure is its own; the batch's other rows go on
+            row.request.fail(exc)
+
+    def sampling(self, request: Request) -> Sampling:
+        params = request.params
+        seed = params.seed if params.seed is not None else random.SystemRandom().randrange(2**62)
+        banned = tuple(self.eos_ids) if params.ban_eos else ()
+        return Sampling(params.temperature, params.top_p, params.top_k, seed, banned)
+
+
+class ShardedModel(GenerationService):
+    def __init__(
+        self,
+        pool: ShardPool,
+        skeleton: LoadedModel,
+        *,
+        queue_size: int = 16,
+        max_batch: int = 4,
+        batch_window_ms: float = 5.0,
+        result_cache: int = 256,
+    ) -> None:
+        super().__init__(
+            skeleton,
+            queue_size=queue_size,
+            max_batch=max_batch,
+            batch_window_ms=batch_window_ms,
+            result_cache=result_cache,
+        )
+        self.pool = pool
+        # Swapped before any request can arrive (none can before __init__ returns).
+        self._runner = PoolRunner(skeleton, self._model_lock, self._remember, pool)
+
+    def health_check(self) -> bool:
+        """True when the worker is alive and every layer range has a live node answering its health check."""
+        return self._worker.is_alive() and self.pool.health_check()
+
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), "shard_pool": self.pool.status()}
+
+    def close(self) -> None:
+        super().close()
+        self.pool.close()
+
+
+def pool_options(settings: Settings, **overrides: Any) -> PoolOptions:
+    values: dict[str, Any] = {
+        "wire": settings.shard_wire,
+        "step_timeout_s": settings.shard_step_timeout_s,
+        "recovery_timeout_s": settings.shard_recovery_timeout_s,
+    }
+    values.update(overrides)
+    return PoolOptions(**values)
+
+
+def open_pool(
+    settings: Settings,
+    *,
+    store: Store,
+    bus: Bus | None = None,
+    seeds: list[str] | None = None,
+    model_id: str | None = None,
+    options: PoolOptions | None = None,
+    skeleton: LoadedModel | None = None,
+) -> tuple[ShardPool, LoadedModel]:
+    """The coordinator's pool view for `model_id` (default QCL_MODEL), started; not yet waited for."""
+    loaded = skeleton or load_skeleton(model_id or settings.model, settings)
+    registry = ShardRegistry(store, heartbeat_s=settings.shard_heartbeat_s, misses=settings.shard_missed_heartbeats)
+    pool = ShardPool(
+        loaded.spec,
+        loaded.weights_sha256,
+        registry,
+        costs=ModelCosts.from_config(loaded.model.config, quantization=loaded.quantization),
+        bus=bus,
+        seeds=settings.shard_nodes if seeds is None else seeds,
+        options=options or pool_options(settings),
+    )
+    return pool.start(), loaded
+
+
+def open_sharded_model(
+    settings: Settings,
+    *,
+    store: Store,
+    bus: Bus | None = None,
+    seeds: list[str] | None = None,
+    model_id: str | None = None,
+    ready_timeout_s: float = 120.0,
+) -> ShardedModel:
+    """A ShardedModel over the pool (seed addresses: QCL_SHARD_NODES unless given), once every range is served."""
+    pool, skeleton = open_pool(settings, store=store, bus=bus, seeds=seeds, model_id=model_id)
+    if not pool.wait_ready(ready_timeout_s):
+        pool.close()
+        raise ShardPoolUnavailableError(skeleton.spec.id, f"layers 0..{skeleton.spec.layers} not all served")
+    return ShardedModel(
+        pool,
+        skeleton,
+        queue_size=settings.model_queue_size,
+        max_batch=settings.model_max_batch,
+        batch_window_ms=settings.model_batch_window_ms,
+        result_cache=settings.model_result_cache,
+    )

@@ -1,0 +1,273 @@
+"""The pool on one machine: each stage (and each replica) a separate `qcl shard serve` process on loopback.
+
+    qcl shard pool up --stages 3 --replicas 2          # the CLI around this module
+    pool = LocalPool(settings, "smollm2-135m-instruct", stages=3).start()
+    pool.addresses                                     # seeds for the coordinator (open_sharded_model)
+    pool.kill("local-s1-r0")                           # kill -9, as the fault tests do; the supervisor restarts it
+    pool.stop()
+
+Layer ranges come from the capacity- and FLOP-aware plan (partition.py) for equal nodes. Every process gets
+OMP_WAIT_POLICY=PASSIVE, so a stage waiting for its next frame sleeps instead of spinning on cores the computing
+stage needs (model-facts.md: on 2 cores, idle OpenMP spinning is the main cost of three processes), and an explicit
+intra-op thread count. The supervisor restarts a stage that exits (as Docker's restart policy and the managed
+instance group do in the cloud), on the same port, so a killed stage comes back at its address.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import AutoConfig
+
+from qcl.bus.emulator import free_port
+from qcl.config import Settings
+from qcl.model.loading import _quantization
+from qcl.model.registry import get_spec, model_cache_dir
+from qcl.shard.client import Channels, check_health
+from qcl.shard.errors import ShardError
+from qcl.shard.loading import ensure_weights
+from qcl.shard.partition import ModelCosts, NodeCapacity, StagePlan, plan_stages
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 300.0  # importing torch and loading a stage on a busy 2-core machine
+RESTART_DELAY_S = 0.5
+
+
+@dataclass
+class StageProcess:
+    stage: int
+    replica: int
+    layers: range
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    stopped: bool = False  # stopped on purpose: the supervisor leaves it down
+    started: list[float] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return f"local-s{self.stage}-r{self.replica}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+
+def local_plan(settings: Settings, model_id: str, stages: int) -> StagePlan:
+    """The plan for `stages` equal local nodes (compute 1, no memory bound: they share this machine's RAM)."""
+    spec = get_spec(model_id)
+    folder = ensure_weights(model_id, settings)
+    if folder is None:  # a tiny seeded model: its config is in the registry's spec
+        from qcl.shard.loading import load_skeleton
+
+        config = load_skeleton(model_id, settings).model.config
+    else:
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    costs = ModelCosts.from_config(config, quantization=_quantization(spec, settings, None))
+    return plan_stages(costs, [NodeCapacity(f"stage-{i}") for i in range(stages)], keep_order=True)
+
+
+class LocalPool:
+    def __init__(
+        self,
+        settings: Settings,
+        model_id: str,
+        *,
+        stages: int = 3,
+        replicas: int = 1,
+        threads: int = 0,
+        ranges: list[range] | None = None,
+        restart: bool = True,
+        log_dir: Path | None = None,
+        max_sessions: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model_id = model_id
+        self.threads = threads or max(1, len(os.sched_getaffinity(0)))
+        self.restart = restart
+        self.ranges = ranges or local_plan(settings, model_id, stages).ranges
+        self.max_sessions = max_sessions or settings.shard_max_sessions
+        self.log_dir = log_dir or settings.state_dir / "shard-logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.processes = [
+            StageProcess(stage, replica, layers, free_port(), self.log_dir / f"stage{stage}-replica{replica}.log")
+            for stage, layers in enumerate(self.ranges)
+            for replica in range(replicas)
+        ]
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="qcl-shard-supervisor", daemon=True)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [p.address for p in self.processes]
+
+    def process(self, node_id: str) -> StageProcess:
+        for stage_process in self.processes:
+            if stage_process.node_id == node_id:
+                return stage_process
+        raise KeyError(f"no local stage {node_id!r}; stages: {', '.join(p.node_id for p in self.processes)}")
+
+    def start(self, *, timeout_s: float = START_TIMEOUT_S) -> LocalPool:
+        """Spawn every stage and return once all answer SERVING; ShardError with a log tail if one dies first."""
+        for stage_process in self.processes:
+            self._spawn(stage_process)
+        self.wait_serving(self.processes, timeout_s=timeout_s)
+        if self.restart:
+            self._supervisor.start()
+        return self
+
+    def wait_serving(self, processes: list[StageProcess], *, timeout_s: float = START_TIMEOUT_S) -> None:
+        channels = Channels()
+        deadline = time.monotonic() + timeout_s
+        try:
+            waiting = list(processes)
+            while waiting:
+                for stage_process in list(waiting):
+                    if check_health(channels.get(stage_process.address), timeout_s=0.5):
+                        waiting.remove(stage_process)
+                    elif stage_process.process is not None and stage_process.process.poll() is not None:
+                        tail = self.log_tail(stage_process)
+                        raise ShardError(f"{stage_process.node_id} exited while starting:\n{tail}")
+                if waiting and time.monotonic() > deadline:
+                    names = ", ".join(p.node_id for p in waiting)
+                    raise ShardError(f"stages not serving after {timeout_s:g} s: {names}")
+                if waiting:
+                    time.sleep(0.2)
+        finally:
+            channels.close()
+
+    def kill(self, node_id: str, sig: int = signal.SIGKILL) -> StageProcess:
+        """Send `sig` to a stage (SIGKILL: kill -9; SIGSTOP/SIGCONT: a stage that stalls and comes back)."""
+        stage_process = self.process(node_id)
+        if stage_process.process is not None:
+            stage_process.process.send_signal(sig)
+        return stage_process
+
+    def stop_stage(self, node_id: str) -> None:
+        """Terminate a stage for good (the supervisor does not restart it)."""
+        stage_process = self.process(node_id)
+        stage_process.stopped = True
+        self._terminate(stage_process)
+
+    def start_stage(self, node_id: str) -> None:
+        """Start a stopped stage again, on its port."""
+        stage_process = self.process(node_id)
+        stage_process.stopped = False
+        self._spawn(stage_process)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for stage_process in self.processes:
+            self._terminate(stage_process)
+
+    def log_tail(self, stage_process: StageProcess, lines: int = 30) -> str:
+        try:
+            return "\n".join(stage_process.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> LocalPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _command(self, stage_process: StageProcess) -> list[str]:
+        layers = stage_process.layers
+        return [
+            sys.executable,
+            "-m",
+            "qcl.cli",
+            "shard",
+            "serve",
+            "--model",
+            self.model_id,
+            "--layers",
+            f"{layers.start}:{layers.stop}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(stage_process.port),
+            "--node-id",
+            stage_process.node_id,
+            "--threads",
+            str(self.threads),
+            "--max-sessions",
+            str(self.max_sessions),
+            "--store",
+            "memory",  # the coordinator heartbeats local stages itself: a memory store is not shared
+            "--device",
+            "cpu",
+        ]
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "OMP_WAIT_POLICY": "PASSIVE",
+                "OMP_NUM_THREADS": str(self.threads),
+                "MKL_NUM_THREADS": str(self.threads),
+                "QCL_MODEL_CACHE_DIR": str(model_cache_dir(self.settings).resolve()),
+                "QCL_QUANTIZATION": self.settings.quantization,
+                "QCL_STATE_DIR": str(self.settings.state_dir.resolve()),
+                "QCL_SHARD_SESSION_TTL_S": str(self.settings.shard_session_ttl_s),
+                "QCL_MODEL_HUB": "true" if self.settings.model_hub else "false",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+        )
+        if self.settings.model_path is not None:
+            env["QCL_MODEL_PATH"] = str(self.settings.model_path)
+        return env
+
+    def _spawn(self, stage_process: StageProcess) -> None:
+        with self._lock:
+            handle = stage_process.log_path.open("ab")
+            stage_process.process = subprocess.Popen(
+                self._command(stage_process),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=self._environment(),
+                start_new_session=True,  # Ctrl-C in a terminal reaches the pool, which stops its stages in order
+            )
+            handle.close()
+            stage_process.started.append(time.monotonic())
+            log.info("started %s (layers %s, pid %d)", stage_process.node_id, stage_process.layers, stage_process.pid)
+
+    def _terminate(self, stage_process: StageProcess) -> None:
+        process = stage_process.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            for stage_process in self.processes:
+                process = stage_process.process
+                if stage_process.stopped or process is None or process.poll() is None:
+                    continue
+                if self._stopping.is_set():
+                    return
+                log.warning("%s exited with %s; restarting it", stage_process.node_id, process.returncode)
+                time.sleep(RESTART_DELAY_S)
+                stage_process.restarts += 1
+                self._spawn(stage_process)
