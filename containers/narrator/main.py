@@ -65,6 +65,7 @@ def pull(service: NarratorService) -> None:
     finally:
         for subscription in subscriptions:
             subscription.close()
+        service.close()
         service.bus.close()
 
 

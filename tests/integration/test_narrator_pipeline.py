@@ -179,3 +179,9 @@ def test_a_narration_job_narrates_the_latest_report(
     narrative = insights[0].data
     assert narrative.request_id == "n-2" and narrative.text.startswith("截至 ")
     assert json.loads(store.get(REQUEST_KEY.format(request_id="n-2")) or "{}")["request_id"] == "n-2"
+
+
+def test_closing_the_service_stops_the_model_but_not_the_bus(bus: Bus, store: Store) -> None:
+    model = ScriptedModel("anything")
+    service(bus, store, model).close()
+    assert model.closed and store.ping()

@@ -40,6 +40,10 @@ class ScriptedModel:
     finish_reason: str = "stop"
     model_id: str = "scripted-model"
     calls: list[tuple[Sequence[Mapping[str, str]], GenerationParams]] = field(default_factory=list)
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def generate(self, messages: Sequence[Mapping[str, str]], params: GenerationParams) -> Reply:
         self.calls.append((messages, params))
@@ -205,6 +209,13 @@ def test_status_counts_grounded_texts_and_fallbacks_by_reason() -> None:
         1,
     )
     assert status["fallback_reasons"] == {"ungrounded": 1}
+
+
+def test_closing_the_narrator_stops_its_model() -> None:
+    model = ScriptedModel(faithful_text())
+    narrator_for(model).close()
+    narrator_for(None).close()  # nothing to stop
+    assert model.closed
 
 
 def test_the_insight_names_the_report_it_is_about() -> None:

@@ -172,6 +172,12 @@ class Narrator:
             latency_ms=0.0,
         )
 
+    def close(self) -> None:
+        """Stop the model's generation service, if the narrator has one that can stop."""
+        close = getattr(self.model, "close", None)
+        if callable(close):
+            close()
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             reason = self.unavailable_reason if self.model is None else self._model_error

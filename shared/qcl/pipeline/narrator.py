@@ -119,6 +119,10 @@ class NarratorService:
             self.bus.subscribe(AI_REQUESTS, "narrator", self.handle_request),
         ]
 
+    def close(self) -> None:
+        """Stop the narrator's model (the bus and store belong to whoever opened them)."""
+        self.narrator.close()
+
     def handle_report(self, event: Envelope[AnalysisReport]) -> None:
         done_key = f"narrator:done:{event.id}"
         if self.store.get(done_key) is not None:
