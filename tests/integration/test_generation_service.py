@@ -143,7 +143,7 @@ def test_requests_arriving_together_are_batched_with_unbatched_results(tiny: Loa
     with GenerationService(tiny, max_batch=1, result_cache=0) as alone:
         expected = [alone.generate(prompt, params).raw_text for prompt in PROMPTS]
     results: list[GenerationResult | None] = [None] * len(PROMPTS)
-    with GenerationService(tiny, max_batch=4, batch_window_ms=500, result_cache=0) as batched:
+    with GenerationService(tiny, max_batch=4, batch_window_ms=5000, result_cache=0) as batched:
         start = threading.Barrier(len(PROMPTS))
 
         def ask(index: int) -> None:
@@ -160,7 +160,7 @@ def test_requests_arriving_together_are_batched_with_unbatched_results(tiny: Loa
 
 
 def test_rows_of_a_batch_finish_on_their_own_limits(tiny: LoadedModel) -> None:
-    with GenerationService(tiny, max_batch=2, batch_window_ms=500, result_cache=0) as batched:
+    with GenerationService(tiny, max_batch=2, batch_window_ms=5000, result_cache=0) as batched:
         results: dict[int, GenerationResult] = {}
         threads = [
             threading.Thread(

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, step, steps)
 QuantizationChoice = Literal["auto", "none", "int8", "int8-dynamic"]
 MANIFEST = "manifest.json"
+# One load at a time per process: transformers builds models under process-wide patches (empty-weight init on the
+# meta device), and two threads loading at once left parameters of one model on the meta device.
+_LOADING = threading.Lock()
 TOKENIZER_ONLY = "smollm2-tokenizer"
 CONVERSION_STEPS = 5
 
@@ -83,6 +87,13 @@ def load_model(
     available, reason = availability(spec, settings)
     if not available:
         raise ModelUnavailableError(spec.id, reason)
+    with _LOADING:
+        return _load(spec, settings, quantization, progress)
+
+
+def _load(
+    spec: ModelSpec, settings: Settings, quantization: QuantizationChoice | None, progress: Progress | None
+) -> LoadedModel:
     started = time.perf_counter()
     report = progress or (lambda phase, step, steps: None)
     if spec.source == "random":

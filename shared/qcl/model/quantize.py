@@ -47,7 +47,9 @@ def quantize_int8(model: PreTrainedModel, keep_fp32: Sequence[str] = ()) -> PreT
 
 
 def is_int8(model: nn.Module) -> bool:
-    return any(type(module).__name__ == "DynamicQuantizedLinear" for module in model.modules())
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    return any(isinstance(module, DynamicInt8Linear) for module in model.modules())
 
 
 def serialized_size_mb(model: nn.Module) -> float:

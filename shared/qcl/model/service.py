@@ -263,6 +263,8 @@ class GenerationService:
                 continue
             batch = self._gather(first)
             self._busy.set()
+            self.batches_run += 1  # counted before the batch runs: its callers may read status() once answered
+            self.largest_batch = max(self.largest_batch, len(batch))
             started = time.monotonic()
             try:
                 self._runner.run(batch)
@@ -275,8 +277,6 @@ class GenerationService:
             per_request = (time.monotonic() - started) / len(batch)
             self._seconds_per_request = 0.7 * self._seconds_per_request + 0.3 * per_request
             self.requests_served += len(batch)
-            self.batches_run += 1
-            self.largest_batch = max(self.largest_batch, len(batch))
 
     def _gather(self, first: Request) -> list[Request]:
         """`first` plus the requests that arrive within the batch window, up to max_batch."""
