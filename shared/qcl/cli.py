@@ -255,6 +255,10 @@ from qcl.narrate.cli import register as _register_narrate  # noqa: E402
 
 _register_narrate(app, bench_app)
 
+from qcl.oracle.cli import register as _register_oracle  # noqa: E402
+
+_register_oracle(app, bench_app)
+
 from qcl.shard.commands import register as _register_shard  # noqa: E402
 
 _register_shard(app, bench_app)

@@ -121,6 +121,23 @@ class Settings(BaseSettings):
     # The dashboard's built files, served at /.
     web_dist: Path = Path("web/dist")
 
+    # --- oracle ---
+    # Committee size n = 3f+1: 4 tolerates one faulty member, 7 tolerates two.
+    oracle_nodes: Literal[4, 7] = 4
+    # Base view timeout (ms); view v waits base x 2^v. The timer starts when a member has its own result, so it
+    # covers network and protocol time, not inference (a decision takes a few ms on loopback).
+    oracle_view_timeout_ms: float = Field(default=2000.0, ge=10, le=600_000)
+    # A stable checkpoint (members forget finished jobs) every this many jobs.
+    oracle_checkpoint_interval: int = Field(default=16, ge=1, le=1024)
+    # The scheduler files a job pair (health score, findings) for every this-many-th analysis report.
+    oracle_every_reports: int = Field(default=20, ge=1)
+    # Seconds of observations a scheduled job covers (an hour: two findings rules need that much).
+    oracle_window_s: int = Field(default=3600, ge=60)
+    # How members reach each other: the bus (oracle-protocol topic) or UDP datagrams on loopback addresses.
+    oracle_transport: Literal["bus", "loopback"] = "bus"
+    # Loopback transport: member i listens on 127.0.0.1:<base port + i>.
+    oracle_base_port: int = Field(default=47100, ge=1024, le=65000)
+
     # --- shard pool ---
     # Where `qcl shard serve` listens: every interface, because stages talk across the pool's private network (the
     # shard_pool firewall admits only the pool's subnet); the local pool binds loopback.

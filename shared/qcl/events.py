@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from qcl.analysis.report import AnalysisReport
 from qcl.errors import EventDecodeError, UnknownTopicError
@@ -69,29 +69,71 @@ class AIInsight(_Event):
     report_observed_at: UtcTime | None = None  # the analysis report the text is about
 
 
-class OracleRequest(_Event):
-    """A job for the oracle committee; everything that determines its result is pinned."""
+_SHA256 = r"^[0-9a-f]{64}$"
 
-    job_id: str = Field(min_length=1, max_length=128)
-    kind: Literal["numeric", "exact"]
-    input_digest: str = Field(pattern=r"^[0-9a-f]{64}$")  # sha256 of the canonical input
-    spec: dict[str, str | int | float] = Field(default_factory=dict)  # model id, prompt version, decoding, ...
+
+class OracleJobSpec(_Event):
+    """Everything that determines an oracle job's result; the job id is the sha256 of this spec's canonical JSON."""
+
+    kind: Literal["numeric", "exact"]  # numeric: median of 2f+1 signed values; exact: 2f+1 equal result hashes
+    task: str = Field(min_length=1, max_length=64)  # the executor, e.g. "analysis.health_score"
+    input_digest: str = Field(pattern=_SHA256)  # sha256 of the input bytes, fetched by content hash
+    code_version: str = Field(min_length=1, max_length=64)  # the executor's code: other code, other job
+    model_id: str | None = None  # model jobs: registry id, weights hash, prompt template, greedy, max tokens
+    weights_sha256: str | None = Field(default=None, pattern=_SHA256)
+    prompt_version: str | None = None
+    decoding: Literal["greedy"] | None = None
+    max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
+    tolerance: float | None = Field(default=None, ge=0)  # numeric: honest values lie within this of each other
+    subject: str | None = Field(default=None, max_length=128)  # what the job is about, e.g. "tick/36998410"
+
+
+class OracleRequest(_Event):
+    """A job for the oracle committee: its id, the committee's slot for it, and the pinned spec."""
+
+    job_id: str = Field(pattern=_SHA256)  # sha256 of the canonical spec
+    sequence: int = Field(ge=0)  # the job's slot; primaries rotate with it
+    spec: OracleJobSpec
+
+
+class OracleObservation(_Event):
+    """One member's signed observation: a value (numeric) or H(result) with H(result ‖ node id) (exact)."""
+
+    node_id: str
+    value: float | None = None
+    result_digest: str | None = None
+    proof: str | None = None
+    signature: str  # base64 Ed25519 over the OBSERVE message
 
 
 class OracleSignature(_Event):
     node_id: str
-    signature: str  # base64 Ed25519 signature
+    signature: str  # base64 Ed25519 signature over the COMMIT vote for (view, sequence, job, digest)
 
 
 class OracleResult(_Event):
-    """A committed attestation: the result and a certificate of 2f+1 member signatures."""
+    """An attestation: the outcome, the observations behind it and a commit certificate of 2f+1 member signatures."""
 
     job_id: str
-    result: str | float | None  # None when the committee found the job unresolvable
-    digest: str
-    view: int = Field(ge=0)
     sequence: int = Field(ge=0)
+    view: int = Field(ge=0)
+    committee_id: str
+    kind: Literal["numeric", "exact"]
+    spec: OracleJobSpec  # what was computed (its hash is the job id)
+    status: Literal["committed", "unresolvable"]  # unresolvable: honest members provably could not agree
+    result: JsonValue = None  # the agreed result; None when unresolvable
+    result_digest: str | None = None  # exact jobs: sha256 of the canonical result
+    digest: str  # sha256 of the outcome; what every certificate signature covers
+    observations: list[OracleObservation]
     certificate: list[OracleSignature]
+
+
+class OracleProtocolMessage(_Event):
+    """A signed PBFT message between oracle members (its signature and checks live in qcl.oracle.messages)."""
+
+    sender: str  # the member that put it on the bus (a claim; the signature inside decides)
+    to: str | None = None  # one member, or None for all
+    wire: str = Field(max_length=1_000_000)  # the message, canonical JSON
 
 
 class NodeEvent(_Event):
@@ -215,6 +257,15 @@ ORACLE_RESULTS = Topic(
     ("oracle",),
     ("api",),
 )
+ORACLE_MEMBERS = tuple(f"oracle-{i}" for i in range(7))  # one subscription per member: committees of 4 or 7
+ORACLE_PROTOCOL = Topic(
+    "oracle-protocol",
+    "qcl.oracle.protocol.v1",
+    OracleProtocolMessage,
+    "signed PBFT messages between oracle committee members",
+    ("oracle",),
+    ORACLE_MEMBERS,
+)
 NODE_EVENTS = Topic(
     "node-events",
     "qcl.node.event.v1",
@@ -226,7 +277,16 @@ NODE_EVENTS = Topic(
 
 TOPICS: dict[str, Topic[Any]] = {
     t.name: t
-    for t in (QUBIC_TICKS, NETWORK_ANALYSIS, AI_REQUESTS, AI_INSIGHTS, ORACLE_REQUESTS, ORACLE_RESULTS, NODE_EVENTS)
+    for t in (
+        QUBIC_TICKS,
+        NETWORK_ANALYSIS,
+        AI_REQUESTS,
+        AI_INSIGHTS,
+        ORACLE_REQUESTS,
+        ORACLE_RESULTS,
+        ORACLE_PROTOCOL,
+        NODE_EVENTS,
+    )
 }
 
 

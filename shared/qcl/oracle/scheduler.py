@@ -1,0 +1,81 @@
+"""Jobs in: analysis reports become oracle jobs, and `submit_job` is how any producer (scheduler, API, CLI) files one.
+
+    request = submit_job(bus, store, spec, blob)      # stores the input, claims a sequence, publishes the request
+    scheduler = ReportScheduler(bus, store, every=20, window_s=3600)
+    bus.subscribe(NETWORK_ANALYSIS, "oracle", scheduler.handle)
+
+For every `every`-th analysis report the scheduler takes the analyzer's window of observations up to that report
+(the last `window_s` seconds), pins it by content hash and files two jobs over it: the health score (numeric) and the
+findings (exact). Sequences are claimed in the store with put_if_absent, so producers in several processes never
+hand two jobs the same slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from qcl.analysis.report import AnalysisReport
+from qcl.bus.base import Bus
+from qcl.events import ORACLE_REQUESTS, Envelope, OracleJobSpec, OracleRequest
+from qcl.oracle.jobs import Blobs, analysis_spec, make_request
+from qcl.pipeline.analyzer import WINDOW_KEY
+from qcl.store.base import Store
+
+log = logging.getLogger(__name__)
+
+NEXT_SEQUENCE_KEY = "oracle:next-sequence"
+_CLAIM_TTL_S = 30 * 24 * 3600
+_REQUEST_IDS = uuid.UUID("0c5e7a1b-3f0e-4a6c-9d2e-7b1f4a8c2d60")  # namespace of request event ids (by job id)
+SCHEDULED_TASKS = ("analysis.health_score", "analysis.findings")
+
+
+def claim_sequence(store: Store, job_id: str) -> int:
+    """The next free sequence, claimed atomically for `job_id` (the same job gets its old sequence back)."""
+    sequence = int(store.get(NEXT_SEQUENCE_KEY) or 0)
+    while True:
+        key = f"oracle:sequence:{sequence}"
+        if store.put_if_absent(key, job_id, ttl_s=_CLAIM_TTL_S) or store.get(key) == job_id:
+            store.put(NEXT_SEQUENCE_KEY, str(sequence + 1))
+            return sequence
+        sequence += 1
+
+
+def submit_job(bus: Bus, store: Store, spec: OracleJobSpec, blob: bytes, *, source: str) -> OracleRequest:
+    """Store the input, claim a sequence and publish the request on oracle-requests (idempotent per job)."""
+    Blobs(store).put(blob)
+    probe = make_request(spec, 0)
+    claimed = store.get(f"oracle:job:{probe.job_id}")
+    sequence = int(claimed) if claimed is not None else claim_sequence(store, probe.job_id)
+    store.put(f"oracle:job:{probe.job_id}", str(sequence), ttl_s=_CLAIM_TTL_S)
+    request = make_request(spec, sequence)
+    event = ORACLE_REQUESTS.event(
+        request, source=source, subject=spec.subject, event_id=str(uuid.uuid5(_REQUEST_IDS, request.job_id))
+    )
+    bus.publish(ORACLE_REQUESTS, event)
+    return request
+
+
+class ReportScheduler:
+    def __init__(self, bus: Bus, store: Store, *, every: int, window_s: int, source: str = "//qcl/oracle/scheduler"):
+        self.bus, self.store, self.every, self.window_s, self.source = bus, store, every, window_s, source
+        self.seen = 0
+        self.filed: list[OracleRequest] = []
+
+    def handle(self, event: Envelope[AnalysisReport]) -> None:
+        self.seen += 1
+        if (self.seen - 1) % self.every:
+            return
+        report = event.data
+        at = report.observed_at.timestamp()
+        lines = self.store.window_range(WINDOW_KEY, min_score=at - self.window_s, max_score=at)
+        if not lines:
+            log.info("oracle scheduler: no observations in the window of the report at %s", report.observed_at)
+            return
+        blob = ("\n".join(lines) + "\n").encode()
+        tick = report.metrics.tick if report.metrics else None
+        for task in SCHEDULED_TASKS:
+            spec = analysis_spec(task, blob, subject=f"tick/{tick}" if tick is not None else None)
+            request = submit_job(self.bus, self.store, spec, blob, source=self.source)
+            self.filed.append(request)
+            log.info("oracle: filed job %d (%s) for tick %s", request.sequence, task, tick)
