@@ -295,3 +295,31 @@ def test_sources_name_the_metrics_and_findings_a_grounded_text_used() -> None:
     result = check_grounding(text, report_facts(report), "en")
     assert result.grounded
     assert "tick_stall" in result.sources and "tick" in result.sources
+
+
+def test_calling_a_healthy_network_a_serious_problem_fails() -> None:
+    report = next(r for r in reports() if r.health_score == 100 and not problems(r))
+    text = f"A Qubic network's health score of {report.health_score} is a serious problem."
+    result = check_grounding(text, report_facts(report), "en")
+    assert [issue for issue in result.issues if issue.startswith("state 'serious' (problem) disagrees")]
+
+
+def test_calling_a_degraded_network_healthy_fails() -> None:
+    report = next(r for r in reports() if r.status == "degraded")
+    result = check_grounding(f"The network is healthy at {report.health_score}/100.", report_facts(report), "en")
+    assert any(issue.startswith("state 'healthy' (healthy)") for issue in result.issues)
+
+
+def test_severe_words_need_a_critical_finding() -> None:
+    report = next(r for r in reports() if "warning" in {f.severity for f in r.findings} and r.status == "healthy")
+    facts = report_facts(report)
+    assert not check_grounding(f"健康分數 {report.health_score}/100，情況嚴重。", facts, "zh-TW").grounded
+    assert check_grounding(f"健康分數 {report.health_score}/100，有警示。", facts, "zh-TW").grounded
+
+
+def test_a_negated_problem_word_claims_nothing() -> None:
+    report = next(r for r in reports() if r.health_score == 100 and not problems(r))
+    assert check_grounding(
+        f"健康分數 {report.health_score}/100，目前沒有任何異常。", report_facts(report), "zh-TW"
+    ).grounded
+    assert check_grounding(f"Score {report.health_score}/100 with no problems.", report_facts(report), "en").grounded

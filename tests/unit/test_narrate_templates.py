@@ -69,7 +69,7 @@ def test_a_quality_level_below_the_healthy_line_has_its_own_sentence(language: L
     drop, report = find("tick_quality_drop", severity="warning")
     level = drop.model_copy(update={"metric": "latest_stats.epochTickQuality", "threshold": 98.0})
     sentence = assert_exact(report, level, language)
-    assert ("below the healthy 98%" in sentence) if language == "en" else ("低於 98% 的健康水準" in sentence)
+    assert ("below the 98% threshold" in sentence) if language == "en" else ("低於 98% 的門檻" in sentence)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -1,4 +1,5 @@
-"""Direction claims in a text: "the price fell", "空 tick 變多", each with the subject it is about, if one is named.
+"""Claims in a text beyond its figures: directions ("the price fell", "空 tick 變多", each with the subject it is
+about, if one is named) and the network's state ("healthy", "a serious problem", "嚴重").
 
     from qcl.narrate.claims import direction_claims
     direction_claims("The price fell 5.8% while empty ticks rose.")
@@ -9,12 +10,17 @@ comma inside a number); a clause that names none borrows the subject of the clau
 ("The price fell 5.8%, then rose 6.2%"). Idioms that only look like directions are skipped ("up to an hour",
 "fell behind"). Negation ("did not fall") is not understood: such a claim is checked as if it were affirmed, which
 can only reject a correct text, never pass a wrong one.
+
+A state claim has a level: healthy ("healthy", "運作正常"), degraded ("degraded", "欠佳"), problem ("problem",
+"anomaly", "異常", "警示") or critical ("critical", "severe", "嚴重", "危急"). A problem or critical word after a
+negation in its clause ("no problems", "沒有任何異常") claims nothing; "健康分數" (health score) is not a claim.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from qcl.narrate.facts import Direction, Subject
 from qcl.narrate.mentions import normalize
@@ -81,6 +87,47 @@ _SUBJECTS: dict[Subject, tuple[str, ...]] = {
 }
 _CLAUSE_END = re.compile(r"[.,:](?!\d)|[;!?\n。，；：！？]")
 _SENTENCE_END = re.compile(r"\.(?!\d)|[;!?\n。；！？]")
+
+
+Level = Literal["healthy", "degraded", "problem", "critical"]
+_STATE_WORDS: tuple[tuple[Level, re.Pattern[str]], ...] = (
+    (
+        "healthy",
+        re.compile(
+            r"\bhealthy\b|\bno (?:problems?|issues?)\b|\bruns? smoothly\b"
+            r"|健康(?!分數|水準|狀況|度)|一切正常|運作正常|沒有問題",
+            re.I,
+        ),
+    ),
+    ("degraded", re.compile(r"\bdegraded\b|\bimpaired\b|欠佳|降級", re.I)),
+    (
+        "problem",
+        re.compile(
+            r"\b(?:problems?|issues?|trouble|anomal(?:y|ies)|warnings?|alerts?|serious|failures?|failing|outages?)\b"
+            r"|問題|異常|故障|警示|警告",
+            re.I,
+        ),
+    ),
+    ("critical", re.compile(r"\b(?:critical(?:ly)?|severe(?:ly)?|emergency)\b|危急|嚴重|緊急", re.I)),
+)
+_NEGATION = re.compile(r"\b(?:no|not|without|never|none|nothing)\b|n't\b|沒有|沒|無|未|並非", re.I)
+
+
+@dataclass(frozen=True)
+class StateClaim:
+    word: str
+    level: Level
+
+
+def state_claims(text: str) -> list[StateClaim]:
+    claims: list[StateClaim] = []
+    for clause in _CLAUSE_END.split(normalize(text)):
+        for level, pattern in _STATE_WORDS:
+            for match in pattern.finditer(clause):
+                if level != "healthy" and _NEGATION.search(clause[: match.start()]):
+                    continue
+                claims.append(StateClaim(match.group(), level))
+    return claims
 
 
 @dataclass(frozen=True)

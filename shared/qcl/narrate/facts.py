@@ -45,6 +45,18 @@ class ReportFacts:
     times: frozenset[str]  # "HH:MM" (UTC)
     dates: frozenset[str]  # "YYYY-MM-DD"
     trends: tuple[Trend, ...]
+    status: Literal["healthy", "degraded", "critical"] = "healthy"
+    severities: frozenset[str] = frozenset()  # of the report's findings
+
+    def allows(self, level: str) -> bool:
+        """Whether a text may call the network `level` (claims.py state claims)."""
+        if level == "healthy":
+            return self.status == "healthy"
+        if level == "degraded":
+            return self.status != "healthy"
+        if level == "problem":
+            return self.status != "healthy" or bool(self.severities & {"warning", "critical"})
+        return self.status == "critical" or "critical" in self.severities
 
     def directions(self, subject: Subject | None) -> frozenset[Direction]:
         """What the data says about `subject`'s direction; about any subject when None."""
@@ -103,7 +115,14 @@ def report_facts(report: AnalysisReport) -> ReportFacts:
         for item in finding.evidence.values():
             if isinstance(item, str) and (clock := _CLOCK.match(item)):
                 times.add(f"{clock.group(1)}:{clock.group(2)}")
-    return ReportFacts(tuple(values), frozenset(times), frozenset(dates), tuple(report_trends(report)))
+    return ReportFacts(
+        tuple(values),
+        frozenset(times),
+        frozenset(dates),
+        tuple(report_trends(report)),
+        report.status,
+        frozenset(f.severity for f in report.findings),
+    )
 
 
 def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:

@@ -135,8 +135,8 @@ def _tick_quality_drop(f: Finding, epoch: int | None) -> Pair:
         raise KeyError("threshold")
     limit, ticks, empty = f"{f.threshold:g}", _n(f, "ticks_in_epoch"), _n(f, "empty_ticks_in_epoch")
     return (
-        f"epoch tick quality is only {quality}% ({empty} of {ticks} ticks empty), below the healthy {limit}%",
-        f"本 epoch 的 tick 品質只有 {quality}%（{ticks} 個 tick 中有 {empty} 個空 tick），低於 {limit}% 的健康水準",
+        f"epoch tick quality is only {quality}% ({empty} of {ticks} ticks empty), below the {limit}% threshold",
+        f"本 epoch 的 tick 品質只有 {quality}%（{ticks} 個 tick 中有 {empty} 個空 tick），低於 {limit}% 的門檻",
     )
 
 

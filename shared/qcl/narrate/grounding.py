@@ -14,6 +14,8 @@ A text passes when every one of these holds:
 - a percentage matches only a percentage of the report, a price in USD only a price or market cap, the number
   after the word "tick" only a tick and after "epoch" only an epoch; other numbers may match any value;
 - every HH:MM time and date it writes is one in the report (times in UTC, as the report has them);
+- every word about the network's state agrees with the report's status and findings ("healthy" needs a healthy
+  status, "a serious problem" a warning or worse, "critical" / "嚴重" a critical finding; claims.py);
 - every direction word agrees with the data for its subject (claims.py, facts.py trends): "the price fell" needs
   a fall in the report; a direction whose clause names no subject must agree with some trend of the report;
 - a count or identifier (ticks, epochs, findings, seconds the rules round to integers) is not written with
@@ -33,7 +35,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from qcl.narrate.claims import direction_claims
+from qcl.narrate.claims import direction_claims, state_claims
 from qcl.narrate.facts import Fact, ReportFacts
 from qcl.narrate.formats import Language
 from qcl.narrate.language import language_issue
@@ -129,6 +131,12 @@ def check_grounding(
         else:
             shown = ", ".join(sorted(allowed)) or "no trend"
             issues.append(f"direction {claim.word!r} ({about}) disagrees with the data ({shown})")
+    for state in state_claims(text):
+        if not facts.allows(state.level):
+            severities = ", ".join(sorted(facts.severities)) or "no findings"
+            issues.append(
+                f"state {state.word!r} ({state.level}) disagrees with the report ({facts.status}; {severities})"
+            )
     if must_cite and sources and not must_cite & sources:
         issues.append(f"omission: the text states nothing of {', '.join(sorted(must_cite))}")
     return GroundingResult(not issues, tuple(issues), tuple(sorted(sources)))
