@@ -58,3 +58,10 @@ def test_bench_model_for_an_unavailable_model_exits_with_the_reason() -> None:
     result = runner.invoke(app, ["bench", "model", "--model", "deepseek-r1-distill-qwen-1.5b", "--json"])
     assert result.exit_code == 1
     assert "no local path configured" in result.output
+
+
+def test_models_with_an_invalid_setting_exits_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QCL_QUANTIZATION", "int4")
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 2
+    assert "QCL_QUANTIZATION" in result.output

@@ -90,9 +90,9 @@ def test_greedy_steps_reproduce_transformers_generate_on_the_real_model(fp32: Lo
     eos = fp32.tokenizer.eos_token_id
     with torch.inference_mode():
         reference = fp32.model.generate(
-            torch.tensor([ids]), max_new_tokens=40, min_new_tokens=40, do_sample=False, suppress_tokens=[eos]
+            torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False, suppress_tokens=[eos]
         )[0, len(ids) :].tolist()
-    assert greedy_tokens(fp32.model, ids, 40, banned=[eos]) == reference
+    assert greedy_tokens(fp32.model, ids, 24, banned=[eos]) == reference
 
 
 def test_int8_is_smaller_and_agrees_with_fp32_on_most_greedy_tokens(fp32: LoadedModel, int8: LoadedModel) -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from qcl.config import load_settings
+from qcl.model.errors import ModelUnavailableError
 from qcl.model.loading import LoadedModel, load_model, state_dict_sha256
 from qcl.model.params import GenerationParams
 from qcl.model.steps import (
@@ -138,3 +139,28 @@ def test_suppressed_token_is_never_chosen() -> None:
     logits = torch.zeros(1, 10)
     logits[0, 3] = 5.0
     assert int(suppress(logits, [3]).argmax(-1)) != 3
+
+
+def test_target_model_loads_from_a_local_checkpoint_folder(tmp_path: Path, cache_dir: Path) -> None:
+    # The tiny Qwen2 saved as a transformers checkpoint stands in for the 1.5B target's local folder.
+    source = load_model("tiny-random-qwen2", load_settings(model_cache_dir=cache_dir), progress=None)
+    source.model.save_pretrained(tmp_path / "checkpoint")
+    source.tokenizer.save_pretrained(tmp_path / "checkpoint")
+    settings = load_settings(model_path=tmp_path / "checkpoint", model_cache_dir=tmp_path / "cache")
+    loaded = load_model("deepseek-r1-distill-qwen-1.5b", settings, quantization="none", progress=None)
+    assert loaded.from_cache
+    assert state_dict_sha256(loaded.model) == source.weights_sha256
+    assert loaded.weights_sha256 == load_model("deepseek-r1-distill-qwen-1.5b", settings, progress=None).weights_sha256
+
+
+def test_registry_quantization_choice_applies_unless_overridden(tmp_path: Path, cache_dir: Path) -> None:
+    settings = load_settings(model_cache_dir=cache_dir)
+    assert load_model("tiny-random-qwen2", settings, progress=None).quantization == "none"
+    assert load_model("tiny-random-qwen2", settings, quantization="int8", progress=None).quantization == "int8-dynamic"
+    forced = load_settings(model_cache_dir=cache_dir, quantization="int8")
+    assert load_model("tiny-random-qwen2", forced, progress=None).quantization == "int8-dynamic"
+
+
+def test_loading_an_unavailable_model_says_why(cache_dir: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="no local path configured"):
+        load_model("deepseek-r1-distill-qwen-1.5b", load_settings(model_cache_dir=cache_dir), progress=None)

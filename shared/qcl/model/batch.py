@@ -1,6 +1,6 @@
 """One batch of generation requests, decoded together from the per-step functions (the service's worker runs it).
 
-    runner = BatchRunner(loaded, threading.Lock(), on_result=lambda request, result: None)
+    runner = BatchRunner(loaded, model_lock, tokenizer_lock, on_result=lambda request, result: None)
     runner.run([request, ...])        # every request's future is resolved when it returns
 
 Prompts are left-padded into one (batch, seq) tensor so every row's next token sits in the last column. Each row
@@ -80,10 +80,12 @@ class BatchRunner:
         self,
         loaded: LoadedModel,
         model_lock: threading.Lock,
+        tokenizer_lock: threading.Lock,
         on_result: Callable[[Request, GenerationResult], None],
     ) -> None:
         self.loaded = loaded
         self._lock = model_lock
+        self._tokenizer_lock = tokenizer_lock
         self._on_result = on_result
         tokenizer = loaded.tokenizer
         configured = loaded.model.generation_config.eos_token_id
@@ -148,7 +150,8 @@ class BatchRunner:
             self._finish(row, "eos", now)
             return
         row.tokens.append(token)
-        decoded = str(self.loaded.tokenizer.decode(row.tokens, skip_special_tokens=True))
+        with self._tokenizer_lock:
+            decoded = str(self.loaded.tokenizer.decode(row.tokens, skip_special_tokens=True))
         row.raw, stopped = cut_at_stop(decoded, params.stop)
         deadline = row.request.deadline
         if stopped:

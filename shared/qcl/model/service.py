@@ -110,7 +110,9 @@ class GenerationService:
         self._queue: queue.Queue[Request] = queue.Queue(maxsize=queue_size)
         self._cache = ResultCache(result_cache)
         self._model_lock = threading.Lock()  # one forward pass at a time: batch steps and health checks
-        self._runner = BatchRunner(loaded, self._model_lock, on_result=self._remember)
+        # A fast tokenizer's Rust backend is not safe to call from two threads at once ("Already borrowed").
+        self._tokenizer_lock = threading.Lock()
+        self._runner = BatchRunner(loaded, self._model_lock, self._tokenizer_lock, on_result=self._remember)
         self._busy = threading.Event()
         self._stopping = threading.Event()
         self._seconds_per_request = INITIAL_SECONDS_PER_REQUEST
@@ -230,8 +232,9 @@ class GenerationService:
         if not any(message["content"].strip() for message in chat):
             raise InvalidGenerationRequestError("prompt is empty: every message's content is blank")
         tokenizer = self.loaded.tokenizer
-        text = tokenizer.apply_chat_template([dict(m) for m in chat], add_generation_prompt=True, tokenize=False)
-        ids = tokenizer.encode(text, add_special_tokens=False)
+        with self._tokenizer_lock:
+            text = tokenizer.apply_chat_template([dict(m) for m in chat], add_generation_prompt=True, tokenize=False)
+            ids = tokenizer.encode(text, add_special_tokens=False)
         limit = self.loaded.spec.context_length
         if len(ids) + params.max_new_tokens > limit:
             raise InvalidGenerationRequestError(
