@@ -23,7 +23,7 @@ from qcl.model.loading import load_model
 from qcl.shard.client import LinkFailure, StageLink, call_json, check_health, fetch_record
 from qcl.shard.loading import NotHeld, load_stage
 from qcl.shard.server import ServerOptions, ShardServer, build_server
-from qcl.shard.wire import SERVICE, as_replay, decode, encode, hidden_frame, ids_frame, to_tensor
+from qcl.shard.wire import FLAG_SPAN, SERVICE, as_replay, decode, encode, hidden_frame, ids_frame, span_frame, to_tensor
 
 MODEL = "tiny-random-qwen2"
 PROMPT = [5, 9, 40, 41, 42]
@@ -146,6 +146,28 @@ def test_replayed_frames_get_no_reply_but_advance_the_session(channels: dict[str
     reply = decode(link.receive(10))
     link.close()
     assert (reply.step, reply.position, reply.shape) == (1, len(PROMPT), (1, 1, 64))
+
+
+def test_a_replayed_span_advances_one_step_per_token(channels: dict[str, grpc.Channel]) -> None:
+    session = _sid()
+    link = _link(channels["first"], "0:1", session)
+    decodes = [ids_frame("tokens", session, step, len(PROMPT) + step - 1, torch.tensor([[step]])) for step in (1, 2, 3)]
+    link.send(as_replay(_tokens(session)))
+    link.send(encode(span_frame(decodes)))
+    link.send(_tokens(session, step=4, position=len(PROMPT) + 3, ids=[9]))
+    reply = decode(link.receive(10))
+    link.close()
+    assert (reply.step, reply.position) == (4, len(PROMPT) + 3)
+
+
+def test_a_span_that_is_not_a_replay_is_refused(channels: dict[str, grpc.Channel]) -> None:
+    session = _sid()
+    decodes = [ids_frame("tokens", session, step, len(PROMPT) + step - 1, torch.tensor([[step]])) for step in (1, 2)]
+    raw = bytearray(encode(span_frame(decodes)))
+    raw[5] = FLAG_SPAN  # the replay bit cleared
+    failure = _failure(_link(channels["first"], "0:1", session), _tokens(session), bytes(raw))
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "a span of decode steps is only ever replayed" in failure.detail
 
 
 def test_a_session_closes_when_its_stream_ends(channels: dict[str, grpc.Channel], first: ShardServer) -> None:

@@ -20,6 +20,7 @@ from qcl.shard.wire import (
     encode,
     hidden_frame,
     ids_frame,
+    span_frame,
     to_tensor,
 )
 
@@ -128,3 +129,24 @@ def test_token_frames_must_be_int64() -> None:
     raw = header + struct.pack("<2I", 1, 1) + np.zeros(1, "<f2").tobytes()
     with pytest.raises(WireError, match="a tokens frame carries int64, got fp16"):
         decode(raw)
+
+
+def test_a_span_merges_consecutive_decode_frames_into_one_replayed_frame() -> None:
+    frames = [hidden_frame(SESSION, step, 20 + step, _hidden(seq=1, seed=step), "fp16") for step in range(1, 4)]
+    span = decode(encode(span_frame(frames)))
+    assert (span.step, span.position, span.shape, span.steps) == (1, 21, (1, 3, 576), 3)
+    assert span.replay and span.span
+    expected = torch.cat([to_tensor(f) for f in frames], dim=1)
+    assert torch.equal(to_tensor(span), expected)
+
+
+def test_a_span_of_token_frames_stays_token_ids() -> None:
+    frames = [ids_frame("tokens", SESSION, step, 9 + step, torch.tensor([[step]])) for step in (1, 2)]
+    span = span_frame(frames)
+    assert span.kind == "tokens" and torch.equal(to_tensor(span), torch.tensor([[1, 2]]))
+
+
+def test_frames_that_do_not_follow_each_other_make_no_span() -> None:
+    frames = [hidden_frame(SESSION, step, step, _hidden(seq=1), "fp32") for step in (1, 3)]
+    with pytest.raises(WireError, match="frame step 3 does not follow step 1"):
+        span_frame(frames)

@@ -37,8 +37,10 @@ from qcl.store.base import Store
 class PoolRunner(BatchRunner):
     """Runs a batch's requests as pipeline sessions through the pool (one thread per request)."""
 
-    def __init__(self, loaded: LoadedModel, model_lock: threading.Lock, on_result: Any, pool: ShardPool) -> None:
-        super().__init__(loaded, model_lock, on_result)
+    def __init__(self, service_runner: BatchRunner, pool: ShardPool) -> None:
+        # Take over the service's own runner state (its locks, result callback, end-of-sequence ids) as it is,
+        # rather than re-calling a constructor whose arguments belong to the model runtime.
+        vars(self).update(vars(service_runner))
         self.pool = pool
 
     def _decode(self, rows: list[_Row]) -> None:
@@ -93,7 +95,7 @@ class ShardedModel(GenerationService):
         )
         self.pool = pool
         # Swapped before any request can arrive (none can before __init__ returns).
-        self._runner = PoolRunner(skeleton, self._model_lock, self._remember, pool)
+        self._runner = PoolRunner(self._runner, pool)
 
     def health_check(self) -> bool:
         """True when the worker is alive and every layer range has a live node answering its health check."""

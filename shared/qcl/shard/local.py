@@ -140,16 +140,23 @@ class LocalPool:
                 for stage_process in list(waiting):
                     if check_health(channels.get(stage_process.address), timeout_s=0.5):
                         waiting.remove(stage_process)
-                    elif stage_process.process is not None and stage_process.process.poll() is not None:
+                    elif self._exited(stage_process) and not self._supervisor.is_alive():
                         tail = self.log_tail(stage_process)
                         raise ShardError(f"{stage_process.node_id} exited while starting:\n{tail}")
                 if waiting and time.monotonic() > deadline:
                     names = ", ".join(p.node_id for p in waiting)
-                    raise ShardError(f"stages not serving after {timeout_s:g} s: {names}")
+                    tail = self.log_tail(waiting[0])
+                    raise ShardError(
+                        f"stages not serving after {timeout_s:g} s: {names}; {waiting[0].node_id} log:\n{tail}"
+                    )
                 if waiting:
                     time.sleep(0.2)
         finally:
             channels.close()
+
+    @staticmethod
+    def _exited(stage_process: StageProcess) -> bool:
+        return stage_process.process is not None and stage_process.process.poll() is not None
 
     def kill(self, node_id: str, sig: int = signal.SIGKILL) -> StageProcess:
         """Send `sig` to a stage (SIGKILL: kill -9; SIGSTOP/SIGCONT: a stage that stalls and comes back)."""

@@ -30,7 +30,7 @@ import torch
 from qcl.shard.client import LinkFailure, StageLink, session_metadata
 from qcl.shard.errors import ShardError, ShardPoolUnavailableError
 from qcl.shard.sessions import Sampling
-from qcl.shard.wire import as_replay, decode, encode, ids_frame
+from qcl.shard.wire import as_replay, decode, encode, ids_frame, span_frame
 
 if TYPE_CHECKING:
     from qcl.shard.pool import ShardPool
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 SendHook = Callable[[int, int, str], None]
 # Waits between attempts to find a node for an orphaned range (the registry refreshes every heartbeat).
 RETRY_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+REPLAY_SPAN = 64  # decode steps merged into one replayed frame, for sessions too long to replay frame by frame
+MIN_EXACT_REPLAY = 16  # the most recent decode frames always replayed one by one
 
 
 class ShardProtocolError(ShardError):
@@ -55,7 +57,7 @@ class PipelineSession:
         self.sampling = sampling
         self.session_id = uuid.uuid4().bytes
         self.plan = list(pool.plan)
-        self.on_send = on_send
+        self.on_send = on_send or pool.on_send
         self.step = 0
         self.position = 0
         self.links: list[StageLink | None] = [None] * len(self.plan)
@@ -142,8 +144,8 @@ class PipelineSession:
                     session_metadata(self.session_id, layers, self.sampling, self.pool.options.wire),
                     stream_timeout_s=self.pool.options.stream_timeout_s,
                 )
-                for frame in self.logs[index][:-1]:
-                    link.send(as_replay(frame))
+                for frame in self._replay(index):
+                    link.send(frame)
                 self.links[index] = link
                 return link
             if time.monotonic() >= deadline:
@@ -154,6 +156,31 @@ class PipelineSession:
             f"no live node serves layers {layers.start}:{layers.stop} and none could load them within "
             f"{self.pool.options.recovery_timeout_s:g} s",
         )
+
+    def _replay(self, index: int) -> list[bytes]:
+        """The frames that rebuild range `index`'s cache on a new node: the log, flagged as replay.
+
+        Frame by frame, the new node computes exactly what the lost one did (bit-identical cache). A long session
+        would take too long that way, so the decode frames beyond what fits in a quarter of the recovery budget
+        (at the range's measured time per frame) are merged into spans of REPLAY_SPAN tokens: one pass per span,
+        with prefill numerics instead of decode numerics for those older positions.
+        """
+        history = self.logs[index][:-1]
+        if not history:
+            return []
+        prompt, decodes = history[0], history[1:]
+        ms_per_frame = self.pool.ms_per_frame(self.plan[index])
+        exact = len(decodes)
+        if ms_per_frame:
+            budget_ms = 250 * self.pool.options.recovery_timeout_s  # a quarter of the budget, in ms
+            exact = min(exact, max(MIN_EXACT_REPLAY, int(budget_ms / ms_per_frame)))
+        older, recent = decodes[: len(decodes) - exact], decodes[len(decodes) - exact :]
+        spans = [
+            encode(span_frame([decode(raw) for raw in older[start : start + REPLAY_SPAN]]))
+            for start in range(0, len(older), REPLAY_SPAN)
+        ]
+        self.pool.count_spans(len(spans))
+        return [as_replay(prompt), *spans, *(as_replay(raw) for raw in recent)]
 
     def _drop(self, index: int, link: StageLink) -> None:
         link.cancel()

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,7 @@ class PoolCounters:
     sessions: int = 0
     failovers: int = 0
     adoptions: int = 0
+    replay_spans: int = 0  # merged frames sent while replaying long sessions
     last_recovery_s: float | None = None
     decode_tokens: int = 0
     decode_bytes: int = 0
@@ -80,6 +81,8 @@ class ShardPool:
         self.channels = Channels()
         self.counters = PoolCounters()
         self.plan: list[range] | None = None
+        # Called before every frame of every session (stage index, step, node id): fault injection in tests.
+        self.on_send: Callable[[int, int, str], None] | None = None
         self._lock = threading.Lock()
         self._open: Counter[str] = Counter()  # node -> sessions this coordinator holds there
         self._refused: set[str] = set()  # nodes seen serving another model or other weights (logged once)
@@ -228,6 +231,13 @@ class ShardPool:
         load = max(self._open[node.node_id], node.sessions) / node.max_sessions
         return (load, node.decode_ms_per_frame or 0.0, node.node_id)
 
+    def ms_per_frame(self, layers: range) -> float | None:
+        """The median decode time per frame of the nodes serving `layers`, as they last reported it."""
+        times = sorted(
+            n.decode_ms_per_frame for n in self.membership.records() if n.serves(layers) and n.decode_ms_per_frame
+        )
+        return times[len(times) // 2] if times else None
+
     def frame_timeout_s(self, tokens: int) -> float:
         return self.options.step_timeout_s + tokens * self.options.token_timeout_s
 
@@ -235,6 +245,10 @@ class ShardPool:
         with self._lock:
             self.counters.decode_tokens += 1
             self.counters.decode_bytes += wire_bytes
+
+    def count_spans(self, spans: int) -> None:
+        with self._lock:
+            self.counters.replay_spans += spans
 
     def count_recovery(self, seconds: float) -> None:
         with self._lock:

@@ -60,17 +60,17 @@ class Stage:
         with self._lock, torch.inference_mode():
             reply = self._forward(session, frame)
         elapsed = time.perf_counter() - started
-        session.next_step += 1
+        session.next_step += frame.steps
         session.position += frame.tokens
         self.stats.frames += 1
         self.stats.tokens += frame.tokens
         self.stats.compute_s += elapsed
-        if frame.step > 0:
+        if frame.step > 0 and not frame.replay:
             self.stats.decode_frames += 1
             self.stats.decode_compute_s += elapsed
-        return None if frame.replay else reply
+        return reply
 
-    def _forward(self, session: Session, frame: Frame) -> Frame:
+    def _forward(self, session: Session, frame: Frame) -> Frame | None:
         model = self.held.model
         seq, start = frame.tokens, frame.position
         inputs = to_tensor(frame).to(self.device)
@@ -78,6 +78,8 @@ class Stage:
         positions = torch.arange(start, start + seq, device=self.device)[None, :]  # (1, seq)
         mask = torch.ones(1, start + seq, dtype=torch.long, device=self.device)  # (1, seen + seq): no padding
         hidden = run_layers(model, hidden, self.layers, session.cache, positions, mask)
+        if frame.replay:
+            return None  # the cache is rebuilt; a replayed frame needs no output (and the last stage no LM head)
         if not self.held.last:
             return hidden_frame(session.session_id, frame.step, start, hidden.cpu(), session.wire)  # type: ignore[arg-type]
         sampling = session.sampling
@@ -92,6 +94,8 @@ class Stage:
                 f"frame.session: this stream carries session {session_hex(session.session_id)}, "
                 f"got a frame of {session_hex(frame.session)}"
             )
+        if frame.span and not frame.replay:
+            raise WireError("frame.flags: a span of decode steps is only ever replayed")
         if frame.step != session.next_step:
             raise StepOrderError(
                 f"session {session_hex(frame.session)}: expected step {session.next_step}, got step {frame.step}"

@@ -17,6 +17,7 @@ module, nothing is generated, and the tensor bytes are not wrapped again.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 from math import prod
@@ -37,6 +38,7 @@ VERSION = 1
 HEADER = struct.Struct("<2sBBBBBx16sII")
 MAX_NDIM = 4
 FLAG_REPLAY = 1  # replayed to rebuild a cache: the stage answers nothing
+FLAG_SPAN = 2  # a replayed span of one-token decode steps, one step per token (replay of long sessions)
 
 Kind = Literal["tokens", "hidden", "token"]
 KINDS: dict[Kind, int] = {"tokens": 1, "hidden": 2, "token": 3}
@@ -66,6 +68,15 @@ class Frame:
     @property
     def replay(self) -> bool:
         return bool(self.flags & FLAG_REPLAY)
+
+    @property
+    def span(self) -> bool:
+        return bool(self.flags & FLAG_SPAN)
+
+    @property
+    def steps(self) -> int:
+        """Session steps the frame advances: one, or one per token for a replayed span."""
+        return self.tokens if self.span else 1
 
     @property
     def tokens(self) -> int:
@@ -120,6 +131,29 @@ def decode(raw: bytes) -> Frame:
 def as_replay(raw: bytes) -> bytes:
     """An encoded frame with its replay flag set (the flags byte sits at offset 5 of the header)."""
     return raw[:5] + bytes([raw[5] | FLAG_REPLAY]) + raw[6:]
+
+
+def span_frame(frames: list[Frame]) -> Frame:
+    """Consecutive one-token frames of a session merged into one replayed span (a replay of many decode steps)."""
+    first = frames[0]
+    for before, after in itertools.pairwise(frames):
+        if after.step != before.step + before.steps or after.position != before.position + before.tokens:
+            raise WireError(f"span: frame step {after.step} does not follow step {before.step}")
+    hidden = torch.cat([to_tensor(frame) for frame in frames], dim=1)  # (1, tokens, hidden) or (1, tokens)
+    if first.kind == "tokens":
+        merged = ids_frame("tokens", first.session, first.step, first.position, hidden)
+    else:
+        merged = hidden_frame(first.session, first.step, first.position, hidden, first.dtype)  # type: ignore[arg-type]
+    return Frame(
+        merged.kind,
+        merged.session,
+        merged.step,
+        merged.position,
+        merged.dtype,
+        merged.shape,
+        merged.payload,
+        FLAG_REPLAY | FLAG_SPAN,
+    )
 
 
 def payload_size(dtype: str, shape: tuple[int, ...]) -> int:
