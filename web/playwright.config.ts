@@ -3,7 +3,8 @@
  * `npx playwright install` must not run here). Two projects:
  * - mocked: the built app under `vite preview` with the API's CSP, /api/** answered inside the browser by
  *   tests/e2e/mock/mockApi.ts — the dashboard's own behaviour, no Python needed.
- * - live: the built app served by a real `qcl up` on loopback (tests/e2e/live/), once the API serves it.
+ * - live: the built app served by a real `qcl up` on loopback, started by tests/e2e/qclUp.ts (global setup; set
+ *   QCL_E2E_SKIP_LIVE=1 to run without Python — `npm run test:e2e:mocked`).
  * Screenshots of every test land in test-results/screenshots/ (the CI artifact).
  */
 import { defineConfig } from '@playwright/test';
@@ -18,6 +19,7 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   workers: 2, // the CI machine has 2 cores
   reporter: [['list']],
+  globalSetup: './tests/e2e/qclUp.ts',
   use: {
     browserName: 'chromium',
     timezoneId: 'UTC',
@@ -41,6 +43,11 @@ export default defineConfig({
       name: 'mocked',
       testDir: 'tests/e2e/mock',
       use: { baseURL: `http://127.0.0.1:${PREVIEW_PORT}` },
+    },
+    {
+      name: 'live',
+      testDir: 'tests/e2e/live',
+      timeout: 90_000, // answers and tasks go through the real pipeline
     },
   ],
   webServer: [

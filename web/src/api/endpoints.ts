@@ -1,48 +1,39 @@
-/** One typed function per API endpoint (issue 6's list); pages call these, never `request` with a bare path. */
-import { request } from './client';
+/** One typed function per API endpoint the dashboard uses; pages call these, never `request` with a bare path. */
+import { ApiError, request } from './client';
 import type {
-  AIStatus,
-  AnalysisReport,
+  AIInsight,
   AttestationList,
-  AttestationRecord,
+  AnalysisReport,
   InsightList,
-  InsightRecord,
-  Language,
+  KeysResponse,
   NetworkHistory,
   NodeList,
+  OracleResult,
   QuestionRequest,
   Task,
   TaskRequest,
   Topology,
-  WhoAmI,
 } from './types';
 
 type Signal = { signal?: AbortSignal };
+
+export const HISTORY_MAX = 2880; // the API's limit: a day of observations 30 s apart
+export const INSIGHTS_MAX = 200;
 
 export const api = {
   latestAnalysis: ({ signal }: Signal = {}) => request<AnalysisReport>('GET', '/api/network/latest', { signal }),
 
   history: (from: Date, to: Date, { signal }: Signal = {}) =>
     request<NetworkHistory>('GET', '/api/network/history', {
-      query: { from: from.toISOString(), to: to.toISOString() },
+      query: { from: from.toISOString(), to: to.toISOString(), limit: HISTORY_MAX },
       signal,
     }),
 
   insights: (limit: number, { signal }: Signal = {}) =>
-    request<InsightList>('GET', '/api/insights', { query: { limit }, signal }),
+    request<InsightList>('GET', '/api/insights', { query: { limit: Math.min(limit, INSIGHTS_MAX) }, signal }),
 
   ask: (body: QuestionRequest, { signal }: Signal = {}) =>
-    request<InsightRecord>('POST', '/api/ai/question', { body, signal }),
-
-  analyze: (language: Language, { signal }: Signal = {}) =>
-    request<{ report: AnalysisReport; insight: InsightRecord }>('POST', '/api/ai/analyze', {
-      body: { window: 'latest', language },
-      signal,
-    }),
-
-  status: ({ signal }: Signal = {}) => request<AIStatus>('GET', '/api/ai/status', { signal }),
-
-  whoami: ({ signal }: Signal = {}) => request<WhoAmI>('GET', '/api/auth/whoami', { signal }),
+    request<AIInsight>('POST', '/api/ai/question', { body, signal }),
 
   nodes: ({ signal }: Signal = {}) => request<NodeList>('GET', '/api/nodes', { signal }),
 
@@ -55,8 +46,22 @@ export const api = {
 
   attestations: ({ signal }: Signal = {}) => request<AttestationList>('GET', '/api/oracle/results', { signal }),
 
-  attestation: (id: string, { signal }: Signal = {}) =>
-    request<AttestationRecord>('GET', `/api/oracle/results/${encodeURIComponent(id)}`, { signal }),
+  attestation: (jobId: string, { signal }: Signal = {}) =>
+    request<OracleResult>('GET', `/api/oracle/results/${encodeURIComponent(jobId)}`, { signal }),
+
+  /**
+   * Whether the key in use is an admin's. The API has no "who am I" endpoint, so this asks an admin-only read
+   * (the key list, never the keys themselves): 200 → admin, 403 → a lower role.
+   */
+  isAdmin: async ({ signal }: Signal = {}): Promise<boolean> => {
+    try {
+      await request<KeysResponse>('GET', '/api/admin/keys', { signal });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.kind === 'forbidden') return false;
+      throw error;
+    }
+  },
 };
 
 export type Api = typeof api;

@@ -1,37 +1,39 @@
 /**
  * The one live connection (GET /api/ws): reconnects by itself with capped exponential backoff and jitter, resumes
- * after the last sequence number it saw, drops duplicates, and reports a sync state the header shows.
+ * after the last sequence number it saw (`?last_seq=N`), drops duplicates, and reports a sync state the header shows.
+ *
+ * Protocol (qcl/api/routes_ops.py): browsers cannot set headers on a WebSocket, so the key travels as the
+ * subprotocol `bearer.<key>` next to `qcl.v1`. The server sends `hello` (the position it continues from), `resync`
+ * when events after our position have expired (views must reload over REST), then {seq, type, time, data} events.
+ * It pings at the WebSocket level every 25 s; the browser answers those itself.
  *
  * Everything it touches outside itself (the socket, timers, clock, randomness) is injected, so tests drive it with a
  * fake socket and fake timers.
  */
-import type { LiveHello, LiveServerMessage, LiveTopic, LiveTopics } from './types';
+import type { LiveServerMessage, LiveTopic, LiveTopics } from './types';
 
 export type SyncState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 export interface LiveSnapshot {
   state: SyncState;
-  lastUpdate: number | null; // ms since epoch of the last event or ready message
+  lastUpdate: number | null; // ms since epoch of the last message from the server
   attempt: number; // failed connection attempts since the last success
   lastSeq: number | null;
-  fatal: 'unauthorized' | null; // the server refused the key: no retries until the key changes
 }
 
 /** The part of the browser's WebSocket the connection uses. */
 export interface SocketLike {
-  readonly readyState: number;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number }) => void) | null;
   onerror: ((event: unknown) => void) | null;
-  send(data: string): void;
   close(code?: number): void;
 }
 
 export interface LiveOptions {
   url: string;
   token: () => string | null;
-  createSocket?: (url: string) => SocketLike;
+  createSocket?: (url: string, protocols: string[]) => SocketLike;
   now?: () => number;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
@@ -39,12 +41,9 @@ export interface LiveOptions {
   baseDelayMs?: number; // first retry after about this long
   maxDelayMs?: number; // backoff cap
   offlineAfterAttempts?: number; // show "offline" instead of "reconnecting" from this many failed attempts
-  staleAfterMs?: number; // no message (not even a ping) for this long: assume a dead socket and reconnect
 }
 
-/** Close codes the server uses to refuse the key (4000 + HTTP status, a common WebSocket convention). */
-export const CLOSE_UNAUTHORIZED = 4401;
-export const CLOSE_FORBIDDEN = 4403;
+export const SUBPROTOCOL = 'qcl.v1';
 const CLOSE_NORMAL = 1000;
 
 /** Delay before retry number `attempt` (1-based): base × 2^(attempt-1), capped, then scaled by 0.5–1 for jitter. */
@@ -53,15 +52,24 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(exponential * (0.5 + random() / 2));
 }
 
+/** The subprotocols to offer: ours, and the key where there is one. */
+export function subprotocols(token: string | null): string[] {
+  return token ? [SUBPROTOCOL, `bearer.${token}`] : [SUBPROTOCOL];
+}
+
+/** The socket URL for a (re)connect: resume after `lastSeq` when we have one. */
+export function resumeUrl(url: string, lastSeq: number | null): string {
+  return lastSeq === null ? url : `${url}${url.includes('?') ? '&' : '?'}last_seq=${lastSeq}`;
+}
+
 type Handler<T extends LiveTopic> = (data: LiveTopics[T], seq: number) => void;
 
 export class LiveConnection {
   private socket: SocketLike | null = null;
   private retryTimer: unknown = null;
-  private staleTimer: unknown = null;
   private stopped = true;
   private networkDown = false;
-  private snapshot: LiveSnapshot = { state: 'offline', lastUpdate: null, attempt: 0, lastSeq: null, fatal: null };
+  private snapshot: LiveSnapshot = { state: 'offline', lastUpdate: null, attempt: 0, lastSeq: null };
   private readonly handlers = new Map<LiveTopic, Set<Handler<LiveTopic>>>();
   private readonly stateListeners = new Set<(snapshot: LiveSnapshot) => void>();
   private readonly resyncListeners = new Set<() => void>();
@@ -69,7 +77,7 @@ export class LiveConnection {
 
   constructor(options: LiveOptions) {
     this.options = {
-      createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+      createSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike,
       now: () => Date.now(),
       random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms),
@@ -77,7 +85,6 @@ export class LiveConnection {
       baseDelayMs: 1000,
       maxDelayMs: 30_000,
       offlineAfterAttempts: 5,
-      staleAfterMs: 90_000,
       ...options,
     };
   }
@@ -90,14 +97,14 @@ export class LiveConnection {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.update({ state: 'connecting', fatal: null });
+    this.update({ state: 'connecting' });
     this.open();
   }
 
   /** Close for good (until `start` again). */
   stop(): void {
     this.stopped = true;
-    this.clearTimers();
+    this.clearRetry();
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -145,50 +152,49 @@ export class LiveConnection {
   }
 
   private open(): void {
-    const socket = this.options.createSocket(this.options.url);
+    const url = resumeUrl(this.options.url, this.snapshot.lastSeq);
+    const socket = this.options.createSocket(url, subprotocols(this.options.token()));
     this.socket = socket;
     socket.onopen = () => {
-      const hello: LiveHello = { type: 'hello', token: this.options.token(), resume_after: this.snapshot.lastSeq };
-      socket.send(JSON.stringify(hello));
       this.networkDown = false;
       this.update({ state: 'live', attempt: 0 });
-      this.armStaleTimer();
     };
     socket.onmessage = (event) => this.receive(event.data);
-    socket.onclose = (event) => this.closed(socket, event.code);
+    socket.onclose = () => this.closed(socket);
     socket.onerror = () => undefined; // a close event always follows; it decides what happens next
   }
 
   private receive(raw: unknown): void {
-    this.armStaleTimer();
     let message: LiveServerMessage;
     try {
       message = JSON.parse(String(raw)) as LiveServerMessage;
     } catch {
       return; // not ours to crash on: the next valid message carries on
     }
-    if (message.type === 'ready') {
-      this.update({ lastUpdate: this.options.now(), lastSeq: message.seq });
-      if (!message.resumed) this.resyncListeners.forEach((listener) => listener());
-    } else if (message.type === 'event') {
-      const last = this.snapshot.lastSeq;
-      if (last !== null && message.seq <= last) return; // already seen before the reconnect
+    if (typeof message.seq !== 'number') return;
+    if (message.type === 'hello') {
       this.update({ lastSeq: message.seq, lastUpdate: this.options.now() });
-      this.handlers.get(message.topic)?.forEach((handler) => handler(message.data as never, message.seq));
+      return;
     }
+    if (message.type === 'resync') {
+      this.update({ lastSeq: message.seq, lastUpdate: this.options.now() });
+      this.resyncListeners.forEach((listener) => listener());
+      return;
+    }
+    const last = this.snapshot.lastSeq;
+    if (last !== null && message.seq <= last) return; // already seen before the reconnect
+    this.update({ lastSeq: message.seq, lastUpdate: this.options.now() });
+    this.handlers.get(message.type)?.forEach((handler) => handler(message.data as never, message.seq));
   }
 
-  private closed(socket: SocketLike, code: number): void {
+  private closed(socket: SocketLike): void {
     if (socket !== this.socket) return; // an old socket we already replaced
     this.detach(socket);
     this.socket = null;
-    this.clearTimers();
+    this.clearRetry();
     if (this.stopped) return;
-    if (code === CLOSE_UNAUTHORIZED || code === CLOSE_FORBIDDEN) {
-      this.stopped = true;
-      this.update({ state: 'offline', fatal: 'unauthorized' });
-      return;
-    }
+    // A refused key ends the handshake with a plain failure too (browsers do not show the HTTP status), so every
+    // close is retried; the REST views explain a refused key.
     const attempt = this.snapshot.attempt + 1;
     const state: SyncState =
       this.networkDown || attempt >= this.options.offlineAfterAttempts ? 'offline' : 'reconnecting';
@@ -200,24 +206,9 @@ export class LiveConnection {
     }, delay);
   }
 
-  private armStaleTimer(): void {
-    if (this.staleTimer !== null) this.options.clearTimer(this.staleTimer);
-    this.staleTimer = this.options.setTimer(() => {
-      this.staleTimer = null;
-      const socket = this.socket;
-      if (socket) {
-        this.detach(socket);
-        socket.close(CLOSE_NORMAL);
-        this.closed(socket, 1006); // treat silence as a dropped connection
-      }
-    }, this.options.staleAfterMs);
-  }
-
-  private clearTimers(): void {
+  private clearRetry(): void {
     if (this.retryTimer !== null) this.options.clearTimer(this.retryTimer);
-    if (this.staleTimer !== null) this.options.clearTimer(this.staleTimer);
     this.retryTimer = null;
-    this.staleTimer = null;
   }
 
   private detach(socket: SocketLike): void {

@@ -4,8 +4,8 @@ import type { Task } from '../api/types';
 const STORAGE = 'qcl.tasks';
 export const TASKS_KEPT = 50;
 
-export function isTerminal(task: Pick<Task, 'status'>): boolean {
-  return task.status === 'done' || task.status === 'failed';
+export function isTerminal(task: Pick<Task, 'state'>): boolean {
+  return task.state === 'done' || task.state === 'failed';
 }
 
 export function loadTaskIds(): string[] {

@@ -21,9 +21,9 @@ import {
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
-import type { InsightRecord, Language } from '../api/types';
+import type { Language } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
-import { filterInsights, mergeInsights } from '../lib/history';
+import { filterInsights, insightKey, mergeInsights, type InsightView } from '../lib/history';
 import { focusFromHash } from '../lib/route';
 import { recognitionLanguage, speechRecognition, transcriptOf, type Recognition } from '../lib/speech';
 import { asApiError, useApi } from '../lib/useApi';
@@ -49,12 +49,16 @@ export function Ask() {
   const [answerLanguage, setAnswerLanguage] = useState<Language>(language);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const [answers, setAnswers] = useState<InsightRecord[]>([]);
+  const [answers, setAnswers] = useState<InsightView[]>([]);
   const [query, setQuery] = useState('');
   const [listening, setListening] = useState(false);
   const recognition = useRef<Recognition | null>(null);
   const Speech = useMemo(() => speechRecognition(), []);
-  const history = useApi((signal) => api.insights(HISTORY_LIMIT, { signal }).then((body) => body.insights), []);
+  const history = useApi<InsightView[]>(
+    (signal) => api.insights(HISTORY_LIMIT, { signal }).then((body) => body.insights),
+    [],
+    { merge: (current, fetched) => mergeInsights(fetched, current ?? []) }, // keep the questions asked here
+  );
 
   useEffect(() => setAnswerLanguage(language), [language]);
   useEffect(() => {
@@ -62,7 +66,7 @@ export function Ask() {
   }, []);
   useEffect(() => () => recognition.current?.stop(), []);
 
-  useLiveTopic('ai-insights', (insight) => history.setData((current) => mergeInsights([insight], current ?? [])));
+  useLiveTopic('insight', (insight) => history.setData((current) => mergeInsights([insight], current ?? [])));
 
   async function ask(text: string) {
     const trimmed = text.trim();
@@ -72,7 +76,7 @@ export function Ask() {
     setError(null);
     try {
       const answer = await api.ask({ question: trimmed, language: answerLanguage });
-      const withQuestion = { ...answer, question: answer.question ?? trimmed };
+      const withQuestion: InsightView = { ...answer, question: trimmed };
       setAnswers((current) => [withQuestion, ...current]);
       history.setData((current) => mergeInsights([withQuestion], current ?? []));
     } catch (failure) {
@@ -189,8 +193,8 @@ export function Ask() {
       {pending && <LoadingBlock height={200} />}
       {answers.length > 0 && (
         <Stack spacing={2} aria-live="polite" data-testid="answers">
-          {answers.map((answer) => (
-            <InsightCard key={answer.id} insight={answer} />
+          {answers.map((answer, index) => (
+            <InsightCard key={`${answers.length - index}`} insight={answer} />
           ))}
         </Stack>
       )}
@@ -229,7 +233,7 @@ export function Ask() {
               {t('ask.historyCount', { shown: Math.min(filtered.length, HISTORY_SHOWN), total: filtered.length })}
             </Typography>
             {filtered.slice(0, HISTORY_SHOWN).map((item) => (
-              <InsightCard key={item.id} insight={item} />
+              <InsightCard key={insightKey(item)} insight={item} />
             ))}
           </Stack>
         )}

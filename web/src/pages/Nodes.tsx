@@ -1,6 +1,6 @@
 /**
- * Nodes: the shard pool and oracle committee as a topology graph, the node table with health and heartbeats, and
- * node events (joined, failed, recovered, left) as they happen over the live channel.
+ * Nodes: the shard pool and oracle committee as a topology graph, the node table with state and last contact, and
+ * node changes (joined, failed, recovered, left) as they happen over the live channel.
  */
 import {
   Box,
@@ -17,34 +17,40 @@ import {
 } from '@mui/material';
 import { useState } from 'react';
 import { api } from '../api/endpoints';
-import type { NodeEvent } from '../api/types';
-import { formatPercent, formatRelative, formatTime } from '../lib/format';
-import { applyNodeEvent, sortNodes } from '../lib/nodes';
+import type { NodeView, Topology } from '../api/types';
+import { formatRelative, formatTime } from '../lib/format';
+import { applyNodeView, sortNodes } from '../lib/nodes';
 import { useApi } from '../lib/useApi';
 import { useNow } from '../lib/useNow';
 import { useLiveTopic, useResync } from '../state/live';
 import { useSettings } from '../state/settings';
 import { ApiErrorAlert } from '../ui/ApiErrorAlert';
-import { NodeStatusChip } from '../ui/chips';
+import { NodeStateChip } from '../ui/chips';
 import { EmptyState } from '../ui/EmptyState';
+import { LoadingBlock } from '../ui/Loading';
 import { Panel } from '../ui/Panel';
 import { TopologyGraph } from '../ui/TopologyGraph';
-import { LoadingBlock } from '../ui/Loading';
 
 const EVENTS_KEPT = 30;
+
+/** The topology with a node's new view applied to its group. */
+function withNode(topology: Topology, view: NodeView): Topology {
+  const key = view.role === 'shard' ? 'shard_pool' : 'oracle_committee';
+  const nodes = applyNodeView(topology[key].nodes, view);
+  return { ...topology, [key]: { nodes, total: nodes.length, up: nodes.filter((node) => node.state === 'up').length } };
+}
 
 export function Nodes() {
   const { t, language, refreshS } = useSettings();
   const nodes = useApi((signal) => api.nodes({ signal }).then((body) => body.nodes), [], { refreshS });
   const topology = useApi((signal) => api.topology({ signal }), [], { refreshS });
-  const [events, setEvents] = useState<{ event: NodeEvent; at: string }[]>([]);
+  const [events, setEvents] = useState<{ view: NodeView; at: number }[]>([]);
   const now = useNow(5000);
 
-  useLiveTopic('node-events', (event) => {
-    const at = new Date().toISOString();
-    setEvents((current) => [{ event, at }, ...current].slice(0, EVENTS_KEPT));
-    nodes.setData((current) => applyNodeEvent(current ?? [], event, at));
-    topology.reload(); // replicas may have moved to cover a failed stage
+  useLiveTopic('node', (view) => {
+    setEvents((current) => [{ view, at: Date.now() }, ...current].slice(0, EVENTS_KEPT));
+    nodes.setData((current) => applyNodeView(current ?? [], view));
+    topology.setData((current) => (current ? withNode(current, view) : current));
   });
   useResync(() => {
     nodes.reload();
@@ -52,19 +58,19 @@ export function Nodes() {
   });
 
   const list = sortNodes(nodes.data ?? []);
-  const empty = !nodes.loading && !nodes.error && list.length === 0;
+  const noNodes = topology.data !== undefined && topology.data.shard_pool.total + topology.data.oracle_committee.total === 0;
 
   return (
     <Stack spacing={2}>
       <Panel title={t('nodes.topology')} id="topology">
-        {topology.loading || nodes.loading ? (
+        {topology.loading ? (
           <LoadingBlock height={220} />
-        ) : topology.error?.kind === 'not_found' || (topology.data && !topology.data.stages.length && !topology.data.oracle) ? (
-          <EmptyState title={t('nodes.noTopology')} hint={t('nodes.noTopologyHint')} />
         ) : topology.error && !topology.data ? (
           <ApiErrorAlert error={topology.error} onRetry={topology.reload} />
+        ) : noNodes ? (
+          <EmptyState title={t('nodes.noTopology')} hint={t('nodes.noTopologyHint')} />
         ) : topology.data ? (
-          <TopologyGraph topology={topology.data} nodes={list} />
+          <TopologyGraph topology={topology.data} />
         ) : null}
       </Panel>
 
@@ -73,12 +79,8 @@ export function Nodes() {
           {nodes.loading ? (
             <LoadingBlock height={160} />
           ) : nodes.error && !nodes.data ? (
-            nodes.error.kind === 'not_found' ? (
-              <EmptyState title={t('nodes.none')} hint={t('nodes.noTopologyHint')} />
-            ) : (
-              <ApiErrorAlert error={nodes.error} onRetry={nodes.reload} />
-            )
-          ) : empty ? (
+            <ApiErrorAlert error={nodes.error} onRetry={nodes.reload} />
+          ) : list.length === 0 ? (
             <EmptyState title={t('nodes.none')} hint={t('nodes.noTopologyHint')} />
           ) : (
             <TableContainer sx={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label={t('nodes.table')}>
@@ -87,37 +89,23 @@ export function Nodes() {
                   <TableRow>
                     <TableCell>{t('nodes.col.node')}</TableCell>
                     <TableCell>{t('nodes.col.role')}</TableCell>
-                    <TableCell>{t('nodes.col.status')}</TableCell>
-                    <TableCell>{t('nodes.col.layers')}</TableCell>
-                    <TableCell>{t('nodes.col.heartbeat')}</TableCell>
-                    <TableCell>{t('nodes.col.loadOrReputation')}</TableCell>
+                    <TableCell>{t('nodes.col.state')}</TableCell>
+                    <TableCell>{t('nodes.col.lastEvent')}</TableCell>
+                    <TableCell>{t('nodes.col.lastSeen')}</TableCell>
+                    <TableCell>{t('nodes.col.detail')}</TableCell>
                   </TableRow>
                 </TableHead>
                 <TableBody>
                   {list.map((node) => (
-                    <TableRow key={node.node_id} data-node={node.node_id} data-status={node.status}>
+                    <TableRow key={node.node_id} data-node={node.node_id} data-state={node.state}>
                       <TableCell sx={{ fontFamily: 'monospace' }}>{node.node_id}</TableCell>
                       <TableCell>{t(`nodes.role.${node.role}`)}</TableCell>
                       <TableCell>
-                        <NodeStatusChip status={node.status} />
+                        <NodeStateChip state={node.state} />
                       </TableCell>
-                      <TableCell>
-                        {node.layers
-                          ? t('nodes.layers', { stage: node.stage ?? '—', first: node.layers[0], last: node.layers[1] })
-                          : '—'}
-                      </TableCell>
-                      <TableCell>
-                        {node.last_heartbeat ? formatRelative(node.last_heartbeat, now, language) : t('nodes.never')}
-                      </TableCell>
-                      <TableCell>
-                        {node.role === 'oracle'
-                          ? node.reputation == null
-                            ? '—'
-                            : formatPercent(node.reputation * 100, language, { digits: 0 })
-                          : node.load == null
-                            ? '—'
-                            : String(node.load)}
-                      </TableCell>
+                      <TableCell>{t(`nodes.lastEvent.${node.last_event}`)}</TableCell>
+                      <TableCell>{formatRelative(node.last_seen, now, language)}</TableCell>
+                      <TableCell>{node.detail || '—'}</TableCell>
                     </TableRow>
                   ))}
                 </TableBody>
@@ -131,11 +119,11 @@ export function Nodes() {
             <EmptyState title={t('nodes.noEvents')} hint={t('nodes.noEventsHint')} />
           ) : (
             <List dense aria-live="polite" data-testid="node-events">
-              {events.map(({ event, at }, index) => (
+              {events.map(({ view, at }, index) => (
                 <ListItem key={`${at}-${index}`} divider disableGutters>
                   <ListItemText
-                    primary={t(`nodes.event.${event.kind}`, { node: event.node_id })}
-                    secondary={[formatTime(at, language), event.detail].filter(Boolean).join(' · ')}
+                    primary={t(`nodes.event.${view.last_event}`, { node: view.node_id })}
+                    secondary={[formatTime(view.last_seen, language), view.detail].filter(Boolean).join(' · ')}
                   />
                 </ListItem>
               ))}

@@ -1,6 +1,7 @@
 /**
- * Oracle: committed attestations with their certificate (signers, view, sequence, votes against the 2f + 1
- * quorum), whether the API verified the signatures, and each member's reputation. Raw JSON opens in Monaco.
+ * Oracle: attestations with their certificate (signers against the 2f + 1 quorum of the committee's size, view,
+ * sequence, each member's signed observation), committed or unresolvable, and the committee's members. Raw JSON
+ * opens in Monaco.
  */
 import {
   Box,
@@ -22,42 +23,55 @@ import {
 } from '@mui/material';
 import { Fragment, useState } from 'react';
 import { api } from '../api/endpoints';
-import type { AttestationRecord } from '../api/types';
-import { formatDateTime, formatPercent } from '../lib/format';
+import type { OracleResult } from '../api/types';
 import { votes } from '../lib/oracle';
 import { useApi } from '../lib/useApi';
 import { useLiveTopic, useResync } from '../state/live';
 import { useSettings } from '../state/settings';
 import { ApiErrorAlert } from '../ui/ApiErrorAlert';
+import { NodeStateChip, OracleStatusChip } from '../ui/chips';
 import { EmptyState } from '../ui/EmptyState';
 import { ExpandIcon } from '../ui/icons';
 import { JsonDialog } from '../ui/JsonViewer';
-import { Panel } from '../ui/Panel';
 import { LoadingBlock } from '../ui/Loading';
+import { Panel } from '../ui/Panel';
 
-function VerificationChip({ verified }: { verified: boolean | null }) {
+const RESULT_SHOWN_CHARS = 40;
+
+function shortResult(result: unknown): string {
+  const text = typeof result === 'string' ? result : JSON.stringify(result);
+  return text.length > RESULT_SHOWN_CHARS ? `${text.slice(0, RESULT_SHOWN_CHARS - 1)}…` : text;
+}
+
+function VoteChip({ record, committee }: { record: OracleResult; committee: number }) {
   const { t } = useSettings();
-  if (verified === null) return <Chip size="small" label={t('oracle.unverified')} />;
-  return verified ? (
-    <Chip size="small" color="success" label={t('oracle.verified')} />
-  ) : (
-    <Chip size="small" color="error" label={t('oracle.invalid')} />
+  const signers = record.certificate.map((signature) => signature.node_id);
+  if (committee === 0) return <Chip size="small" label={t('oracle.signatureCount', { count: new Set(signers).size })} />;
+  const tally = votes(signers, committee);
+  return (
+    <Chip
+      size="small"
+      color={tally.enough ? 'success' : 'warning'}
+      label={t('oracle.voteCount', { count: tally.count, needed: tally.needed, n: committee })}
+    />
   );
 }
 
 export function Oracle() {
-  const { t, language, refreshS } = useSettings();
+  const { t, refreshS } = useSettings();
   const results = useApi((signal) => api.attestations({ signal }).then((body) => body.results), [], { refreshS });
-  const nodes = useApi((signal) => api.nodes({ signal }).then((body) => body.nodes), [], { refreshS });
+  const topology = useApi((signal) => api.topology({ signal }), [], { refreshS });
   const [open, setOpen] = useState<string | null>(null);
-  const [json, setJson] = useState<AttestationRecord | null>(null);
+  const [json, setJson] = useState<OracleResult | null>(null);
 
-  useLiveTopic('oracle-results', (record) =>
-    results.setData((current) => [record, ...(current ?? []).filter((item) => item.id !== record.id)]),
+  useLiveTopic('oracle', (record) =>
+    results.setData((current) => [record, ...(current ?? []).filter((item) => item.job_id !== record.job_id)]),
   );
+  useLiveTopic('node', () => topology.reload());
   useResync(results.reload);
 
-  const members = (nodes.data ?? []).filter((node) => node.role === 'oracle');
+  const committee = topology.data?.oracle_committee;
+  const members = committee?.nodes ?? [];
 
   return (
     <Stack spacing={2}>
@@ -65,11 +79,7 @@ export function Oracle() {
         {results.loading ? (
           <LoadingBlock height={200} />
         ) : results.error && !results.data ? (
-          results.error.kind === 'not_found' ? (
-            <EmptyState title={t('oracle.none')} hint={t('oracle.noneHint')} />
-          ) : (
-            <ApiErrorAlert error={results.error} onRetry={results.reload} />
-          )
+          <ApiErrorAlert error={results.error} onRetry={results.reload} />
         ) : !results.data?.length ? (
           <EmptyState title={t('oracle.none')} hint={t('oracle.noneHint')} />
         ) : (
@@ -80,55 +90,55 @@ export function Oracle() {
                   <TableCell />
                   <TableCell>{t('oracle.col.job')}</TableCell>
                   <TableCell>{t('oracle.col.result')}</TableCell>
-                  <TableCell>{t('oracle.col.votes')}</TableCell>
                   <TableCell>{t('oracle.col.status')}</TableCell>
-                  <TableCell>{t('oracle.col.time')}</TableCell>
+                  <TableCell>{t('oracle.col.votes')}</TableCell>
+                  <TableCell>{t('oracle.col.viewSequence')}</TableCell>
                 </TableRow>
               </TableHead>
               <TableBody>
                 {results.data.map((record) => {
-                  const tally = votes(
-                    record.certificate.map((signature) => signature.node_id),
-                    record.committee_size,
-                  );
-                  const expanded = open === record.id;
+                  const expanded = open === record.job_id;
                   return (
-                    <Fragment key={record.id}>
-                      <TableRow>
+                    <Fragment key={record.job_id}>
+                      <TableRow data-job={record.job_id}>
                         <TableCell padding="checkbox">
                           <IconButton
                             size="small"
                             aria-expanded={expanded}
-                            aria-label={t('oracle.details', { job: record.job_id })}
-                            onClick={() => setOpen(expanded ? null : record.id)}
+                            aria-label={t('oracle.details', { job: record.spec.task })}
+                            onClick={() => setOpen(expanded ? null : record.job_id)}
                           >
                             <ExpandIcon sx={{ transform: expanded ? 'rotate(180deg)' : 'none' }} />
                           </IconButton>
                         </TableCell>
-                        <TableCell sx={{ fontFamily: 'monospace' }}>{record.job_id}</TableCell>
-                        <TableCell>{record.result === null ? t('oracle.unresolvable') : String(record.result)}</TableCell>
                         <TableCell>
-                          <Chip
-                            size="small"
-                            color={tally.enough ? 'success' : 'warning'}
-                            label={t('oracle.voteCount', { count: tally.count, needed: tally.needed, n: record.committee_size })}
-                          />
+                          <Box component="span" sx={{ fontWeight: 500 }}>
+                            {record.spec.task}
+                          </Box>{' '}
+                          <Box component="span" sx={{ fontFamily: 'monospace', color: 'text.secondary' }}>
+                            {record.job_id.slice(0, 12)}
+                          </Box>
+                        </TableCell>
+                        <TableCell sx={{ fontFamily: 'monospace' }}>
+                          {record.status === 'unresolvable' ? '—' : shortResult(record.result)}
                         </TableCell>
                         <TableCell>
-                          <VerificationChip verified={record.verified} />
+                          <OracleStatusChip status={record.status} />
                         </TableCell>
-                        <TableCell>{formatDateTime(record.time, language)}</TableCell>
+                        <TableCell>
+                          <VoteChip record={record} committee={committee?.total ?? 0} />
+                        </TableCell>
+                        <TableCell>{t('oracle.viewSequence', { view: record.view, sequence: record.sequence })}</TableCell>
                       </TableRow>
                       <TableRow>
-                        <TableCell colSpan={6} sx={{ py: 0, borderBottom: expanded ? undefined : 'none' }}>
+                        <TableCell colSpan={6} sx={{ py: 0, borderBottom: expanded ? undefined : 'none', whiteSpace: 'normal !important' }}>
                           <Collapse in={expanded} unmountOnExit>
-                            <Box sx={{ py: 1.5 }}>
+                            <Box sx={{ py: 1.5, wordBreak: 'break-all' }}>
+                              <Typography variant="body2">{t('oracle.jobId', { id: record.job_id })}</Typography>
                               <Typography variant="body2">
-                                {t('oracle.viewSequence', { view: record.view, sequence: record.sequence })}
+                                {t('oracle.kindSubject', { kind: t(`oracle.kind.${record.kind}`), subject: record.spec.subject ?? '—' })}
                               </Typography>
-                              <Typography variant="body2" sx={{ wordBreak: 'break-all' }}>
-                                {t('oracle.digest', { digest: record.digest })}
-                              </Typography>
+                              <Typography variant="body2">{t('oracle.digest', { digest: record.digest })}</Typography>
                               <Typography variant="body2" component="h3" sx={{ fontWeight: 600, mt: 1 }}>
                                 {t('oracle.signers')}
                               </Typography>
@@ -159,28 +169,24 @@ export function Oracle() {
         )}
       </Panel>
 
-      <Panel title={t('oracle.reputation')}>
-        {nodes.loading ? (
+      <Panel title={t('oracle.members', { up: committee?.up ?? 0, total: committee?.total ?? 0 })}>
+        {topology.loading ? (
           <LoadingBlock height={100} />
+        ) : topology.error && !topology.data ? (
+          <ApiErrorAlert error={topology.error} onRetry={topology.reload} />
         ) : members.length === 0 ? (
           <EmptyState title={t('oracle.noMembers')} />
         ) : (
           <List dense>
             {members.map((node) => (
-              <ListItem key={node.node_id} divider disableGutters>
-                <ListItemText
-                  primary={node.node_id}
-                  secondary={t('oracle.reputationValue', {
-                    value: node.reputation == null ? '—' : formatPercent(node.reputation * 100, language, { digits: 0 }),
-                    status: t(`nodeStatus.${node.status}`),
-                  })}
-                />
+              <ListItem key={node.node_id} divider disableGutters secondaryAction={<NodeStateChip state={node.state} />}>
+                <ListItemText primary={node.node_id} secondary={node.detail || undefined} />
               </ListItem>
             ))}
           </List>
         )}
       </Panel>
-      <JsonDialog open={json !== null} title={t('json.attestationTitle', { job: json?.job_id ?? '' })} value={json} onClose={() => setJson(null)} />
+      <JsonDialog open={json !== null} title={t('json.attestationTitle', { job: json?.spec.task ?? '' })} value={json} onClose={() => setJson(null)} />
     </Stack>
   );
 }

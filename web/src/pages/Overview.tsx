@@ -6,7 +6,7 @@
 import { Box, LinearProgress, List, ListItem, Skeleton, Stack, ToggleButton, ToggleButtonGroup, Typography } from '@mui/material';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api } from '../api/endpoints';
-import type { AnalysisReport, InsightRecord } from '../api/types';
+import type { AnalysisReport } from '../api/types';
 import {
   appendReport,
   availableWindows,
@@ -18,6 +18,7 @@ import {
 } from '../lib/chartData';
 import { epochProgress } from '../lib/epoch';
 import { findingMessage, sortFindings } from '../lib/findings';
+import { mergeInsights } from '../lib/history';
 import {
   formatCompact,
   formatDateTime,
@@ -50,7 +51,12 @@ function Figure({ label, value, testId }: { label: string; value: string; testId
       <Typography variant="body2" color="text.secondary" component="dt">
         {label}
       </Typography>
-      <Typography variant="h6" component="dd" sx={{ m: 0, fontVariantNumeric: 'tabular-nums' }} data-testid={testId}>
+      <Typography
+        variant="h6"
+        component="dd"
+        sx={{ m: 0, fontVariantNumeric: 'tabular-nums', overflowWrap: 'anywhere' }}
+        data-testid={testId}
+      >
         {value}
       </Typography>
     </Box>
@@ -59,7 +65,7 @@ function Figure({ label, value, testId }: { label: string; value: string; testId
 
 function Figures({ children }: { children: ReactNode }) {
   return (
-    <Box component="dl" sx={{ m: 0, display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(130px, 1fr))', gap: 1.5 }}>
+    <Box component="dl" sx={{ m: 0, display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(140px, 1fr))', gap: 1.5 }}>
       {children}
     </Box>
   );
@@ -104,13 +110,11 @@ export function Overview() {
     if (report && anchor === null) setAnchor(report.observed_at);
   }, [report, anchor]);
 
-  useLiveTopic('network-analysis', (next: AnalysisReport) => {
+  useLiveTopic('analysis', (next: AnalysisReport) => {
     latest.setData((current) => newerReport(current, next));
     history.setData((current) => appendReport(current ?? [], next, HISTORY_SPAN_MS));
   });
-  useLiveTopic('ai-insights', (next: InsightRecord) => {
-    insights.setData((current) => [next, ...(current ?? []).filter((item) => item.id !== next.id)].slice(0, 5));
-  });
+  useLiveTopic('insight', (next) => insights.setData((current) => mergeInsights([next], current ?? []).slice(0, 5)));
   useResync(() => {
     latest.reload();
     history.reload();

@@ -41,7 +41,7 @@ function loadJson(source: JsonSource, signal: AbortSignal): Promise<unknown> {
 }
 
 function ApiKeyForm() {
-  const { t, apiKey, setApiKey, role } = useSettings();
+  const { t, apiKey, setApiKey } = useSettings();
   const [draft, setDraft] = useState('');
   const [visible, setVisible] = useState(false);
   function save(event: FormEvent) {
@@ -53,7 +53,7 @@ function ApiKeyForm() {
     <Box component="form" onSubmit={save}>
       <Typography variant="body2" sx={{ mb: 1.5 }} data-testid="api-key-state">
         {apiKey
-          ? t('settings.keySaved', { suffix: apiKey.slice(-4), role: role ? t(`role.${role}`) : t('role.unknown') })
+          ? t('settings.keySaved', { suffix: apiKey.slice(-4) })
           : t('settings.keyMissing')}
       </Typography>
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={1} sx={{ alignItems: { sm: 'flex-start' } }}>

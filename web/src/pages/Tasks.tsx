@@ -20,9 +20,9 @@ import {
   TextField,
 } from '@mui/material';
 import { useEffect, useState, type FormEvent } from 'react';
-import type { ApiError } from '../api/client';
+import { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
-import type { Language, Task, TaskKind } from '../api/types';
+import type { Language, OracleRequest, Task, TaskKind, TaskRequest } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
 import { formatDateTime } from '../lib/format';
 import { addTaskId, isTerminal, loadTaskIds, newerTask, saveTaskIds } from '../lib/tasks';
@@ -30,7 +30,7 @@ import { asApiError } from '../lib/useApi';
 import { useLiveTopic, useSyncState } from '../state/live';
 import { useSettings } from '../state/settings';
 import { ApiErrorAlert } from '../ui/ApiErrorAlert';
-import { TaskStatusChip } from '../ui/chips';
+import { TaskStateChip } from '../ui/chips';
 import { EmptyState } from '../ui/EmptyState';
 import { JsonDialog } from '../ui/JsonViewer';
 import { Panel } from '../ui/Panel';
@@ -39,11 +39,37 @@ import { QUESTION_MAX_LENGTH } from './Ask';
 const KINDS: readonly TaskKind[] = ['narration', 'question', 'oracle'];
 const POLL_MS = 2000;
 
+/**
+ * An oracle job as the committee reads it (events.py OracleRequest): everything that determines the result is
+ * pinned in `spec`, and the job id is the sha256 of the spec's canonical JSON — tools that prepare jobs compute it,
+ * so the form takes the job whole.
+ */
+const ORACLE_JOB_TEMPLATE = JSON.stringify(
+  {
+    job_id: '<sha256 of the spec>',
+    sequence: 0,
+    spec: { kind: 'exact', task: 'analysis.health_score', input_digest: '<sha256 of the input>', code_version: '1' },
+  },
+  null,
+  2,
+);
+
+function taskRequest(kind: TaskKind, language: Language, question: string, job: string): TaskRequest {
+  if (kind === 'oracle') return { kind, job: JSON.parse(job) as OracleRequest }; // SyntaxError: shown as such
+  if (kind === 'question') return { kind, language, question: question.trim() };
+  return { kind, language };
+}
+
+function jsonError(error: SyntaxError): ApiError {
+  return new ApiError({ kind: 'invalid', message: error.message, field: 'job' });
+}
+
 export function Tasks() {
   const { t, language } = useSettings();
   const sync = useSyncState();
   const [kind, setKind] = useState<TaskKind>('narration');
   const [question, setQuestion] = useState('');
+  const [job, setJob] = useState(ORACLE_JOB_TEMPLATE);
   const [taskLanguage, setTaskLanguage] = useState<Language>(language);
   const [submitting, setSubmitting] = useState(false);
   const [submitError, setSubmitError] = useState<ApiError | null>(null);
@@ -54,7 +80,7 @@ export function Tasks() {
 
   const merge = (task: Task) => setTasks((current) => ({ ...current, [task.id]: newerTask(current[task.id], task) }));
 
-  useLiveTopic('task-updates', (task) => {
+  useLiveTopic('task', (task) => {
     if (ids.includes(task.id)) merge(task);
   });
 
@@ -83,11 +109,7 @@ export function Tasks() {
     setSubmitting(true);
     setSubmitError(null);
     try {
-      const task = await api.submitTask({
-        kind,
-        language: taskLanguage,
-        question: kind === 'question' ? question.trim() : undefined,
-      });
+      const task = await api.submitTask(taskRequest(kind, taskLanguage, question, job));
       merge(task);
       setIds((current) => {
         const next = addTaskId(current, task.id);
@@ -95,7 +117,7 @@ export function Tasks() {
         return next;
       });
     } catch (failure) {
-      setSubmitError(asApiError(failure));
+      setSubmitError(failure instanceof SyntaxError ? jsonError(failure) : asApiError(failure));
     } finally {
       setSubmitting(false);
     }
@@ -115,21 +137,35 @@ export function Tasks() {
               ))}
             </Select>
           </FormControl>
-          <FormControl size="small" sx={{ minWidth: 160 }}>
-            <InputLabel id="task-language-label">{t('ask.answerLanguage')}</InputLabel>
-            <Select
-              labelId="task-language-label"
-              label={t('ask.answerLanguage')}
-              value={taskLanguage}
-              onChange={(event) => setTaskLanguage(event.target.value as Language)}
-            >
-              {LANGUAGES.map((code) => (
-                <MenuItem key={code} value={code}>
-                  {t(`language.${code}`)}
-                </MenuItem>
-              ))}
-            </Select>
-          </FormControl>
+          {kind !== 'oracle' && (
+            <FormControl size="small" sx={{ minWidth: 160 }}>
+              <InputLabel id="task-language-label">{t('ask.answerLanguage')}</InputLabel>
+              <Select
+                labelId="task-language-label"
+                label={t('ask.answerLanguage')}
+                value={taskLanguage}
+                onChange={(event) => setTaskLanguage(event.target.value as Language)}
+              >
+                {LANGUAGES.map((code) => (
+                  <MenuItem key={code} value={code}>
+                    {t(`language.${code}`)}
+                  </MenuItem>
+                ))}
+              </Select>
+            </FormControl>
+          )}
+          {kind === 'oracle' && (
+            <TextField
+              size="small"
+              label={t('tasks.oracleJob')}
+              value={job}
+              onChange={(event) => setJob(event.target.value)}
+              multiline
+              minRows={6}
+              sx={{ flex: '1 1 100%', '& textarea': { fontFamily: 'monospace' } }}
+              helperText={t('tasks.oracleJobHelp')}
+            />
+          )}
           {kind === 'question' && (
             <TextField
               size="small"
@@ -174,14 +210,14 @@ export function Tasks() {
                     <TableRow key={id} data-task={id}>
                       <TableCell sx={{ fontFamily: 'monospace' }}>{id}</TableCell>
                       <TableCell>{task ? t(`tasks.kind.${task.kind}`) : '—'}</TableCell>
-                      <TableCell>{task ? <TaskStatusChip status={task.status} /> : error ? null : <Skeleton width={60} aria-hidden />}</TableCell>
+                      <TableCell>{task ? <TaskStateChip state={task.state} /> : error ? null : <Skeleton width={60} aria-hidden />}</TableCell>
                       <TableCell>{task ? formatDateTime(task.updated_at, language) : '—'}</TableCell>
                       <TableCell sx={{ minWidth: 200, whiteSpace: 'normal !important' }}>
                         {error && !task ? (
                           <ApiErrorAlert error={error} />
-                        ) : task?.status === 'failed' ? (
-                          task.error ?? t('tasks.failedNoReason')
-                        ) : task?.status === 'done' ? (
+                        ) : task?.state === 'failed' ? (
+                          task.error ? t('tasks.failedWith', { code: task.error.code, message: task.error.message }) : t('tasks.failedNoReason')
+                        ) : task?.state === 'done' ? (
                           <Button size="small" onClick={() => setJson(task)}>
                             {t('json.view')}
                           </Button>

@@ -1,11 +1,7 @@
-/**
- * The user's settings (language, theme, refresh interval, API key), kept in localStorage so they survive reloads,
- * and the role of the key in use (asked from the API whenever the key changes).
- */
+/** The user's settings (language, theme, refresh interval, API key), kept in localStorage so they survive reloads. */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { loadApiKey, saveApiKey } from '../api/client';
-import { api } from '../api/endpoints';
-import type { Language, Role } from '../api/types';
+import type { Language } from '../api/types';
 import { DEFAULT_LANGUAGE, LANGUAGES, translator, type Translate } from '../i18n/translate';
 
 export type ThemeChoice = 'system' | 'light' | 'dark';
@@ -39,7 +35,6 @@ export interface Settings {
   theme: ThemeChoice;
   refreshS: number;
   apiKey: string | null;
-  role: Role | null; // null: unknown (no key, or the API does not say)
   t: Translate;
   setLanguage(language: Language): void;
   setTheme(theme: ThemeChoice): void;
@@ -60,22 +55,10 @@ export function SettingsProvider({ children }: { children: ReactNode }) {
     read(KEYS.refresh, REFRESH_CHOICES_S, DEFAULT_REFRESH_S, Number),
   );
   const [apiKey, setApiKeyState] = useState<string | null>(() => loadApiKey());
-  const [role, setRole] = useState<Role | null>(null);
 
   useEffect(() => {
     document.documentElement.lang = language;
   }, [language]);
-
-  useEffect(() => {
-    setRole(null);
-    if (!apiKey) return;
-    const controller = new AbortController();
-    api.whoami({ signal: controller.signal }).then(
-      (who) => setRole(who.role),
-      () => setRole(null), // unknown role: everything role-gated stays read-only
-    );
-    return () => controller.abort();
-  }, [apiKey]);
 
   const setLanguage = useCallback((value: Language) => {
     write(KEYS.language, value);
@@ -100,14 +83,13 @@ export function SettingsProvider({ children }: { children: ReactNode }) {
       theme,
       refreshS,
       apiKey,
-      role,
       t: translator(language),
       setLanguage,
       setTheme,
       setRefreshS,
       setApiKey,
     }),
-    [language, theme, refreshS, apiKey, role, setLanguage, setTheme, setRefreshS, setApiKey],
+    [language, theme, refreshS, apiKey, setLanguage, setTheme, setRefreshS, setApiKey],
   );
   return <SettingsContext.Provider value={value}>{children}</SettingsContext.Provider>;
 }

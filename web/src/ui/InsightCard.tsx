@@ -4,21 +4,15 @@
  * link to where the Overview shows that evidence.
  */
 import { Box, Card, CardContent, Chip, LinearProgress, Stack, Typography } from '@mui/material';
-import type { MouseEvent } from 'react';
-import type { AIInsight } from '../api/types';
+import { useId, type MouseEvent } from 'react';
 import { formatDateTime, formatInteger, formatPercent } from '../lib/format';
+import type { InsightView } from '../lib/history';
 import { hrefFor } from '../lib/route';
 import { FINDING_CODES, isFindingCode, sourceTarget } from '../lib/sources';
 import { useSettings } from '../state/settings';
 import { highlight } from './highlight';
 
 const ALL_FINDINGS: ReadonlySet<string> = new Set(FINDING_CODES);
-
-export interface InsightView extends AIInsight {
-  id?: string;
-  time?: string;
-  question?: string | null;
-}
 
 export function InsightCard({
   insight,
@@ -33,6 +27,7 @@ export function InsightCard({
 }) {
   const { t, language } = useSettings();
   const confidence = Math.round(insight.confidence * 100);
+  const confidenceId = useId();
   return (
     <Card component="article" data-testid="insight-card" sx={{ height: '100%' }}>
       <CardContent>
@@ -40,13 +35,13 @@ export function InsightCard({
           <Typography component={headingLevel} variant="subtitle1" sx={{ fontWeight: 600, mr: 'auto' }}>
             {t(`insight.kind.${insight.kind}`)}
           </Typography>
+          {/* A template text is exact by construction; a model text is checked number by number (grounded). */}
           {insight.grounded ? (
             <Chip size="small" color="success" label={t('insight.grounded')} data-testid="badge-grounded" />
+          ) : insight.fallback_used ? (
+            <Chip size="small" color="info" label={t('insight.fallback')} data-testid="badge-fallback" />
           ) : (
             <Chip size="small" color="warning" label={t('insight.notGrounded')} data-testid="badge-not-grounded" />
-          )}
-          {insight.fallback_used && (
-            <Chip size="small" color="info" label={t('insight.fallback')} data-testid="badge-fallback" />
           )}
         </Stack>
         {insight.question && (
@@ -58,13 +53,13 @@ export function InsightCard({
           {insight.text}
         </Typography>
         <Box sx={{ mb: 2 }}>
-          <Typography variant="body2" id={`confidence-${insight.id ?? 'latest'}`}>
+          <Typography variant="body2" id={confidenceId}>
             {t('insight.confidence', { value: formatPercent(confidence, language, { digits: 0 }) })}
           </Typography>
           <LinearProgress
             variant="determinate"
             value={confidence}
-            aria-labelledby={`confidence-${insight.id ?? 'latest'}`}
+            aria-labelledby={confidenceId}
             sx={{ height: 6, borderRadius: 3, mt: 0.5 }}
           />
         </Box>
@@ -109,9 +104,14 @@ export function InsightCard({
           {t('insight.meta', {
             model: insight.model,
             latency: formatInteger(insight.latency_ms, language),
-            time: insight.time ? formatDateTime(insight.time, language) : '—',
+            time: insight.report_observed_at ? formatDateTime(insight.report_observed_at, language) : '—',
           })}
         </Typography>
+        {insight.fallback_used && insight.fallback_reason && (
+          <Typography variant="caption" color="text.secondary" component="p" data-testid="fallback-reason">
+            {t('insight.fallbackReason', { reason: insight.fallback_reason })}
+          </Typography>
+        )}
       </CardContent>
     </Card>
   );

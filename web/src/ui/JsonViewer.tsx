@@ -5,15 +5,16 @@
 import { Alert, Box, Button, Dialog, DialogActions, DialogContent, DialogTitle } from '@mui/material';
 import { useTheme } from '@mui/material/styles';
 import { lazy, Suspense, useState } from 'react';
+import { useIsAdmin } from '../state/admin';
 import { useSettings } from '../state/settings';
 import { LoadingBlock } from './Loading';
 
 const JsonEditor = lazy(() => import('./JsonEditor'));
 
 export function JsonEditorPanel({ value, label }: { value: unknown; label: string }) {
-  const { t, role } = useSettings();
+  const { t } = useSettings();
   const theme = useTheme();
-  const editable = role === 'admin';
+  const editable = useIsAdmin() === true;
   const original = JSON.stringify(value, null, 2);
   const [text, setText] = useState(original);
   const [copied, setCopied] = useState(false);

@@ -16,12 +16,7 @@ export function SyncIndicator() {
   const { t, language } = useSettings();
   const sync = useSyncState();
   const last = sync.lastUpdate === null ? t('sync.never') : t('sync.lastUpdate', { time: formatTime(sync.lastUpdate, language) });
-  const label =
-    sync.state === 'reconnecting'
-      ? t('sync.reconnecting', { attempt: sync.attempt })
-      : sync.fatal === 'unauthorized'
-        ? t('sync.unauthorized')
-        : t(`sync.${sync.state}`);
+  const label = sync.state === 'reconnecting' ? t('sync.reconnecting', { attempt: sync.attempt }) : t(`sync.${sync.state}`);
   return (
     <Tooltip title={last}>
       <Box

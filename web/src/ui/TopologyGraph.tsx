@@ -1,110 +1,82 @@
 /**
- * The shard pool as columns of stages (each replica a box with its layer range, coloured by health, arrows in the
- * order hidden states flow) and the oracle committee as a row of members with the primary marked. The node table
- * beside it carries the same facts as text.
+ * The shard pool and the oracle committee as two groups of nodes, each coloured by state (up, down, left), with how
+ * many are up. The node table beside it carries the same facts as text. (The API does not report stages, layer
+ * ranges or the committee's primary yet; the graph draws what it reports.)
  */
 import { Box } from '@mui/material';
 import { useTheme } from '@mui/material/styles';
-import type { NodeInfo, NodeStatus, Topology } from '../api/types';
+import type { NodeState, NodeView, Topology, TopologyGroup } from '../api/types';
+import { sortNodes } from '../lib/nodes';
 import { useT } from '../state/settings';
 
 const BOX_W = 150;
 const BOX_H = 48;
-const GAP_X = 60;
-const GAP_Y = 14;
+const GAP = 14;
+const PER_ROW = 4;
+const TITLE_H = 26;
 
-export function TopologyGraph({ topology, nodes }: { topology: Topology; nodes: NodeInfo[] }) {
+function rows(count: number): number {
+  return Math.max(1, Math.ceil(count / PER_ROW));
+}
+
+export function TopologyGraph({ topology }: { topology: Topology }) {
   const theme = useTheme();
   const t = useT();
-  const byId = new Map(nodes.map((node) => [node.node_id, node]));
-  const color = (status: NodeStatus | undefined) =>
-    status === 'healthy'
-      ? theme.palette.success.main
-      : status === 'degraded'
-        ? theme.palette.warning.main
-        : status === 'failed'
-          ? theme.palette.error.main
-          : theme.palette.text.secondary;
+  const color = (state: NodeState) =>
+    state === 'up' ? theme.palette.success.main : state === 'down' ? theme.palette.error.main : theme.palette.text.secondary;
 
-  const stages = [...topology.stages].sort((a, b) => a.stage - b.stage);
-  const tallest = Math.max(1, ...stages.map((stage) => stage.replicas.length));
-  const shardHeight = tallest * (BOX_H + GAP_Y) + 30;
-  const members = topology.oracle?.members ?? [];
-  const oracleTop = stages.length ? shardHeight + 20 : 10;
-  const width = Math.max(stages.length * (BOX_W + GAP_X), members.length * 90, 300);
-  const height = oracleTop + (members.length ? 90 : 0);
-  const description = t('nodes.graphDescription', { stages: stages.length, members: members.length });
+  const groups: { key: 'shard' | 'oracle'; group: TopologyGroup }[] = [
+    { key: 'shard', group: topology.shard_pool },
+    { key: 'oracle', group: topology.oracle_committee },
+  ];
+  const width = PER_ROW * (BOX_W + GAP);
+  let y = 0;
+  const laidOut = groups.map(({ key, group }) => {
+    const top = y;
+    y += TITLE_H + rows(group.nodes.length) * (BOX_H + GAP) + 10;
+    return { key, group, top };
+  });
+  const description = t('nodes.graphDescription', {
+    shardsUp: topology.shard_pool.up,
+    shards: topology.shard_pool.total,
+    oraclesUp: topology.oracle_committee.up,
+    oracles: topology.oracle_committee.total,
+  });
+
+  const node = (view: NodeView, index: number, top: number) => {
+    const x = (index % PER_ROW) * (BOX_W + GAP);
+    const boxTop = top + TITLE_H + Math.floor(index / PER_ROW) * (BOX_H + GAP);
+    return (
+      <g key={view.node_id} data-node={view.node_id} data-state={view.state}>
+        <rect x={x + 2} y={boxTop} width={BOX_W} height={BOX_H} rx={8} fill={theme.palette.background.paper} stroke={color(view.state)} strokeWidth={3} />
+        <text x={x + 12} y={boxTop + 20} fill={theme.palette.text.primary} fontSize={13}>
+          {view.node_id.length > 18 ? `${view.node_id.slice(0, 17)}…` : view.node_id}
+        </text>
+        <text x={x + 12} y={boxTop + 38} fill={theme.palette.text.secondary} fontSize={12}>
+          {t(`nodeState.${view.state}`)}
+        </text>
+      </g>
+    );
+  };
 
   return (
     <Box sx={{ overflowX: 'auto' }} tabIndex={0} role="region" aria-label={description}>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        width="100%"
-        style={{ minWidth: Math.min(width, 480), maxHeight: 480 }}
-        role="img"
-        aria-label={description}
-        data-testid="topology-graph"
-      >
+      <svg viewBox={`0 0 ${width} ${y}`} width="100%" style={{ minWidth: 420, maxWidth: width, maxHeight: 520 }} role="img" aria-label={description} data-testid="topology-graph">
         <title>{description}</title>
-        {stages.map((stage, column) => {
-          const x = column * (BOX_W + GAP_X);
-          return (
-            <g key={stage.stage}>
-              <text x={x} y={16} fill={theme.palette.text.primary} fontSize={13} fontWeight={600}>
-                {t('nodes.stageLabel', { stage: stage.stage, first: stage.layers[0], last: stage.layers[1] })}
-              </text>
-              {stage.replicas.map((id, row) => {
-                const y = 26 + row * (BOX_H + GAP_Y);
-                const node = byId.get(id);
-                return (
-                  <g key={id} data-node={id} data-status={node?.status ?? 'unknown'}>
-                    <rect x={x} y={y} width={BOX_W} height={BOX_H} rx={8} fill={theme.palette.background.paper} stroke={color(node?.status)} strokeWidth={3} />
-                    <text x={x + 10} y={y + 20} fill={theme.palette.text.primary} fontSize={13}>
-                      {id}
-                    </text>
-                    <text x={x + 10} y={y + 38} fill={theme.palette.text.secondary} fontSize={12}>
-                      {node ? t(`nodeStatus.${node.status}`) : t('nodes.unknown')}
-                    </text>
-                  </g>
-                );
-              })}
-              {column < stages.length - 1 && (
-                <path
-                  d={`M ${x + BOX_W + 6} ${26 + BOX_H / 2} h ${GAP_X - 14} l -6 -5 m 6 5 l -6 5`}
-                  stroke={theme.palette.text.secondary}
-                  fill="none"
-                  strokeWidth={2}
-                />
-              )}
-            </g>
-          );
-        })}
-        {members.length > 0 && (
-          <g>
-            <text x={0} y={oracleTop} fill={theme.palette.text.primary} fontSize={13} fontWeight={600}>
-              {t('nodes.committeeLabel', { view: topology.oracle!.view, f: topology.oracle!.f })}
+        {laidOut.map(({ key, group, top }) => (
+          <g key={key}>
+            <text x={2} y={top + 16} fill={theme.palette.text.primary} fontSize={14} fontWeight={600}>
+              {t(`nodes.group.${key}`, { up: group.up, total: group.total })}
             </text>
-            {members.map((id, index) => {
-              const cx = 36 + index * 90;
-              const cy = oracleTop + 42;
-              const node = byId.get(id);
-              const primary = id === topology.oracle!.primary;
-              return (
-                <g key={id} data-node={id} data-status={node?.status ?? 'unknown'}>
-                  <circle cx={cx} cy={cy} r={24} fill={theme.palette.background.paper} stroke={color(node?.status)} strokeWidth={primary ? 5 : 3} />
-                  <text x={cx} y={cy + 4} textAnchor="middle" fill={theme.palette.text.primary} fontSize={11}>
-                    {id.length > 8 ? `${id.slice(0, 7)}…` : id}
-                  </text>
-                  {primary && (
-                    <text x={cx} y={cy + 40} textAnchor="middle" fill={theme.palette.text.secondary} fontSize={11}>
-                      {t('nodes.primary')}
-                    </text>
-                  )}
-                </g>
-              );
-            })}
+            {group.nodes.length === 0 ? (
+              <text x={2} y={top + TITLE_H + 20} fill={theme.palette.text.secondary} fontSize={13}>
+                {t('nodes.groupEmpty')}
+              </text>
+            ) : (
+              sortNodes(group.nodes).map((view, index) => node(view, index, top))
+            )}
           </g>
-        )}
+        ))}
       </svg>
     </Box>
   );

@@ -1,14 +1,15 @@
-/** Coloured labels for severities and statuses; the colour is never the only signal (the word is always there). */
+/** Coloured labels for severities and states; the colour is never the only signal (the word is always there). */
 import { Chip } from '@mui/material';
-import type { HealthStatus, NodeStatus, Severity, TaskStatus } from '../api/types';
+import type { HealthStatus, NodeState, OracleResult, Severity, TaskState } from '../api/types';
 import { useT } from '../state/settings';
 
 type Color = 'default' | 'success' | 'warning' | 'error' | 'info';
 
 const SEVERITY_COLOR: Record<Severity, Color> = { info: 'info', warning: 'warning', critical: 'error' };
 const HEALTH_COLOR: Record<HealthStatus, Color> = { healthy: 'success', degraded: 'warning', critical: 'error' };
-const NODE_COLOR: Record<NodeStatus, Color> = { healthy: 'success', degraded: 'warning', failed: 'error', left: 'default' };
-const TASK_COLOR: Record<TaskStatus, Color> = { queued: 'default', running: 'info', done: 'success', failed: 'error' };
+const NODE_COLOR: Record<NodeState, Color> = { up: 'success', down: 'error', left: 'default' };
+const TASK_COLOR: Record<TaskState, Color> = { queued: 'default', running: 'info', done: 'success', failed: 'error' };
+const ORACLE_COLOR: Record<OracleResult['status'], Color> = { committed: 'success', unresolvable: 'warning' };
 
 export function SeverityChip({ severity }: { severity: Severity }) {
   const t = useT();
@@ -20,12 +21,17 @@ export function HealthChip({ status }: { status: HealthStatus }) {
   return <Chip size="small" color={HEALTH_COLOR[status]} label={t(`health.${status}`)} data-testid="health-status" />;
 }
 
-export function NodeStatusChip({ status }: { status: NodeStatus }) {
+export function NodeStateChip({ state }: { state: NodeState }) {
   const t = useT();
-  return <Chip size="small" color={NODE_COLOR[status]} label={t(`nodeStatus.${status}`)} />;
+  return <Chip size="small" color={NODE_COLOR[state]} label={t(`nodeState.${state}`)} data-testid="node-state" />;
 }
 
-export function TaskStatusChip({ status }: { status: TaskStatus }) {
+export function TaskStateChip({ state }: { state: TaskState }) {
   const t = useT();
-  return <Chip size="small" color={TASK_COLOR[status]} label={t(`taskStatus.${status}`)} data-testid="task-status" />;
+  return <Chip size="small" color={TASK_COLOR[state]} label={t(`taskState.${state}`)} data-testid="task-state" />;
+}
+
+export function OracleStatusChip({ status }: { status: OracleResult['status'] }) {
+  const t = useT();
+  return <Chip size="small" color={ORACLE_COLOR[status]} label={t(`oracle.status.${status}`)} />;
 }

@@ -12,7 +12,6 @@ const routes: Routes = {
   '/api/network/latest': () => ({ body: latest() }),
   '/api/network/history': () => ({ body: { reports: history(0) } }),
   '/api/insights': () => ({ body: { insights: [NARRATIVE] } }),
-  '/api/auth/whoami': () => ({ body: { role: 'viewer' } }),
 };
 
 function start(extra: Routes = {}, hash = '#/overview') {
@@ -61,7 +60,7 @@ describe('overview', () => {
     const next: AnalysisReport = { ...latest(), health_score: 41, status: 'critical' };
     act(() => {
       sockets[0]!.onopen?.({});
-      sockets[0]!.onmessage?.({ data: JSON.stringify({ type: 'event', seq: 1, topic: 'network-analysis', time: '', data: next }) });
+      sockets[0]!.onmessage?.({ data: JSON.stringify({ seq: 1, type: 'analysis', time: '', data: next }) });
     });
     expect(screen.getByTestId('health-score')).toHaveTextContent('41');
     expect(screen.getByTestId('health-status')).toHaveTextContent('危急');
@@ -103,7 +102,7 @@ describe('ask', () => {
   const askRoutes: Routes = {
     '/api/ai/question': (init) => {
       const body = JSON.parse(String(init.body)) as { question: string; language: 'zh-TW' | 'en' };
-      return { body: answer(body.question, body.language, 'a1') };
+      return { body: answer(body.question, body.language) };
     },
   };
 
@@ -119,11 +118,12 @@ describe('ask', () => {
     expect(await screen.findByTestId('voice-input')).toHaveAccessibleName('語音輸入');
   });
 
-  it('asks a quick template and shows the grounded answer with its sources', async () => {
+  it('asks a quick template and shows the answer with its sources and the question', async () => {
     const { fetch } = start(askRoutes, '#/ask');
     fireEvent.click(await screen.findByText('網路健康嗎？'));
     const answers = await screen.findByTestId('answers');
-    expect(within(answers).getByTestId('badge-grounded')).toBeInTheDocument();
+    expect(within(answers).getByTestId('badge-fallback')).toBeInTheDocument();
+    expect(within(answers).getAllByTestId('insight-source')).toHaveLength(2);
     expect(within(answers).getByText('問：網路健康嗎？')).toBeInTheDocument();
     const post = fetch.mock.calls.find(([url]) => String(url).endsWith('/api/ai/question'))!;
     expect(JSON.parse(String(post[1]!.body))).toEqual({ question: '網路健康嗎？', language: 'zh-TW' });

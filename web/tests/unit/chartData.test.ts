@@ -21,6 +21,7 @@ function report(at: number, price: number | null): AnalysisReport {
     status: 'healthy',
     findings: [],
     window_observations: 1,
+    observation_event_id: null,
     metrics:
       price === null
         ? null

@@ -3,7 +3,7 @@
 import { act, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/api/client';
-import type { InsightRecord } from '../../src/api/types';
+import type { InsightView } from '../../src/lib/history';
 import { ApiErrorAlert } from '../../src/ui/ApiErrorAlert';
 import { InsightCard } from '../../src/ui/InsightCard';
 import { SyncIndicator } from '../../src/ui/SyncIndicator';
@@ -11,9 +11,11 @@ import { fakeConnection, renderWithApp } from './render';
 
 afterEach(() => vi.unstubAllGlobals());
 
-const insight: InsightRecord = {
-  id: 'i1',
-  time: '2025-11-12T10:00:05Z',
+const insight: InsightView = {
+  request_id: null,
+  report_observed_at: '2025-11-12T10:00:00Z',
+  fallback_reason: null,
+  grounding_issues: [],
   kind: 'narrative',
   text: '網路目前降級。',
   language: 'zh-TW',
@@ -64,10 +66,18 @@ describe('InsightCard', () => {
     expect(screen.queryByTestId('badge-fallback')).toBeNull();
   });
 
-  it('badges an ungrounded insight and one that fell back to the template', () => {
-    renderWithApp(<InsightCard insight={{ ...insight, grounded: false, fallback_used: true }} />);
-    expect(screen.getByTestId('badge-not-grounded')).toBeInTheDocument();
-    expect(screen.getByTestId('badge-fallback')).toHaveTextContent('使用範本文字');
+  it('badges a template answer as exact, with the reason the template was used', () => {
+    renderWithApp(
+      <InsightCard insight={{ ...insight, grounded: false, fallback_used: true, fallback_reason: 'ungrounded: 9.9%' }} />,
+    );
+    expect(screen.getByTestId('badge-fallback')).toHaveTextContent('範本回答：數字直接取自資料');
+    expect(screen.getByTestId('fallback-reason')).toHaveTextContent('改用範本的原因：ungrounded: 9.9%');
+    expect(screen.queryByTestId('badge-not-grounded')).toBeNull();
+  });
+
+  it('warns about a model text whose numbers were not all verified', () => {
+    renderWithApp(<InsightCard insight={{ ...insight, grounded: false, fallback_used: false }} />);
+    expect(screen.getByTestId('badge-not-grounded')).toHaveTextContent('數據未完全核實');
   });
 
   it('links each source to where the overview shows it, with finding codes named in words', () => {
@@ -109,7 +119,7 @@ describe('SyncIndicator', () => {
     renderWithApp(<SyncIndicator />, connection);
     act(() => {
       sockets[0]!.onopen?.({});
-      sockets[0]!.onmessage?.({ data: JSON.stringify({ type: 'ready', seq: 1, resumed: true }) });
+      sockets[0]!.onmessage?.({ data: JSON.stringify({ seq: 1, type: 'hello', data: { head: 1 } }) });
     });
     vi.spyOn(Date, 'now').mockReturnValue(Date.parse('2025-11-12T10:00:00Z'));
     act(() => connection.browserOffline());

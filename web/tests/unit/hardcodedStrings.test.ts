@@ -2,15 +2,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findHardcodedStrings } from './hardcodedStrings';
+import { zhTW } from '../../src/i18n/zh-TW';
+import { findHardcodedStrings, referencedKeys } from './hardcodedStrings';
 
 const SRC = join(__dirname, '../../src');
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, extensions = ['.tsx']): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'i18n' ? [] : sourceFiles(path);
-    return entry.name.endsWith('.tsx') ? [path] : [];
+    if (entry.isDirectory()) return entry.name === 'i18n' ? [] : sourceFiles(path, extensions);
+    return extensions.some((extension) => entry.name.endsWith(extension)) && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
 
@@ -54,5 +55,21 @@ describe('the dashboard source', () => {
       findHardcodedStrings(readFileSync(file, 'utf8'), file).map((hit) => `${relative(SRC, file)}:${hit.line}: ${hit.text}`),
     );
     expect(hits).toEqual([]);
+  });
+});
+
+describe('the message tables', () => {
+  it('hold no message that no code can reach (a leftover after a change)', () => {
+    const literals = new Set<string>();
+    const prefixes = new Set<string>();
+    for (const file of sourceFiles(SRC, ['.ts', '.tsx'])) {
+      const found = referencedKeys(readFileSync(file, 'utf8'), file);
+      found.literals.forEach((literal) => literals.add(literal));
+      found.prefixes.forEach((prefix) => prefixes.add(prefix));
+    }
+    const unreachable = Object.keys(zhTW).filter(
+      (key) => !literals.has(key) && ![...prefixes].some((prefix) => key.startsWith(prefix)),
+    );
+    expect(unreachable).toEqual([]);
   });
 });

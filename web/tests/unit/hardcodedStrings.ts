@@ -78,3 +78,27 @@ export function findHardcodedStrings(source: string, filename = 'file.tsx'): Hit
   visit(program);
   return hits;
 }
+
+/**
+ * The message keys a source file can reach: every string literal, and the fixed start of every template literal
+ * (`nav.${page}` reaches every key starting "nav.").
+ */
+export function referencedKeys(source: string, filename = 'file.tsx'): { literals: Set<string>; prefixes: Set<string> } {
+  const program = parseAst(source, { lang: filename.endsWith('.ts') ? 'ts' : 'tsx' }, filename) as unknown as Node;
+  const literals = new Set<string>();
+  const prefixes = new Set<string>();
+  const visit = (node: Node) => {
+    if (node.type === 'Literal' && typeof node.value === 'string') literals.add(node.value);
+    if (node.type === 'TemplateLiteral') {
+      const first = (node.quasis as { value: { cooked: string } }[])[0]?.value.cooked ?? '';
+      if ((node.expressions as unknown[]).length > 0 && first) prefixes.add(first);
+      else literals.add(first);
+    }
+    for (const value of Object.values(node)) {
+      if (Array.isArray(value)) value.forEach((child) => isNode(child) && visit(child));
+      else if (isNode(value)) visit(value);
+    }
+  };
+  visit(program);
+  return { literals, prefixes };
+}

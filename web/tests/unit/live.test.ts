@@ -2,37 +2,37 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   backoffDelay,
-  CLOSE_UNAUTHORIZED,
   LiveConnection,
   liveUrl,
+  resumeUrl,
+  subprotocols,
   type LiveSnapshot,
   type SocketLike,
 } from '../../src/api/live';
 
 class FakeSocket implements SocketLike {
-  readyState = 0;
-  sent: unknown[] = [];
   closedWith: number | null = null;
   onopen: ((event: unknown) => void) | null = null;
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onclose: ((event: { code: number }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+  ) {}
   close(code = 1000) {
     this.closedWith = code;
   }
   // what the server does
-  open() {
-    this.readyState = 1;
+  open(head = 100) {
     this.onopen?.({});
+    const last = new URL(this.url).searchParams.get('last_seq');
+    this.message({ seq: last === null ? head : Number(last), type: 'hello', data: { head } });
   }
   message(body: unknown) {
     this.onmessage?.({ data: JSON.stringify(body) });
   }
   drop(code = 1006) {
-    this.readyState = 3;
     this.onclose?.({ code });
   }
 }
@@ -44,8 +44,8 @@ function connect(overrides: Partial<ConstructorParameters<typeof LiveConnection>
   const live = new LiveConnection({
     url: 'ws://test/api/ws',
     token: () => token,
-    createSocket: () => {
-      const socket = new FakeSocket();
+    createSocket: (url, protocols) => {
+      const socket = new FakeSocket(url, protocols);
       sockets.push(socket);
       return socket;
     },
@@ -57,10 +57,9 @@ function connect(overrides: Partial<ConstructorParameters<typeof LiveConnection>
 }
 
 const last = () => sockets[sockets.length - 1]!;
-const event = (seq: number, topic = 'network-analysis', data: unknown = { seq }) => ({
-  type: 'event',
+const event = (seq: number, type = 'analysis', data: unknown = { seq }) => ({
   seq,
-  topic,
+  type,
   time: '2025-11-12T10:00:00Z',
   data,
 });
@@ -68,69 +67,95 @@ const event = (seq: number, topic = 'network-analysis', data: unknown = { seq })
 beforeEach(() => {
   vi.useFakeTimers();
   sockets = [];
-  token = 'key-1';
+  token = 'qcl_1234abcd_secret';
 });
 afterEach(() => vi.useRealTimers());
 
 describe('LiveConnection', () => {
-  it('says hello with the API key and no resume position on first connect', () => {
+  it('offers the API key as a subprotocol next to qcl.v1 (browsers cannot set headers on a WebSocket)', () => {
     connect();
-    last().open();
-    expect(last().sent).toEqual([{ type: 'hello', token: 'key-1', resume_after: null }]);
+    expect(last().protocols).toEqual(['qcl.v1', 'bearer.qcl_1234abcd_secret']);
+  });
+
+  it('connects without a resume position the first time', () => {
+    connect();
+    expect(last().url).toBe('ws://test/api/ws');
   });
 
   it('resumes after the last sequence number seen when it reconnects', () => {
     connect();
     last().open();
-    last().message(event(41));
-    last().message(event(42));
+    last().message(event(101));
+    last().message(event(102));
     last().drop();
     vi.advanceTimersByTime(1000);
-    last().open();
-    expect(last().sent).toEqual([{ type: 'hello', token: 'key-1', resume_after: 42 }]);
+    expect(last().url).toBe('ws://test/api/ws?last_seq=102');
   });
 
-  it('delivers events to the handlers of their topic only', () => {
+  it('takes the resume position from the server’s hello before any event', () => {
+    connect();
+    last().open(57);
+    last().drop();
+    vi.advanceTimersByTime(1000);
+    expect(last().url).toBe('ws://test/api/ws?last_seq=57');
+  });
+
+  it('delivers events to the handlers of their type only', () => {
     const live = connect();
     const analysis = vi.fn();
     const insights = vi.fn();
-    live.on('network-analysis', analysis);
-    live.on('ai-insights', insights);
+    live.on('analysis', analysis);
+    live.on('insight', insights);
     last().open();
-    last().message(event(1, 'network-analysis', { a: 1 }));
-    expect(analysis).toHaveBeenCalledWith({ a: 1 }, 1);
+    last().message(event(101, 'analysis', { a: 1 }));
+    expect(analysis).toHaveBeenCalledWith({ a: 1 }, 101);
     expect(insights).not.toHaveBeenCalled();
   });
 
   it('drops an event it has already seen (replayed after a resume)', () => {
     const live = connect();
     const handler = vi.fn();
-    live.on('network-analysis', handler);
+    live.on('analysis', handler);
     last().open();
-    last().message(event(5));
-    last().message(event(5));
-    last().message(event(4));
+    last().message(event(105));
+    last().message(event(105));
+    last().message(event(104));
     expect(handler).toHaveBeenCalledTimes(1);
   });
 
   it('ignores a message that is not JSON and keeps going', () => {
     const live = connect();
     const handler = vi.fn();
-    live.on('network-analysis', handler);
+    live.on('analysis', handler);
     last().open();
     last().onmessage?.({ data: '{oops' });
-    last().message(event(1));
+    last().message(event(101));
     expect(handler).toHaveBeenCalledTimes(1);
   });
 
   it('stops delivering to a handler after unsubscribing', () => {
     const live = connect();
     const handler = vi.fn();
-    const off = live.on('network-analysis', handler);
+    const off = live.on('analysis', handler);
     last().open();
     off();
-    last().message(event(1));
+    last().message(event(101));
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  it('asks views to refetch on resync and continues from the position it names', () => {
+    const live = connect();
+    const resync = vi.fn();
+    const handler = vi.fn();
+    live.onResync(resync);
+    live.on('analysis', handler);
+    last().open();
+    last().message({ seq: 900, type: 'resync', data: { reason: 'expired' } });
+    last().message(event(900));
+    last().message(event(901));
+    expect(resync).toHaveBeenCalledTimes(1);
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(live.state.lastSeq).toBe(901);
   });
 
   it('goes from connecting to live when the socket opens', () => {
@@ -179,72 +204,31 @@ describe('LiveConnection', () => {
     expect(live.state).toMatchObject({ state: 'live', attempt: 0 });
   });
 
-  it('remembers when the last update arrived', () => {
+  it('remembers when the last message arrived', () => {
     const live = connect({ now: () => 1234 });
     last().open();
-    last().message(event(1));
     expect(live.state.lastUpdate).toBe(1234);
   });
 
-  it('stops retrying when the server refuses the key', () => {
+  it('offers the new key after a restart', () => {
     const live = connect();
-    last().open();
-    last().drop(CLOSE_UNAUTHORIZED);
-    vi.advanceTimersByTime(120_000);
-    expect(sockets).toHaveLength(1);
-    expect(live.state).toMatchObject({ state: 'offline', fatal: 'unauthorized' });
-  });
-
-  it('tries again with the new key after a restart', () => {
-    const live = connect();
-    last().drop(CLOSE_UNAUTHORIZED);
-    token = 'key-2';
+    token = 'qcl_99999999_other';
     live.restart();
-    last().open();
-    expect(last().sent).toEqual([{ type: 'hello', token: 'key-2', resume_after: null }]);
-  });
-
-  it('asks views to refetch when the server could not resume', () => {
-    const live = connect();
-    const resync = vi.fn();
-    live.onResync(resync);
-    last().open();
-    last().message({ type: 'ready', seq: 90, resumed: false });
-    expect(resync).toHaveBeenCalledTimes(1);
-  });
-
-  it('does not ask for a refetch after a successful resume', () => {
-    const live = connect();
-    const resync = vi.fn();
-    live.onResync(resync);
-    last().open();
-    last().message({ type: 'ready', seq: 90, resumed: true });
-    expect(resync).not.toHaveBeenCalled();
-  });
-
-  it('treats a silent socket as dead and reconnects', () => {
-    connect({ staleAfterMs: 5000 });
-    last().open();
-    vi.advanceTimersByTime(5000);
-    expect(sockets[0]!.closedWith).toBe(1000);
-    vi.advanceTimersByTime(1000);
-    expect(sockets).toHaveLength(2);
-  });
-
-  it('keeps a socket that receives pings', () => {
-    connect({ staleAfterMs: 5000 });
-    last().open();
-    for (let i = 0; i < 4; i += 1) {
-      vi.advanceTimersByTime(4000);
-      last().message({ type: 'ping' });
-    }
-    expect(sockets).toHaveLength(1);
+    expect(last().protocols).toEqual(['qcl.v1', 'bearer.qcl_99999999_other']);
   });
 
   it('shows offline at once when the browser loses its network', () => {
     const live = connect();
     last().open();
     live.browserOffline();
+    expect(live.state.state).toBe('offline');
+  });
+
+  it('stays offline through retries while the browser has no network', () => {
+    const live = connect();
+    last().open();
+    live.browserOffline();
+    last().drop();
     expect(live.state.state).toBe('offline');
   });
 
@@ -264,11 +248,22 @@ describe('LiveConnection', () => {
     expect(sockets[0]!.closedWith).toBe(1000);
   });
 
+  it('ignores a late close of a socket it already replaced', () => {
+    const live = connect();
+    const first = last();
+    first.open();
+    live.restart();
+    const onclose = vi.fn();
+    live.onState(onclose);
+    first.drop();
+    expect(onclose).not.toHaveBeenCalled();
+  });
+
   it('tells state listeners about each change', () => {
     const live = connect();
     const states: LiveSnapshot['state'][] = [];
     live.onState((snapshot) => states.push(snapshot.state));
-    last().open();
+    last().onopen?.({});
     last().drop();
     expect(states).toEqual(['live', 'reconnecting']);
   });
@@ -288,12 +283,20 @@ describe('backoffDelay', () => {
   });
 });
 
-describe('liveUrl', () => {
+describe('URLs and subprotocols', () => {
   it('uses wss on an https page', () => {
     expect(liveUrl({ protocol: 'https:', host: 'qcl.example:8443' })).toBe('wss://qcl.example:8443/api/ws');
   });
 
   it('uses ws on an http page', () => {
     expect(liveUrl({ protocol: 'http:', host: '127.0.0.1:8080' })).toBe('ws://127.0.0.1:8080/api/ws');
+  });
+
+  it('appends last_seq to a URL that has a query already', () => {
+    expect(resumeUrl('ws://h/api/ws?x=1', 5)).toBe('ws://h/api/ws?x=1&last_seq=5');
+  });
+
+  it('offers only qcl.v1 without a key', () => {
+    expect(subprotocols(null)).toEqual(['qcl.v1']);
   });
 });

@@ -1,9 +1,9 @@
 /** @vitest-environment jsdom */
 /** The small pure helpers of the pages: history search, node events, PBFT quorum, followed tasks, routes. */
 import { describe, expect, it } from 'vitest';
-import type { InsightRecord, NodeInfo, Task } from '../../src/api/types';
-import { filterInsights, matchesQuery, mergeInsights } from '../../src/lib/history';
-import { applyNodeEvent, sortNodes } from '../../src/lib/nodes';
+import type { NodeView, Task } from '../../src/api/types';
+import { filterInsights, insightKey, matchesQuery, mergeInsights, type InsightView } from '../../src/lib/history';
+import { applyNodeView, sortNodes } from '../../src/lib/nodes';
 import { faultTolerance, quorum, votes } from '../../src/lib/oracle';
 import { focusFromHash, hrefFor, pageFromHash } from '../../src/lib/route';
 import { addTaskId, loadTaskIds, newerTask, saveTaskIds, TASKS_KEPT } from '../../src/lib/tasks';
@@ -11,9 +11,8 @@ import { recognitionLanguage, speechRecognition, transcriptOf } from '../../src/
 import { sortFindings } from '../../src/lib/findings';
 import type { Finding } from '../../src/api/types';
 
-const insight = (id: string, time: string, text: string, question: string | null = null): InsightRecord => ({
-  id,
-  time,
+const insight = (text: string, question: string | null = null, request_id: string | null = null): InsightView => ({
+  request_id,
   text,
   question,
   kind: 'answer',
@@ -21,13 +20,16 @@ const insight = (id: string, time: string, text: string, question: string | null
   model: 'm',
   grounded: true,
   fallback_used: false,
+  fallback_reason: null,
+  grounding_issues: [],
   confidence: 0.5,
   sources: ['price_trend'],
   latency_ms: 1,
+  report_observed_at: '2025-11-12T10:00:00Z',
 });
 
 describe('history search', () => {
-  const item = insight('a', '2025-11-12T10:00:00Z', '價格一小時持平', '價格趨勢？');
+  const item = insight('價格一小時持平', '價格趨勢？');
 
   it('matches every word of the query, in any order', () => {
     expect(matchesQuery(item, '持平 價格')).toBe(true);
@@ -44,43 +46,47 @@ describe('history search', () => {
   it('keeps everything for an empty query', () => {
     expect(filterInsights([item], '   ')).toHaveLength(1);
   });
+});
 
-  it('merges newest first and keeps one entry per id', () => {
-    const merged = mergeInsights(
-      [insight('b', '2025-11-12T11:00:00Z', 'new')],
-      [insight('a', '2025-11-12T10:00:00Z', 'old'), insight('b', '2025-11-12T11:00:00Z', 'dup')],
-    );
-    expect(merged.map((entry) => entry.id)).toEqual(['b', 'a']);
-    expect(merged[0]!.text).toBe('new');
+describe('mergeInsights', () => {
+  it('puts fresh insights first and keeps one entry per insight', () => {
+    const merged = mergeInsights([insight('new')], [insight('old'), insight('new')]);
+    expect(merged.map((entry) => entry.text)).toEqual(['new', 'old']);
+  });
+
+  it('keeps the question asked in this browser when the same answer comes back from the API without it', () => {
+    const merged = mergeInsights([insight('answer')], [insight('answer', '網路健康嗎？')]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]!.question).toBe('網路健康嗎？');
+  });
+
+  it('tells apart answers to different requests with the same text', () => {
+    expect(insightKey(insight('same', null, 'r1'))).not.toBe(insightKey(insight('same', null, 'r2')));
   });
 });
 
-describe('node events', () => {
-  const nodes: NodeInfo[] = [
-    { node_id: 'shard-1', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 1 },
-  ];
-
-  it('marks a failed node failed and keeps its last heartbeat', () => {
-    const next = applyNodeEvent(nodes, { node_id: 'shard-1', role: 'shard', kind: 'failed', detail: '' }, '2025-11-12T10:05:00Z');
-    expect(next[0]).toMatchObject({ status: 'failed', last_heartbeat: '2025-11-12T10:00:00Z' });
+describe('node views', () => {
+  const view = (node_id: string, role: NodeView['role'], state: NodeView['state']): NodeView => ({
+    node_id,
+    role,
+    state,
+    last_event: state === 'down' ? 'failed' : 'joined',
+    last_seen: '2025-11-12T10:00:00Z',
+    detail: '',
   });
 
-  it('marks a recovered node healthy with a fresh heartbeat', () => {
-    const next = applyNodeEvent(nodes, { node_id: 'shard-1', role: 'shard', kind: 'recovered', detail: '' }, '2025-11-12T10:06:00Z');
-    expect(next[0]).toMatchObject({ status: 'healthy', last_heartbeat: '2025-11-12T10:06:00Z' });
+  it('replaces a known node with its new view', () => {
+    const next = applyNodeView([view('shard-1', 'shard', 'up')], view('shard-1', 'shard', 'down'));
+    expect(next).toEqual([view('shard-1', 'shard', 'down')]);
   });
 
-  it('adds a node that joins', () => {
-    const next = applyNodeEvent(nodes, { node_id: 'oracle-0', role: 'oracle', kind: 'joined', detail: '' }, '2025-11-12T10:06:00Z');
+  it('adds a node it has not seen', () => {
+    const next = applyNodeView([view('shard-1', 'shard', 'up')], view('oracle-0', 'oracle', 'up'));
     expect(next.map((node) => node.node_id)).toEqual(['shard-1', 'oracle-0']);
   });
 
-  it('sorts shards by stage before oracle members', () => {
-    const sorted = sortNodes([
-      { node_id: 'oracle-0', role: 'oracle', status: 'healthy', last_heartbeat: null },
-      { node_id: 'shard-b', role: 'shard', status: 'healthy', last_heartbeat: null, stage: 2 },
-      { node_id: 'shard-a', role: 'shard', status: 'healthy', last_heartbeat: null, stage: 0 },
-    ]);
+  it('sorts shards before oracle members, each by id', () => {
+    const sorted = sortNodes([view('oracle-0', 'oracle', 'up'), view('shard-b', 'shard', 'up'), view('shard-a', 'shard', 'up')]);
     expect(sorted.map((node) => node.node_id)).toEqual(['shard-a', 'shard-b', 'oracle-0']);
   });
 });
@@ -101,20 +107,24 @@ describe('PBFT quorum', () => {
 });
 
 describe('followed tasks', () => {
-  const task = (status: Task['status'], updated_at: string): Task => ({
+  const task = (state: Task['state'], updated_at: string): Task => ({
     id: 't1',
     kind: 'narration',
-    status,
+    state,
     created_at: '2025-11-12T10:00:00Z',
     updated_at,
+    submitted_by: 'k1',
+    request: { kind: 'narration' },
+    result: null,
+    error: null,
   });
 
   it('keeps a finished state against an older running one arriving late', () => {
-    expect(newerTask(task('done', '2025-11-12T10:00:02Z'), task('running', '2025-11-12T10:00:03Z')).status).toBe('done');
+    expect(newerTask(task('done', '2025-11-12T10:00:02Z'), task('running', '2025-11-12T10:00:03Z')).state).toBe('done');
   });
 
   it('takes the newer of two states', () => {
-    expect(newerTask(task('queued', '2025-11-12T10:00:01Z'), task('running', '2025-11-12T10:00:02Z')).status).toBe('running');
+    expect(newerTask(task('queued', '2025-11-12T10:00:01Z'), task('running', '2025-11-12T10:00:02Z')).state).toBe('running');
   });
 
   it('puts a new id first and never twice', () => {

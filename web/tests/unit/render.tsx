@@ -30,16 +30,12 @@ export function stubApi(routes: Routes) {
   return fetch;
 }
 
+/** A socket that only does what the test makes it do (open, message, close through its handlers). */
 export class QuietSocket implements SocketLike {
-  readyState = 0;
   onopen: SocketLike['onopen'] = null;
   onmessage: SocketLike['onmessage'] = null;
   onclose: SocketLike['onclose'] = null;
   onerror: SocketLike['onerror'] = null;
-  sent: string[] = [];
-  send(data: string) {
-    this.sent.push(data);
-  }
   close() {}
 }
 

@@ -2,14 +2,15 @@ import { expect, test } from '@playwright/test';
 import { prepare, shot } from '../helpers';
 import { installMockApi } from './mockApi';
 
-test('a quick template gets a grounded answer with sources', async ({ page }) => {
+test('a quick template gets an answer marked exact (template) with its sources', async ({ page }) => {
   await prepare(page);
   const api = await installMockApi(page);
   await page.goto('/#/ask');
   await page.getByTestId('ask-template').filter({ hasText: '為什麼空 tick 變多？' }).click();
   const answer = page.getByTestId('answers').getByTestId('insight-card').first();
-  await expect(answer.getByTestId('badge-grounded')).toBeVisible();
+  await expect(answer.getByTestId('badge-fallback')).toBeVisible();
   await expect(answer.getByTestId('insight-source').first()).toBeVisible();
+  await expect(answer).toContainText('問：為什麼空 tick 變多？');
   expect(api.questions).toEqual([{ question: '為什麼空 tick 變多？', language: 'zh-TW' }]);
   await shot(page, 'ask-answer');
 });
@@ -23,6 +24,7 @@ test('a typed question is sent with Enter in the chosen answer language', async 
   await page.getByLabel('你的問題').fill('Is the network healthy?');
   await page.getByLabel('你的問題').press('Enter');
   await expect(page.getByTestId('answers')).toContainText('Health score 72');
+  await expect(page.getByTestId('answers').getByTestId('badge-fallback')).toContainText('範本回答');
   expect(api.questions).toEqual([{ question: 'Is the network healthy?', language: 'en' }]);
 });
 

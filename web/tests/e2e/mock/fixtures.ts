@@ -3,14 +3,7 @@
  * synthetic capture (epoch 186, Wednesday 2025-11-12, price ≈ 9e-7 USD). Built by functions, not copied JSON, so
  * a test can ask for "two hours of history" and get consistent numbers.
  */
-import type {
-  AnalysisReport,
-  AttestationRecord,
-  Finding,
-  InsightRecord,
-  NodeInfo,
-  Topology,
-} from '../../../src/api/types';
+import type { AIInsight, AnalysisReport, Finding, NodeView, OracleResult, Topology } from '../../../src/api/types';
 
 export const LATEST_AT = Date.parse('2025-11-12T10:00:00Z');
 
@@ -95,9 +88,7 @@ export function latest(): AnalysisReport {
   return history(0)[0]!;
 }
 
-export const NARRATIVE: InsightRecord = {
-  id: 'ins-1',
-  time: '2025-11-12T10:00:05Z',
+export const NARRATIVE: AIInsight = {
   request_id: null,
   kind: 'narrative',
   text: '網路目前降級：健康分數 72。最近空 tick 比例升到 4.2%，價格 1 小時持平（+0.6%）。',
@@ -105,60 +96,91 @@ export const NARRATIVE: InsightRecord = {
   model: 'smollm2-135m-instruct',
   grounded: true,
   fallback_used: false,
+  fallback_reason: null,
+  grounding_issues: [],
   confidence: 0.82,
   sources: ['empty_ticks_high', 'price_trend', 'latest_stats.price_change_1h_pct'],
   latency_ms: 412,
+  report_observed_at: '2025-11-12T10:00:00Z',
 };
 
-export function answer(question: string, language: 'zh-TW' | 'en', id: string): InsightRecord {
+/** An answer as the API gives it in template mode: exact numbers, marked as the template's. */
+export function answer(question: string, language: 'zh-TW' | 'en'): AIInsight {
   return {
-    id,
-    time: '2025-11-12T10:01:00Z',
-    request_id: `req-${id}`,
+    request_id: null,
     kind: 'answer',
-    question,
     text:
       language === 'zh-TW'
-        ? '網路健康分數 72（降級）：空 tick 比例 4.2% 高於 3% 上限。'
-        : 'Health score 72 (degraded): empty ticks at 4.2%, above the 3% limit.',
+        ? `（${question}）網路健康分數 72（降級）：空 tick 比例 4.2% 高於 3% 上限。`
+        : `(${question}) Health score 72 (degraded): empty ticks at 4.2%, above the 3% limit.`,
     language,
-    model: 'smollm2-135m-instruct',
-    grounded: true,
-    fallback_used: false,
-    confidence: 0.76,
+    model: 'template',
+    grounded: false,
+    fallback_used: true,
+    fallback_reason: 'templates_only: no model configured',
+    grounding_issues: [],
+    confidence: 0.9,
     sources: ['empty_ticks_high', 'health_score'],
-    latency_ms: 380,
+    latency_ms: 0.4,
+    report_observed_at: '2025-11-12T10:00:00Z',
   };
 }
 
-export const NODES: NodeInfo[] = [
-  { node_id: 'shard-0a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 0, layers: [0, 9], load: 1 },
-  { node_id: 'shard-1a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 1, layers: [10, 19], load: 0 },
-  { node_id: 'shard-2a', role: 'shard', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', stage: 2, layers: [20, 29], load: 2 },
-  { node_id: 'oracle-0', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 1 },
-  { node_id: 'oracle-1', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 0.98 },
-  { node_id: 'oracle-2', role: 'oracle', status: 'healthy', last_heartbeat: '2025-11-12T10:00:00Z', reputation: 0.97 },
-  { node_id: 'oracle-3', role: 'oracle', status: 'degraded', last_heartbeat: '2025-11-12T09:58:00Z', reputation: 0.61 },
+const node = (node_id: string, role: NodeView['role'], state: NodeView['state'], last_event: NodeView['last_event']): NodeView => ({
+  node_id,
+  role,
+  state,
+  last_event,
+  last_seen: '2025-11-12T10:00:00Z',
+  detail: role === 'shard' ? 'layers 0-9' : '',
+});
+
+export const NODES: NodeView[] = [
+  node('shard-0', 'shard', 'up', 'joined'),
+  node('shard-1', 'shard', 'up', 'recovered'),
+  node('shard-2', 'shard', 'down', 'failed'),
+  node('oracle-0', 'oracle', 'up', 'joined'),
+  node('oracle-1', 'oracle', 'up', 'joined'),
+  node('oracle-2', 'oracle', 'up', 'joined'),
+  node('oracle-3', 'oracle', 'left', 'left'),
 ];
 
-export const TOPOLOGY: Topology = {
-  stages: [
-    { stage: 0, layers: [0, 9], replicas: ['shard-0a'] },
-    { stage: 1, layers: [10, 19], replicas: ['shard-1a'] },
-    { stage: 2, layers: [20, 29], replicas: ['shard-2a'] },
-  ],
-  oracle: { members: ['oracle-0', 'oracle-1', 'oracle-2', 'oracle-3'], primary: 'oracle-0', view: 0, f: 1 },
-};
+function group(role: NodeView['role']) {
+  const nodes = NODES.filter((view) => view.role === role);
+  return { nodes, total: nodes.length, up: nodes.filter((view) => view.state === 'up').length };
+}
 
-export const ATTESTATION: AttestationRecord = {
-  id: 'att-1',
-  time: '2025-11-12T10:00:30Z',
-  job_id: 'health-verdict-37000000',
+export const TOPOLOGY: Topology = { shard_pool: group('shard'), oracle_committee: group('oracle') };
+
+export const ATTESTATION: OracleResult = {
+  job_id: 'a'.repeat(64),
+  committee_id: 'c'.repeat(16),
+  kind: 'exact',
+  status: 'committed',
   result: 'degraded',
-  digest: 'a'.repeat(64),
+  result_digest: 'b'.repeat(64),
+  digest: 'd'.repeat(64),
   view: 0,
   sequence: 7,
+  spec: {
+    kind: 'exact',
+    task: 'analysis.health_verdict',
+    input_digest: 'e'.repeat(64),
+    code_version: '1',
+    model_id: null,
+    weights_sha256: null,
+    prompt_version: null,
+    decoding: null,
+    max_new_tokens: null,
+    tolerance: null,
+    subject: 'tick/37000000',
+  },
+  observations: ['oracle-0', 'oracle-1', 'oracle-2'].map((node_id) => ({
+    node_id,
+    value: null,
+    result_digest: 'b'.repeat(64),
+    proof: null,
+    signature: 'c2lnbmF0dXJl'.repeat(6),
+  })),
   certificate: ['oracle-0', 'oracle-1', 'oracle-2'].map((node_id) => ({ node_id, signature: 'c2lnbmF0dXJl'.repeat(6) })),
-  verified: true,
-  committee_size: 4,
 };

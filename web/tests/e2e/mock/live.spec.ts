@@ -18,7 +18,7 @@ test('a live analysis event updates the overview without a reload', async ({ pag
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'live');
   await expect(page.getByTestId('health-score')).toHaveText('72');
   await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 1));
-  api.push('network-analysis', later(2, { health_score: 35, status: 'critical' }));
+  api.push('analysis', later(2, { health_score: 35, status: 'critical' }));
   await expect(page.getByTestId('health-score')).toHaveText('35');
   expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(1); // same page
 });
@@ -28,7 +28,7 @@ test('a dropped connection shows reconnecting, then resumes after the last event
   const api = await installMockApi(page);
   await page.goto('/');
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'live');
-  api.push('network-analysis', later(2, { health_score: 50 }));
+  api.push('analysis', later(2, { health_score: 50 }));
   await expect(page.getByTestId('health-score')).toHaveText('50');
   api.refuse(true);
   api.dropAll();
@@ -37,8 +37,8 @@ test('a dropped connection shows reconnecting, then resumes after the last event
   await shot(page, 'sync-reconnecting');
   api.refuse(false);
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
-  expect(api.hellos.at(0)).toEqual({ token: 'test-key', resume_after: null });
-  expect(api.hellos.at(-1)).toEqual({ token: 'test-key', resume_after: 101 });
+  expect(api.connections.at(0)).toBeNull();
+  expect(api.connections.at(-1)).toBe(101); // resumes after the last event it saw
 });
 
 test('the browser going offline shows offline with the last update time', async ({ page, context }) => {
@@ -46,7 +46,7 @@ test('the browser going offline shows offline with the last update time', async 
   const api = await installMockApi(page);
   await page.goto('/');
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'live');
-  api.push('network-analysis', later(2, {}));
+  api.push('analysis', later(2, {}));
   await context.setOffline(true);
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'offline');
   await expect(page.getByTestId('sync-state')).toContainText(/離線.*最後更新 \d\d:\d\d:\d\d UTC/);

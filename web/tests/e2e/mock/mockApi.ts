@@ -8,15 +8,17 @@ import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, TOPOLOGY } from
 
 export interface MockOptions {
   historyHours?: number;
+  admin?: boolean; // the key in use is an admin's
   /** Answer every REST call with this status and the API's error body. */
   failWith?: { status: number; code: string; message: string; field?: string };
 }
 
 export interface MockApi {
-  hellos: { token: string | null; resume_after: number | null }[];
+  /** Each WebSocket connection's `last_seq` (null: a fresh client). */
+  connections: (number | null)[];
   questions: { question: string; language?: string }[];
-  /** Send an event to every open socket with the next sequence number. */
-  push(topic: string, data: unknown): void;
+  /** Send an event of `type` (analysis, insight, node, task, oracle) to every open socket, numbered next. */
+  push(type: string, data: unknown): void;
   /** Drop every open socket (as a restarting server would). */
   dropAll(): void;
   /** Refuse new sockets (close at once) until allowed again. */
@@ -31,11 +33,11 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
   let seq = 100;
   let refusing = false;
   const mock: MockApi = {
-    hellos: [],
+    connections: [],
     questions: [],
-    push(topic, data) {
+    push(type, data) {
       seq += 1;
-      const message = JSON.stringify({ type: 'event', seq, topic, time: new Date().toISOString(), data });
+      const message = JSON.stringify({ seq, type, time: new Date().toISOString(), data });
       sockets.forEach((socket) => socket.send(message));
     },
     dropAll() {
@@ -47,22 +49,20 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
     },
   };
 
-  await page.routeWebSocket('**/api/ws', (socket) => {
+  await page.routeWebSocket(/\/api\/ws(\?|$)/, (socket) => {
     if (refusing) {
       void socket.close({ code: 1013, reason: 'try later' });
       return;
     }
+    // As qcl/api/routes_ops.py: resume after ?last_seq=N, then `hello` with the position the stream continues from.
+    const given = new URL(socket.url()).searchParams.get('last_seq');
+    const last = given === null ? null : Number(given);
+    mock.connections.push(last);
     sockets.add(socket);
-    socket.onMessage((raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; token: string | null; resume_after: number | null };
-      if (message.type !== 'hello') return;
-      mock.hellos.push({ token: message.token, resume_after: message.resume_after });
-      socket.send(JSON.stringify({ type: 'ready', seq, resumed: message.resume_after !== null }));
-    });
     socket.onClose(() => sockets.delete(socket));
+    socket.send(JSON.stringify({ seq: last ?? seq, type: 'hello', data: { head: seq } }));
   });
 
-  let answers = 0;
   await page.route('**/api/**', async (route) => {
     const url = new URL(route.request().url());
     if (options.failWith) {
@@ -79,11 +79,12 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
       case '/api/ai/question': {
         const body = route.request().postDataJSON() as { question: string; language?: 'zh-TW' | 'en' };
         mock.questions.push(body);
-        answers += 1;
-        return json(route, 200, answer(body.question, body.language ?? 'zh-TW', `ans-${answers}`));
+        return json(route, 200, answer(body.question, body.language ?? 'zh-TW'));
       }
-      case '/api/auth/whoami':
-        return json(route, 200, { role: 'viewer' });
+      case '/api/admin/keys':
+        return options.admin
+          ? json(route, 200, { keys: [] })
+          : json(route, 403, { error: { code: 'forbidden', message: 'this needs the admin role', request_id: 'r-403' } });
       case '/api/nodes':
         return json(route, 200, { nodes: NODES });
       case '/api/topology':

@@ -1,0 +1,33 @@
+/**
+ * Whether the key in use is an admin's (for the editable JSON viewer). Asked once per key and only where it
+ * matters, since the API answers it through an admin-only read (see api.isAdmin).
+ */
+import { useEffect, useState } from 'react';
+import { api } from '../api/endpoints';
+import { useSettings } from './settings';
+
+const answers = new Map<string, Promise<boolean>>();
+
+/** true / false once known; null while asking. Any failure to ask reads as "not admin" (read-only). */
+export function useIsAdmin(): boolean | null {
+  const { apiKey } = useSettings();
+  const [admin, setAdmin] = useState<boolean | null>(apiKey ? null : false);
+  useEffect(() => {
+    if (!apiKey) {
+      setAdmin(false);
+      return;
+    }
+    let answer = answers.get(apiKey);
+    if (!answer) {
+      answer = api.isAdmin().catch(() => false);
+      answers.set(apiKey, answer);
+    }
+    let current = true;
+    setAdmin(null);
+    void answer.then((value) => current && setAdmin(value));
+    return () => {
+      current = false;
+    };
+  }, [apiKey]);
+  return admin;
+}
