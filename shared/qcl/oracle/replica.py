@@ -146,8 +146,10 @@ class Replica:
         self._retransmit_timer(inst)
 
     def _retransmit_timer(self, inst: Instance) -> None:
-        delay = self.config.view_timeout_ms * 2 ** min(inst.view, self.config.max_doublings)
-        delay *= self.config.retransmit_fraction
+        # Every half view timeout, but at least every two base timeouts: late views are long, and a message lost
+        # early in one would otherwise wait most of it.
+        view_ms = self.config.view_timeout_ms * 2 ** min(inst.view, self.config.max_doublings)
+        delay = min(view_ms, 4 * self.config.view_timeout_ms) * self.config.retransmit_fraction
         self._effects.append(SetTimer(inst.seq, inst.view, inst.timer_generation, delay, retransmit=True))
 
     def _retransmit(self, inst: Instance) -> None:
@@ -218,17 +220,7 @@ class Replica:
             self.durable.requests[request.sequence] = request
             self._dirty = True
         if relay:
-            relayed = Message(
-                type=MsgType.REQUEST,
-                committee_id=self.committee.committee_id,
-                view=0,
-                seq=request.sequence,
-                job_id=request.job_id,
-                digest=request.job_id,
-                sender=self.me,
-                body={"request": request.model_dump(mode="json")},
-            )
-            self._send(relayed)
+            self._send(self.request_message(request))
         self._effects.append(Execute(request))
         early, inst.early = inst.early, []
         for message, link in early:
@@ -362,6 +354,19 @@ class Replica:
             if seq > msg.seq - 1 and key not in self.replied:
                 self.replied.add(key)
                 self._send(self.decision_message(attestation), to=msg.sender)
+
+    def request_message(self, request: OracleRequest) -> Message:
+        """A job as relayed to the other members (checked by its content, so it needs no signature)."""
+        return Message(
+            type=MsgType.REQUEST,
+            committee_id=self.committee.committee_id,
+            view=0,
+            seq=request.sequence,
+            job_id=request.job_id,
+            digest=request.job_id,
+            sender=self.me,
+            body={"request": request.model_dump(mode="json")},
+        )
 
     def rejoin(self) -> list[Effect]:
         """A member that lost its disk asks the others for what they decided (it votes on none of it)."""

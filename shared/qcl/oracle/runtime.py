@@ -163,8 +163,18 @@ class NodeRuntime:
         elif self.rejoin:
             self._events.put(Resume(rejoin=True))
 
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
     def submit(self, request: OracleRequest, reply_to: str | None = None, *, relay: bool = True) -> None:
-        self._events.put(Submit(request, reply_to, relay))
+        """Queue a job; with `relay`, first send it to the other members (synchronously: a request taken off the
+        bus is acknowledged only once the others have it, so a member that dies right after loses nothing)."""
+        if not self.running:
+            raise RuntimeError(f"member {self.key.node_id} is not running")
+        if relay:
+            self.transport.send(self.replica.request_message(request))
+        self._events.put(Submit(request, reply_to, relay=False))
 
     def deliver(self, message: Message, link: int | None = None) -> None:
         self._events.put(Deliver(message, link))

@@ -39,7 +39,7 @@ from qcl.oracle.jobs import Blobs, Executors, check_request
 from qcl.oracle.ledger import Ledger
 from qcl.oracle.runtime import STATE_FILE, NodeRuntime
 from qcl.oracle.scheduler import ReportScheduler
-from qcl.oracle.setup import init_committee, member_dir, open_committee
+from qcl.oracle.setup import init_committee, install_env_keys, member_dir, open_committee
 from qcl.oracle.state import ProtocolConfig
 from qcl.oracle.transport import BusTransport, LoopbackTransport, Transport
 from qcl.store.base import Store
@@ -56,7 +56,10 @@ def result_key(job_id: str) -> str:
 
 
 class OracleCommittee:
-    def __init__(self, settings: Settings, bus: Bus, store: Store, *, nodes: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, bus: Bus, store: Store, *, nodes: int | None = None, pull_inputs: bool = True
+    ) -> None:
+        self.pull_inputs = pull_inputs  # False: oracle-requests and network-analysis arrive by push (Cloud Run)
         self.settings, self.bus, self.store = settings, bus, store
         self.n = nodes or settings.oracle_nodes
         self.folder = Path(settings.state_dir) / "oracle" / f"n{self.n}"
@@ -71,6 +74,7 @@ class OracleCommittee:
         self.ledger: Ledger | None = None
 
     def start(self) -> list[str]:
+        install_env_keys(self.folder, self.n)
         init_committee(self.folder, n=self.n, base_port=self.settings.oracle_base_port)
         committee, keys = open_committee(self.folder)
         self.ledger = Ledger(committee)
@@ -98,19 +102,29 @@ class OracleCommittee:
             )
             node.start()
             self.nodes.append(node)
-            self._subscriptions.append(self.bus.subscribe(ORACLE_REQUESTS, "oracle", self._taker(node)))
+            if self.pull_inputs:
+                self._subscriptions.append(self.bus.subscribe(ORACLE_REQUESTS, "oracle", self._taker(node)))
             self._node_event(key.node_id, "recovered" if node.restored else "joined")
         if self.settings.oracle_transport == "bus":
             # Members beyond this committee's size have subscriptions too (the registry lists seven); drain them.
             for spare in range(self.n, len(ORACLE_PROTOCOL.consumers)):
                 self._subscriptions.append(self.bus.subscribe(ORACLE_PROTOCOL, f"oracle-{spare}", lambda event: None))
-        self._subscriptions.append(self.bus.subscribe(NETWORK_ANALYSIS, "oracle", self.scheduler.handle))
+        if self.pull_inputs:
+            self._subscriptions.append(self.bus.subscribe(NETWORK_ANALYSIS, "oracle", self.scheduler.handle))
         return [
             f"oracle   {self.n} members (f = {committee.f}) over {self.settings.oracle_transport}, committee "
             f"{committee.committee_id[:16]}… in {self.folder}",
             f"oracle   {ORACLE_REQUESTS.name} + every {self.scheduler.every}th {NETWORK_ANALYSIS.name} report "
             f"-> {ORACLE_RESULTS.name}",
         ]
+
+    def take_request(self, event: Envelope[OracleRequest]) -> None:
+        """A pushed request: the first running member takes it and relays it (raises, so it is redelivered, when
+        none runs)."""
+        running = [node for node in self.nodes if node.running]
+        if not running:
+            raise RuntimeError("no committee member is running")
+        self._taker(running[event.data.sequence % len(running)])(event)
 
     def _taker(self, node: NodeRuntime) -> Callable[[Envelope[OracleRequest]], None]:
         def take(event: Envelope[OracleRequest]) -> None:

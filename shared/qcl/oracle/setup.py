@@ -8,6 +8,10 @@ Layout:  <folder>/committee.json   <folder>/node-<i>/key.json   <folder>/node-<i
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from qcl.oracle.committee import Committee, create_committee, load_committee, save_committee
@@ -15,6 +19,7 @@ from qcl.oracle.crypto import NodeKey
 from qcl.oracle.errors import CommitteeError
 
 COMMITTEE_FILE = "committee.json"
+ENV_KEY = "QCL_ORACLE_NODE_KEY_{index}"  # a member's Ed25519 seed, base64 (Secret Manager on Google Cloud)
 
 
 def member_dir(folder: Path, index: int) -> Path:
@@ -36,6 +41,30 @@ def init_committee(folder: Path, *, n: int = 4, base_port: int = 47100, host: st
     addresses = [f"{host}:{base_port + i}" for i in range(n)]
     save_committee(create_committee(keys, addresses=addresses), path)
     return path
+
+
+def install_env_keys(folder: Path, n: int, environ: Mapping[str, str] = os.environ) -> int:
+    """Write members' keys given as QCL_ORACLE_NODE_KEY_<i> (base64 seeds) into `folder` (0600); returns how many.
+
+    Every instance given the same seeds derives the same committee file (Ed25519 signatures are deterministic).
+    """
+    installed = 0
+    for index in range(n):
+        text = environ.get(ENV_KEY.format(index=index))
+        if not text:
+            continue
+        try:
+            seed = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise CommitteeError(f"{ENV_KEY.format(index=index)} is not base64") from None
+        if len(seed) != 32:
+            raise CommitteeError(f"{ENV_KEY.format(index=index)} must hold a 32-byte Ed25519 seed, got {len(seed)}")
+        key, path = NodeKey.from_seed(f"oracle-{index}", seed), member_dir(folder, index) / "key.json"
+        if path.exists() and NodeKey.load(path).public_key != key.public_key:
+            raise CommitteeError(f"{path} holds another key than {ENV_KEY.format(index=index)}")
+        key.save(path)
+        installed += 1
+    return installed
 
 
 def open_committee(folder: Path) -> tuple[Committee, list[NodeKey]]:

@@ -31,8 +31,9 @@ class ProtocolConfig:
     view_window: int = 16
     # The doubling stops at 2^6 x base: later views retry at a steady pace instead of waiting for hours.
     max_doublings: int = 6
-    # While undecided, a member re-sends its own messages of the current view every base/2: links lose messages,
-    # and PBFT's liveness assumes what is lost is sent again. Decisions normally take far less, so nothing is re-sent.
+    # While undecided, a member re-sends its own messages of the current view every half view timeout (at most
+    # every 2 x base): links lose messages, and PBFT's liveness assumes what is lost is sent again. Decisions
+    # normally take far less than that, so normally nothing is re-sent.
     retransmit_fraction: float = 0.5
     # Finished jobs remembered after their checkpoint, so a replayed request gets the cached attestation.
     done_cache: int = 1024

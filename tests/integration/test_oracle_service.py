@@ -1,0 +1,152 @@
+"""The committee as a service on the bus: jobs from oracle-requests and from analysis reports become verified
+attestations on oracle-results; members come and go on node-events; on every bus backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qcl.bus.base import Bus
+from qcl.config import Settings, load_settings
+from qcl.events import (
+    NODE_EVENTS,
+    ORACLE_REQUESTS,
+    ORACLE_RESULTS,
+    QUBIC_TICKS,
+    Envelope,
+    NodeEvent,
+    OracleResult,
+)
+from qcl.oracle.attestation import verify_attestation
+from qcl.oracle.committee import load_committee
+from qcl.oracle.jobs import make_request
+from qcl.oracle.scheduler import submit_job
+from qcl.oracle.service import OracleCommittee
+from qcl.oracle.simjobs import sim_input
+from qcl.pipeline.analyzer import Analyzer
+from qcl.qubic.capture import parse_line
+from qcl.qubic.synth import sample_lines
+from qcl.qubic.types import Observation
+from qcl.store.memory import MemoryStore
+from tests.backends import wait_for
+
+
+def oracle_settings(tmp_path: Path, **extra: object) -> Settings:
+    return load_settings(state_dir=tmp_path, oracle_view_timeout_ms=400, **extra)
+
+
+@pytest.fixture
+def results(bus: Bus) -> list[Envelope[OracleResult]]:
+    received: list[Envelope[OracleResult]] = []
+    bus.subscribe(ORACLE_RESULTS, "api", received.append)
+    return received
+
+
+@pytest.fixture
+def node_events(bus: Bus) -> list[Envelope[NodeEvent]]:
+    received: list[Envelope[NodeEvent]] = []
+    bus.subscribe(NODE_EVENTS, "api", received.append)
+    return received
+
+
+@pytest.fixture
+def committee(bus: Bus, tmp_path: Path) -> Iterator[OracleCommittee]:
+    service = OracleCommittee(oracle_settings(tmp_path), bus, MemoryStore())
+    service.start()
+    yield service
+    service.stop()
+
+
+def verified(result: OracleResult, tmp_path: Path) -> OracleResult:
+    verify_attestation(result, load_committee(tmp_path / "oracle" / "n4" / "committee.json"))
+    return result
+
+
+def test_a_job_on_oracle_requests_becomes_a_verified_attestation_on_oracle_results(
+    bus: Bus, committee: OracleCommittee, results: list[Envelope[OracleResult]], tmp_path: Path
+) -> None:
+    request, blob = sim_input("findings")
+    filed = submit_job(bus, committee.store, request.spec, blob, source="//test")
+    assert wait_for(lambda: len(results) >= 1, timeout_s=30)
+    attestation = verified(results[0].data, tmp_path)
+    assert attestation.job_id == filed.job_id and attestation.status == "committed"
+    assert [f["code"] for f in attestation.result] == ["tick_stall", "price_trend"]  # type: ignore[union-attr,index]
+    assert len(attestation.certificate) >= 3
+
+
+def test_members_announce_themselves_on_node_events(
+    bus: Bus, node_events: list[Envelope[NodeEvent]], tmp_path: Path
+) -> None:
+    service = OracleCommittee(oracle_settings(tmp_path), bus, MemoryStore())
+    service.start()
+    service.stop()
+    assert wait_for(lambda: len(node_events) >= 8, timeout_s=30)
+    kinds = sorted((e.data.node_id, e.data.kind) for e in node_events)
+    assert kinds == sorted([(f"oracle-{i}", k) for i in range(4) for k in ("joined", "left")])
+
+
+def test_analysis_reports_become_attestations_of_their_window(
+    bus: Bus, results: list[Envelope[OracleResult]], tmp_path: Path
+) -> None:
+    store = MemoryStore()
+    service = OracleCommittee(oracle_settings(tmp_path, oracle_every_reports=30), bus, store)
+    service.start()
+    try:
+        analyzer = Analyzer(bus, store, window_s=24 * 3600)
+        bus.subscribe(QUBIC_TICKS, "analyzer", analyzer.handle)
+        observations = [o for o in map(parse_line, sample_lines()[:40]) if isinstance(o, Observation)]
+        for observation in observations:
+            bus.publish(QUBIC_TICKS, QUBIC_TICKS.event(observation, source="//test"), ordering_key="qubic-network")
+        assert wait_for(lambda: len({r.data.job_id for r in results}) >= 4, timeout_s=60)  # reports 1, 31 x 2 jobs
+    finally:
+        service.stop()
+    jobs = {r.data.job_id: verified(r.data, tmp_path) for r in results}
+    assert sorted(a.spec.task for a in jobs.values()) == [
+        "analysis.findings", "analysis.findings", "analysis.health_score", "analysis.health_score"
+    ]  # fmt: skip
+    ticks = {f"tick/{observations[0].tick.tick}", f"tick/{observations[30].tick.tick}"}
+    assert {a.spec.subject for a in jobs.values()} == ticks
+
+
+def test_a_silent_member_costs_a_view_change_not_the_result(
+    bus: Bus, committee: OracleCommittee, results: list[Envelope[OracleResult]], tmp_path: Path
+) -> None:
+    committee.nodes[1].stop()  # member 1 leads view 0 of job 1
+    request, blob = sim_input("health-score")
+    submit_job(bus, committee.store, request.spec.model_copy(update={"subject": "warm-up"}), blob, source="//test")
+    submit_job(bus, committee.store, request.spec, blob, source="//test")
+    assert wait_for(lambda: len({r.data.job_id for r in results}) >= 2, timeout_s=60)
+    by_sequence = {r.data.sequence: verified(r.data, tmp_path) for r in results}
+    assert by_sequence[1].view >= 1 and by_sequence[1].result == 60.0
+
+
+def test_a_request_whose_id_is_not_its_spec_hash_goes_to_the_dead_letter_topic(
+    bus: Bus, committee: OracleCommittee
+) -> None:
+    request, _ = sim_input("findings")
+    forged = make_request(request.spec, 0).model_copy(update={"job_id": "00" * 32})
+    bus.publish(ORACLE_REQUESTS, ORACLE_REQUESTS.event(forged, source="//test"))
+    dead: list[object] = []
+    assert wait_for(
+        lambda: bool(dead.extend(bus.drain_dead_letters(ORACLE_REQUESTS, timeout_s=1)) or dead), timeout_s=60
+    )
+    assert "not the hash of its spec" in dead[0].reason  # type: ignore[attr-defined]
+
+
+def test_members_on_loopback_datagrams_decide_too(
+    bus: Bus, results: list[Envelope[OracleResult]], tmp_path: Path
+) -> None:
+    from qcl.bench.oracle import _free_ports
+
+    settings = oracle_settings(tmp_path, oracle_transport="loopback", oracle_base_port=_free_ports(4))
+    service = OracleCommittee(settings, bus, MemoryStore())
+    service.start()
+    try:
+        request, blob = sim_input("health-score")
+        submit_job(bus, service.store, request.spec, blob, source="//test")
+        assert wait_for(lambda: len(results) >= 1, timeout_s=30)
+    finally:
+        service.stop()
+    assert verified(results[0].data, tmp_path).result == 60.0
