@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 TOOLS := .venv-tools
+WEB_STAMP := web/node_modules/.installed
 
-.PHONY: setup services up test lint infra-checks unit bench clean
+.PHONY: setup services up test lint infra-checks web-build web-test unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,18 @@ infra-checks: $(TOOLS)/.installed
 services:
 	@scripts/ensure-services.sh
 
-up: setup
+$(WEB_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web-build: $(WEB_STAMP)
+	cd web && npm run build
+
+# The browser tests start a real `qcl up`, so they need the Python environment too.
+web-test: $(WEB_STAMP) $(STAMP)
+	cd web && npm run typecheck && npm test && npm run test:e2e
+
+up: setup web-build
 	$(BIN)/qcl up
 
 lint: $(STAMP)
@@ -44,9 +56,10 @@ lint: $(STAMP)
 
 test: setup lint infra-checks
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+	$(MAKE) web-test
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(TOOLS) web/node_modules web/dist .pytest_cache .mypy_cache .ruff_cache .coverage

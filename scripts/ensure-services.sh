@@ -12,6 +12,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "services: redis-server is missing (sudo apt-get install redis-server); Redis tests will skip"
   fi
 fi
+# The dashboard's browser tests drive Debian's Chromium (no browser downloads); CJK fonts render the zh-TW pages.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "services: installing chromium and fonts-noto-cjk from Debian's packages"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+      || echo "services: could not install chromium; the dashboard's browser tests will fail"
+  else
+    echo "services: chromium or fonts-noto-cjk is missing (sudo apt-get install chromium fonts-noto-cjk)"
+  fi
+fi
 if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "services: nothing answers on 127.0.0.1:6379; the tests start their own redis-server on a free port"
 fi
