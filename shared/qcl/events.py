@@ -143,6 +143,9 @@ class NodeEvent(_Event):
     role: Literal["shard", "oracle"]
     kind: Literal["joined", "left", "failed", "recovered"]
     detail: str = ""
+    # A shard's address (host:port) and the half-open layer ranges it serves; unset for oracle members.
+    address: str | None = None
+    layers: list[tuple[int, int]] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

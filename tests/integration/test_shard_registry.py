@@ -152,6 +152,7 @@ def test_node_events_reach_the_node_events_topic(store: Store) -> None:
         event = received[0].data
         assert (event.node_id, event.role, event.kind) == ("n1", "shard", "joined")
         assert "layers 0:11" in event.detail
+        assert (event.address, event.layers) == ("127.0.0.1:50051", [(0, 11)])
     finally:
         subscription.close()
         bus.close()

@@ -195,12 +195,13 @@ def plan(
 ) -> None:
     """The layer ranges for N equal nodes, counting the embedding and LM head (what `pool up` uses)."""
     settings = _settings(model=model)
+    from qcl.model.errors import ModelUnavailableError
     from qcl.shard.errors import ShardError
     from qcl.shard.local import local_plan
 
     try:
         result = local_plan(settings, settings.model, stages).to_json()
-    except ShardError as exc:
+    except (ShardError, ModelUnavailableError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:

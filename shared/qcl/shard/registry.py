@@ -212,4 +212,11 @@ def _ranges(record: NodeRecord) -> str:
 
 
 def _event(record: NodeRecord, kind: Literal["joined", "failed", "recovered"], detail: str) -> NodeEvent:
-    return NodeEvent(node_id=record.node_id, role="shard", kind=kind, detail=detail)
+    return NodeEvent(
+        node_id=record.node_id,
+        role="shard",
+        kind=kind,
+        detail=detail,
+        address=record.address,
+        layers=list(record.ranges),
+    )
