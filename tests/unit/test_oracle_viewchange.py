@@ -88,3 +88,63 @@ def test_a_new_view_needs_2f_plus_1_view_changes_from_its_primary() -> None:
     assert "needs 3" in str(check_new_view(short, COMMITTEE, job, lambda m: True, frozenset()))
     wrong = sign_message(KEYS[2], COMMITTEE, 2, MsgType.NEW_VIEW, 1, 0, request.job_id, body={"view_changes": changes})
     assert check_new_view(wrong, COMMITTEE, job, lambda m: True, frozenset()) == "member 2 is not the primary of view 1"
+
+
+def _vc_of(net: Net, sender: int) -> Message:
+    return next(m for _, m in net.sent if m.type == MsgType.VIEW_CHANGE and m.view == 1 and m.sender == sender)
+
+
+def _resigned(
+    msg: Message, body: dict[str, Any] | None, *, sender: int | None = None, view: int | None = None
+) -> Message:
+    who = msg.sender if sender is None else sender
+    return sign_message(
+        KEYS[who], COMMITTEE, who, msg.type, msg.view if view is None else view, msg.seq, msg.job_id, body=body
+    )
+
+
+def test_malformed_view_changes_are_rejected_naming_the_problem() -> None:
+    from qcl.oracle.viewchange import check_view_change
+
+    net, request = prepared_then_stuck()
+    job = Job(0, request.job_id, "numeric", 5.0)
+    good = _vc_of(net, 2)
+    body = dict(good.body or {})
+    cert = dict(body["prepared"])
+    cases = {
+        "malformed prepared certificate": {**body, "prepared": {"pre_prepare": cert["pre_prepare"]}},
+        "without a readable pre-prepare": {**body, "prepared": {**cert, "pre_prepare": {"x": 1}}},
+        "needs 2": {**body, "prepared": {**cert, "prepares": cert["prepares"][:1]}},
+        "for another slot": {**body, "prepared": {**cert, "prepares": [{**cert["prepares"][0], "view": 5}]}},
+        "someone else's observation": {**body, "observation": _vc_of(net, 3).body["observation"]},  # type: ignore[index]
+    }
+    for reason, changed in cases.items():
+        found = check_view_change(_resigned(good, changed), COMMITTEE, job, lambda m: m.signature != "", frozenset())
+        assert isinstance(found, str) and reason in found, (reason, found)
+    assert check_view_change(
+        good.model_copy(update={"signature": "AA=="}), COMMITTEE, job, lambda m: False, frozenset()
+    ) == ("view change signature does not verify")
+    assert check_view_change(good, COMMITTEE, Job(0, "cd" * 32, "numeric", 5.0), lambda m: True, frozenset()) == (
+        "not a view change of this job"
+    )
+    old = _resigned(good, body, view=0)
+    assert check_view_change(old, COMMITTEE, job, lambda m: True, frozenset()) == "not a view change of this job"
+
+
+def test_malformed_new_views_are_rejected_naming_the_problem() -> None:
+    net, request = prepared_then_stuck()
+    job = Job(0, request.job_id, "numeric", 5.0)
+    good = byzantine_new_view(net, request, omit=False)
+    body = dict(good.body or {})
+
+    def check(changed: dict[str, Any] | None) -> object:
+        return check_new_view(_resigned(good, changed), COMMITTEE, job, lambda m: True, frozenset())
+
+    assert check({**body, "view_changes": "all of them"}) == "new view without view changes"
+    assert check({**body, "view_changes": [{"x": 1}]}) == "new view holds a view change for another view"
+    wrong_view = dict(body["pre_prepare"], view=2)
+    assert check({**body, "pre_prepare": wrong_view}) == "new view's pre-prepare is for another view"
+    assert check_new_view(good, COMMITTEE, job, lambda m: False, frozenset()) == "new view signature does not verify"
+    assert check_new_view(good, COMMITTEE, Job(0, "cd" * 32, "numeric", 5.0), lambda m: True, frozenset()) == (
+        "not a new view of this job"
+    )

@@ -4,31 +4,42 @@
     state, effects = apply(replica, Deliver(message))   # also Submit, Executed, Timeout
 
 One instance per job sequence: OBSERVE (each member's own result, as a commitment with a knowledge proof, or a value)
--> PRE-PREPARE (the primary's outcome with 2f+1 observations) -> PREPARE -> COMMIT -> decide, with view change
-(viewchange.py) when a timer fires. Honest-member rules that make evidence meaningful: one signature per slot, kept
-on disk before the message leaves (Durable.signed), and a COMMIT locks the member on that outcome for the job.
-State changes happen in place on the Replica; `apply` returns it so drivers read like a fold over events.
+-> PRE-PREPARE (the primary's outcome with 2f+1 observations) -> PREPARE -> COMMIT -> decide, with view change when
+a timer fires. Honest-member rules that make evidence meaningful: one signature per slot, kept on disk before the
+message leaves (Durable.signed), and a COMMIT locks the member on that outcome for the job. State changes happen in
+place on the Replica; `apply` returns it so drivers read like a fold over events.
+
+This module holds the state, requests, execution, delivery checks and state transfer; the steps live beside it:
+replica_normal.py (pre-prepare, prepare, commit, decide), replica_views.py (timers, view change),
+replica_checkpoints.py (stable checkpoints); the message checks are in proposals.py and viewchange.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Any
 
 from pydantic import ValidationError
 
 from qcl.events import OracleRequest, OracleResult
-from qcl.oracle.attestation import build_attestation, verify_attestation
+from qcl.oracle.attestation import verify_attestation
 from qcl.oracle.canonical import canonical_json, digest_of, proof_for, sha256_hex
 from qcl.oracle.committee import Committee
 from qcl.oracle.crypto import NodeKey
 from qcl.oracle.errors import CertificateError
-from qcl.oracle.evidence import Evidence, against_result, conflicting, equivocation
+from qcl.oracle.evidence import Evidence, conflicting, equivocation
 from qcl.oracle.messages import CLIENT, Message, MsgType, Verifier, sign_message
-from qcl.oracle.proposals import Proposal, acceptable, build_proposal, check_observation
-from qcl.oracle.replica_checkpoints import maybe_checkpoint, on_checkpoint
-from qcl.oracle.replica_views import on_new_view, on_view_change, timeout, try_new_view
+from qcl.oracle.replica_checkpoints import on_checkpoint
+from qcl.oracle.replica_normal import (
+    decide,
+    on_commit,
+    on_observe,
+    on_pre_prepare,
+    on_prepare,
+    try_prepare,
+    try_propose,
+)
+from qcl.oracle.replica_views import on_new_view, on_view_change, timeout
 from qcl.oracle.state import (
     Decide,
     Deliver,
@@ -49,8 +60,6 @@ from qcl.oracle.state import (
 )
 from qcl.oracle.viewchange import (
     Job,
-    PreparedCert,
-    check_pre_prepare,
 )
 
 log = logging.getLogger(__name__)
@@ -256,8 +265,8 @@ class Replica:
         if inst.decision is None:
             if not inst.changing:
                 self._timer(inst)
-            self._try_propose(inst)
-            self._try_prepare(inst)
+            try_propose(self, inst)
+            try_prepare(self, inst)
 
     # -- delivery ------------------------------------------------------------------------------------------------
 
@@ -305,10 +314,10 @@ class Replica:
             self._reply_if_behind(msg, inst.decision)
             return
         handler = {
-            MsgType.OBSERVE: self._on_observe,
-            MsgType.PRE_PREPARE: self._on_pre_prepare,
-            MsgType.PREPARE: self._on_prepare,
-            MsgType.COMMIT: self._on_commit,
+            MsgType.OBSERVE: lambda inst, msg: on_observe(self, inst, msg),
+            MsgType.PRE_PREPARE: lambda inst, msg: on_pre_prepare(self, inst, msg),
+            MsgType.PREPARE: lambda inst, msg: on_prepare(self, inst, msg),
+            MsgType.COMMIT: lambda inst, msg: on_commit(self, inst, msg),
             MsgType.VIEW_CHANGE: lambda inst, msg: on_view_change(self, inst, msg),
             MsgType.NEW_VIEW: lambda inst, msg: on_new_view(self, inst, msg),
         }[msg.type]
@@ -407,167 +416,4 @@ class Replica:
             return
         inst = self._instance(attestation.sequence)
         if inst.decision is None:
-            self._decide(inst, attestation)
-
-    # -- normal case ---------------------------------------------------------------------------------------------
-
-    def _on_observe(self, inst: Instance, msg: Message) -> None:
-        job = self._job(inst)
-        if msg.sender in inst.observations or check_observation(msg, self.committee, job.kind, job.seq, job.job_id):
-            return
-        inst.observations[msg.sender] = msg
-        self._try_propose(inst)
-        if inst.changing and self.committee.primary(inst.seq, inst.view) == self.me:
-            try_new_view(self, inst)
-
-    def _try_propose(self, inst: Instance) -> None:
-        """The primary proposes once it holds a justified outcome (and only in a view entered without one)."""
-        view = inst.view
-        if (
-            inst.changing
-            or inst.decision is not None
-            or not inst.executed
-            or self.committee.primary(inst.seq, view) != self.me
-            or view in inst.pre_prepares
-            or view not in inst.open_views
-        ):
-            return
-        job = self._job(inst)
-        proposal = build_proposal(
-            job.kind,
-            [m for s, m in inst.observations.items() if s not in self.excluded],
-            self.committee,
-            tolerance=job.tolerance,
-            own_result=inst.result_bytes,
-            own_value=inst.value,
-        )
-        if proposal is None:
-            return
-        pp = self._sign(MsgType.PRE_PREPARE, view, inst.seq, job.job_id, proposal.digest, proposal.body())
-        if pp is None:
-            return
-        self._send(pp)
-        self._accept_pre_prepare(inst, pp, Proposal.from_body(pp.body) or proposal)
-
-    def _on_pre_prepare(self, inst: Instance, msg: Message) -> None:
-        if msg.view > inst.view + self.config.view_window or msg.view < inst.view:
-            return
-        if msg.view > inst.view or inst.changing or msg.view not in inst.open_views:
-            inst.pending_pre_prepares.setdefault(msg.view, msg)  # its NEW-VIEW may still be on the way
-            return
-        if msg.view in inst.pre_prepares:
-            return
-        proposal = check_pre_prepare(msg, self.committee, self._job(inst), self.verify, self.excluded)
-        if isinstance(proposal, str):
-            log.info("%s: pre-prepare for job %d view %d rejected: %s", self.key.node_id, inst.seq, msg.view, proposal)
-            return
-        self._accept_pre_prepare(inst, msg, proposal)
-
-    def _accept_pre_prepare(self, inst: Instance, pp: Message, proposal: Proposal) -> None:
-        inst.pre_prepares[pp.view] = (pp, proposal)
-        inst.known_proposals[proposal.digest] = proposal
-        if pp.sender == self.me:
-            inst.agreed.add(pp.view)
-        self._try_prepare(inst)
-        self._check_prepared(inst, pp.view)
-        self._check_committed(inst)
-
-    def _try_prepare(self, inst: Instance) -> None:
-        view = inst.view
-        held = inst.pre_prepares.get(view)
-        if held is None or inst.changing or view in inst.agreed or inst.decision is not None:
-            return
-        pp, proposal = held
-        job = self._job(inst)
-        refusal = acceptable(
-            proposal, self.committee, own_result=inst.result_bytes, own_value=inst.value, tolerance=job.tolerance
-        )
-        if refusal is not None:
-            if inst.executed:
-                log.info("%s: not preparing job %d view %d: %s", self.key.node_id, inst.seq, view, refusal)
-            return
-        prepare = self._sign(MsgType.PREPARE, view, inst.seq, job.job_id, pp.digest, {"pp": pp.signature})
-        if prepare is None or prepare.digest != pp.digest:
-            return
-        inst.agreed.add(view)
-        inst.prepares.setdefault(view, {})[self.me] = prepare
-        self._send(prepare)
-        self._check_prepared(inst, view)
-
-    def _on_prepare(self, inst: Instance, msg: Message) -> None:
-        if msg.view > inst.view + self.config.view_window or msg.sender == self.committee.primary(inst.seq, msg.view):
-            return
-        inst.prepares.setdefault(msg.view, {}).setdefault(msg.sender, msg)
-        self._check_prepared(inst, msg.view)
-
-    def _check_prepared(self, inst: Instance, view: int) -> None:
-        held = inst.pre_prepares.get(view)
-        if held is None or view not in inst.agreed:
-            return
-        pp, proposal = held
-        matching = [m for m in inst.prepares.get(view, {}).values() if m.digest == pp.digest]
-        if len(matching) < 2 * self.committee.f:
-            return
-        if inst.prepared is None or inst.prepared.view < view:
-            inst.prepared = PreparedCert(view, pp, proposal, tuple(matching))
-        if view == inst.view and not inst.changing and inst.decision is None:
-            commit = self._sign(MsgType.COMMIT, view, inst.seq, pp.job_id, pp.digest)
-            if commit is not None and commit.view == view and self.me not in inst.commits.get(view, {}):
-                inst.commits.setdefault(view, {})[self.me] = commit
-                self._send(commit)
-        self._check_committed(inst)
-
-    def _on_commit(self, inst: Instance, msg: Message) -> None:
-        if msg.view > inst.view + self.config.view_window:
-            return
-        inst.commits.setdefault(msg.view, {}).setdefault(msg.sender, msg)
-        self._check_committed(inst)
-
-    def _check_committed(self, inst: Instance) -> None:
-        """2f+1 COMMITs for one (view, outcome) decide, in any view: a later view can only carry the same outcome."""
-        if inst.decision is not None:
-            return
-        for view, by_sender in sorted(inst.commits.items()):
-            for digest, count in Counter(m.digest for m in by_sender.values()).items():
-                proposal = inst.known_proposals.get(digest)
-                if count < self.committee.quorum or proposal is None:
-                    continue
-                commits = [m for m in by_sender.values() if m.digest == digest]
-                result = None
-                if "result_digest" in proposal.outcome:
-                    if inst.result_bytes is None or sha256_hex(inst.result_bytes) != proposal.outcome["result_digest"]:
-                        inst.awaiting_reveal = digest  # committed, but only a member holding the result can reveal
-                        continue
-                    result = inst.result
-                elif "value" in proposal.outcome:
-                    result = proposal.outcome["value"]
-                assert inst.request is not None
-                self._decide(
-                    inst,
-                    build_attestation(
-                        committee=self.committee,
-                        spec=inst.request.spec,
-                        job_id=inst.request.job_id,
-                        seq=inst.seq,
-                        view=view,
-                        proposal=proposal,
-                        commits=commits,
-                        result=result,
-                    ),
-                )
-                return
-
-    def _decide(self, inst: Instance, attestation: OracleResult) -> None:
-        inst.decision = attestation
-        inst.awaiting_reveal = None
-        self.durable.decided[inst.seq] = attestation
-        self._dirty = True
-        self.done[attestation.job_id] = attestation
-        while len(self.done) > self.config.done_cache:
-            self.done.pop(next(iter(self.done)))
-        self._effects.append(Decide(attestation, inst.reply_to))
-        for observation in inst.observations.values():
-            found = against_result(observation, attestation, self.committee)
-            if found is not None:
-                self._found(found)
-        maybe_checkpoint(self, inst.seq)
+            decide(self, inst, attestation)

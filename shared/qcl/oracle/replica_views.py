@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from qcl.oracle.messages import Message, MsgType
 from qcl.oracle.proposals import Proposal, build_proposal
+from qcl.oracle.replica_normal import accept_pre_prepare, check_committed, on_pre_prepare, try_propose
 from qcl.oracle.state import Instance, Timeout
 from qcl.oracle.viewchange import ViewChange, check_new_view, check_view_change, highest_cert
 
@@ -146,10 +147,10 @@ def enter_view(
         inst.open_views.add(view)
     if pp is not None and proposal is not None:
         r._record_slot(pp)
-        r._accept_pre_prepare(inst, pp, proposal)
+        accept_pre_prepare(r, inst, pp, proposal)
     else:
         pending = inst.pending_pre_prepares.pop(view, None)
         if pending is not None:
-            r._on_pre_prepare(inst, pending)
-        r._try_propose(inst)
-    r._check_committed(inst)
+            on_pre_prepare(r, inst, pending)
+        try_propose(r, inst)
+    check_committed(r, inst)
