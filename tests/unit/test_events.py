@@ -17,6 +17,8 @@ ARCHITECTURE_TOPICS = {  # ARCHITECTURE.md's table: topic -> (producers, consume
     "oracle-requests": ({"api", "scheduler"}, {"oracle"}),
     "oracle-results": ({"oracle"}, {"api"}),
     "node-events": ({"shard", "oracle"}, {"api"}),
+    # Beyond ARCHITECTURE.md's table: the committee members' PBFT messages, one subscription per member.
+    "oracle-protocol": ({"oracle"}, {f"oracle-{i}" for i in range(7)}),
 }
 
 
