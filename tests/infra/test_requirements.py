@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from tests.infra.hcl import ROOT
 
 REQUIREMENTS = ROOT / "containers" / "requirements"
-MODEL_STACK = {"torch", "transformers", "gguf", "safetensors"}
+MODEL_STACK = {"torch", "transformers", "gguf", "safetensors", "accelerate"}
 
 
 def _pins(path: Path) -> dict[str, str]:
