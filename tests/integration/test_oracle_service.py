@@ -150,3 +150,19 @@ def test_members_on_loopback_datagrams_decide_too(
     finally:
         service.stop()
     assert verified(results[0].data, tmp_path).result == 60.0
+
+
+def test_equivocation_evidence_excludes_the_member_and_announces_it(
+    bus: Bus, committee: OracleCommittee, node_events: list[Envelope[NodeEvent]], tmp_path: Path
+) -> None:
+    from qcl.oracle.evidence import equivocation
+    from qcl.oracle.messages import MsgType, sign_message
+    from qcl.oracle.setup import open_committee
+
+    members, keys = open_committee(tmp_path / "oracle" / "n4")
+    a, b = (sign_message(keys[2], members, 2, MsgType.PREPARE, 0, 9, "ab" * 32, d * 32) for d in ("11", "22"))
+    committee.record_evidence(equivocation(a, b, members))
+    assert wait_for(lambda: any(e.data.kind == "failed" for e in node_events), timeout_s=30)
+    failed = [e.data for e in node_events if e.data.kind == "failed"]
+    assert [(e.node_id, "equivocation" in e.detail) for e in failed] == [("oracle-2", True)]
+    assert all(node.replica.excluded == {2} for i, node in enumerate(committee.nodes) if i != 2)

@@ -252,3 +252,13 @@ def test_an_execution_error_makes_the_member_abstain() -> None:
     replica.step(Submit(request, relay=False))
     effects = replica.step(Executed(0, request.job_id, error="input missing"))
     assert effects == [] and replica.instances[0].own_observation is None
+
+
+def test_an_excluded_primary_is_replaced_at_once_and_its_messages_ignored() -> None:
+    net = Net()
+    for replica in net.replicas[1:]:
+        replica.excluded = frozenset({0})
+    net.submit(*job())
+    decisions = [net.decided[i][0] for i in (1, 2, 3)]
+    assert {d.view for d in decisions} == {1}  # no timer had to fire
+    assert all("oracle-0" not in {s.node_id for s in d.certificate} for d in decisions)

@@ -39,7 +39,7 @@ from qcl.oracle.replica_normal import (
     try_prepare,
     try_propose,
 )
-from qcl.oracle.replica_views import on_new_view, on_view_change, timeout
+from qcl.oracle.replica_views import on_new_view, on_view_change, start_view_change, timeout
 from qcl.oracle.state import (
     Decide,
     Deliver,
@@ -265,6 +265,9 @@ class Replica:
         if inst.decision is None:
             if not inst.changing:
                 self._timer(inst)
+                if self.committee.primary(inst.seq, inst.view) in self.excluded:
+                    start_view_change(self, inst, inst.view + 1)  # an excluded primary is not waited for
+                    return
             try_propose(self, inst)
             try_prepare(self, inst)
 

@@ -98,7 +98,7 @@ class OracleCommittee:
                 state_dir=member_dir(self.folder, index),
                 config=self.config,
                 on_decide=self._published,
-                on_evidence=self._evidence,
+                on_evidence=self.record_evidence,
             )
             node.start()
             self.nodes.append(node)
@@ -162,7 +162,8 @@ class OracleCommittee:
             shown,
         )
 
-    def _evidence(self, evidence: Evidence) -> None:
+    def record_evidence(self, evidence: Evidence) -> None:
+        """Apply evidence to the ledger; a member excluded by it is announced and ignored by the local members."""
         if self.ledger is None:
             return
         was = set(self.ledger.excluded())
@@ -171,6 +172,9 @@ class OracleCommittee:
         except Exception as exc:  # unverifiable evidence changes nothing
             log.warning("oracle: evidence against %s not recorded: %s", evidence.node_id, exc)
             return
+        excluded = self.ledger.excluded_indices()
+        for node in self.nodes:  # from the next message on, their votes count for nothing here
+            node.replica.excluded = excluded - {node.replica.me}
         for node_id in set(self.ledger.excluded()) - was:
             self._node_event(node_id, "failed", f"excluded from the committee: {evidence.kind}")
 
