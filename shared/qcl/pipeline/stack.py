@@ -1,5 +1,5 @@
-"""The local stack behind `qcl up`: bus, store, analyzer, a feeder (replayed capture or live RPC) and the HTTP API
-(with its `api` consumer), in one process.
+"""The local stack behind `qcl up`: bus, store, analyzer, narrator, a feeder (replayed capture or live RPC) and the
+HTTP API (with its `api` consumer), in one process.
 
 With `--bus pubsub` and no PUBSUB_EMULATOR_HOST, the stack starts the Pub/Sub emulator itself and stops it on exit.
 The API serves on QCL_HOST:QCL_PORT with authentication on: on first start an admin key is created and written to
@@ -18,7 +18,7 @@ from qcl.bus import Bus, Subscription, open_bus
 from qcl.bus.emulator import PubSubEmulator, ensure_emulator
 from qcl.config import Settings
 from qcl.errors import QclError, SourceError, SourceExhaustedError
-from qcl.events import NETWORK_ANALYSIS, QUBIC_TICKS
+from qcl.events import AI_INSIGHTS, AI_REQUESTS, NETWORK_ANALYSIS, QUBIC_TICKS
 from qcl.pipeline.analyzer import Analyzer
 from qcl.pipeline.ingest import Ingestor
 from qcl.qubic.capture import InvalidLine
@@ -42,7 +42,8 @@ class LocalStack:
     _emulator: PubSubEmulator | None = None
     _subscriptions: list[Subscription] = field(default_factory=list)
     _feeder: threading.Thread | None = None
-    narrator: Any = None  # the narration service, when the stack runs one: the API answers questions with it
+    narration: Any = None  # the narrator service (network-analysis, ai-requests -> ai-insights)
+    narrator: Any = None  # its Narrator: the API answers questions with the same one, so one model serves both
     generation: Any = None  # the model runtime, when the stack runs one: /readyz and /api/ai/status report it
     _api: Any = None
     _api_ingest: Any = None
@@ -70,6 +71,7 @@ class LocalStack:
         self.analyzer = Analyzer(self.bus, self.store, window_s=self.settings.window_s, name="//qcl/up/analyzer")
         self._subscriptions.append(self.bus.subscribe(QUBIC_TICKS, "analyzer", self.analyzer.handle))
         lines.append(f"analyzer {QUBIC_TICKS.subscription('analyzer')} -> {NETWORK_ANALYSIS.name}")
+        lines.append(self._start_narrator())
         lines += self._start_api()
         source = open_source(self.settings)
         self.ingestor = Ingestor(self.bus, self.store, name="//qcl/up/ingest")
@@ -81,6 +83,24 @@ class LocalStack:
             capture = self.settings.capture or "the bundled synthetic sample"
             lines.append(f"source   replay of {capture} at {self.settings.replay_speed:g}x")
         return lines
+
+    def _start_narrator(self) -> str:
+        from qcl.narrate.service import open_narrator
+        from qcl.pipeline.narrator import NarratorService, policy_from
+
+        self.narrator = open_narrator(self.settings)  # loads QCL_MODEL, or says why it narrates from templates
+        self.generation = getattr(self.narrator, "model", None)
+        self.narration = NarratorService(
+            self.bus, self.store, self.narrator, policy=policy_from(self.settings), name="//qcl/up/narrator"
+        )
+        self._subscriptions.extend(self.narration.subscribe())
+        state = self.narrator.status()
+        return (
+            f"narrator {NETWORK_ANALYSIS.subscription('narrator')}, {AI_REQUESTS.subscription('narrator')} -> "
+            f"{AI_INSIGHTS.name} ({state['model'] or 'templates'}"
+            + (f": {state['reason']}" if state.get("reason") else "")
+            + ")"
+        )
 
     def _start_api(self) -> list[str]:
         from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
@@ -149,6 +169,8 @@ class LocalStack:
             self._feeder.join(timeout=10)
         for subscription in self._subscriptions:
             subscription.close()
+        if self.narration is not None:
+            self.narration.close()
         self.bus.close()
         self.store.close()
         if self._emulator is not None:
