@@ -19,11 +19,11 @@ from qcl.model.loading import load_model
 from qcl.model.params import GenerationParams
 from qcl.model.service import GenerationService
 from qcl.model.steps import greedy_tokens
-from qcl.shard.coordinator import ShardedModel, open_pool
+from qcl.shard.coordinator import ShardedModel, open_local_sharded_model, open_pool
 from qcl.shard.errors import ShardPoolUnavailableError
 from qcl.shard.local import LocalPool
 from qcl.shard.pipeline import SendHook
-from qcl.shard.pool import PoolOptions, ShardPool
+from qcl.shard.pool import PoolOptions
 from qcl.shard.registry import NodeRecord
 from qcl.shard.sessions import Sampling
 from qcl.store.memory import MemoryStore
@@ -39,7 +39,7 @@ PARAMS = GenerationParams(max_new_tokens=24, ban_eos=True)
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("shard")
-    return load_settings(model_cache_dir=root / "models", state_dir=root / "state", shard_heartbeat_s=0.2)
+    return load_settings(model_cache_dir=root / "models", state_dir=root / "state", shard_heartbeat_s=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +80,6 @@ def _all_serving(local: LocalPool) -> None:
         if stage_process.stopped:
             local.start_stage(stage_process.node_id)
     local.wait_serving(local.processes)
-
-
-def _wait_usable(pool: ShardPool, node_ids: set[str]) -> None:
-    assert wait_for(lambda: node_ids <= {n.node_id for n in pool.membership.usable()}, timeout_s=30)
 
 
 def test_greedy_output_equals_the_single_node_with_the_fp32_wire(
@@ -299,3 +295,18 @@ def _restart_adopters(local: LocalPool, model: ShardedModel) -> None:
             local.kill(record.node_id, signal.SIGKILL)
     time.sleep(1.0)
     _all_serving(local)
+
+
+def test_a_local_sharded_model_starts_its_stages_and_stops_them_when_closed(
+    settings: Settings, reference: GenerationService
+) -> None:
+    model = open_local_sharded_model(settings.model_copy(update={"model": MODEL}), store=MemoryStore(), stages=2)
+    processes = model.status()["shard_pool"]["processes"]
+    try:
+        assert [p["node_id"] for p in processes] == ["local-s0-r0", "local-s1-r0"]
+        assert model.health_check()
+        assert model.generate(QUESTION, PARAMS).raw_text == reference.generate(QUESTION, PARAMS).raw_text
+    finally:
+        model.close()
+    assert model.local_pool is not None
+    assert all(p.process is not None and p.process.poll() is not None for p in model.local_pool.processes)

@@ -43,7 +43,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         model_cache_dir=Path(shared) if shared else root / "models",
         state_dir=root / "state",
         quantization="none",
-        shard_heartbeat_s=0.2,
+        shard_heartbeat_s=0.5,
     )
 
 
@@ -78,7 +78,8 @@ def expected(reference: GenerationService) -> str:
     return reference.generate(QUESTION, PARAMS).raw_text
 
 
-def test_the_last_stage_holds_fewer_layers_and_each_node_one_range(sharded: ShardedModel) -> None:
+def test_the_last_stage_holds_fewer_layers_and_each_node_one_range(sharded: ShardedModel, local: LocalPool) -> None:
+    assert wait_for(lambda: len(sharded.pool.membership.usable()) == len(local.processes), timeout_s=60)
     plan = sharded.pool.plan or []
     assert [r.start for r in plan] == [0, plan[1].start, plan[2].start] and plan[-1].stop == 30
     assert len(plan[2]) < len(plan[0])
@@ -141,7 +142,8 @@ def test_killing_any_stage_yields_the_full_identical_output(
 ) -> None:
     replicas = [p for p in local.processes if p.stage == stage]
     local.wait_serving(replicas)  # both replicas up: the warm path (a replica takes over)
-    assert wait_for(lambda: {p.node_id for p in replicas} <= {n.node_id for n in sharded.pool.membership.usable()})
+    usable = sharded.pool.membership.usable
+    assert wait_for(lambda: {p.node_id for p in replicas} <= {n.node_id for n in usable()}, timeout_s=60)
     killed: list[str] = []
     failovers = sharded.pool.counters.failovers
     sharded.pool.on_send = _kill(local, stage, step, killed)

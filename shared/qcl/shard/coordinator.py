@@ -27,6 +27,7 @@ from qcl.model.loading import LoadedModel
 from qcl.model.service import GenerationService
 from qcl.shard.errors import ShardPoolUnavailableError
 from qcl.shard.loading import load_skeleton
+from qcl.shard.local import LocalPool
 from qcl.shard.partition import ModelCosts
 from qcl.shard.pool import PoolOptions, ShardPool
 from qcl.shard.registry import ShardRegistry
@@ -85,6 +86,7 @@ class ShardedModel(GenerationService):
         max_batch: int = 4,
         batch_window_ms: float = 5.0,
         result_cache: int = 256,
+        local_pool: LocalPool | None = None,
     ) -> None:
         super().__init__(
             skeleton,
@@ -94,6 +96,7 @@ class ShardedModel(GenerationService):
             result_cache=result_cache,
         )
         self.pool = pool
+        self.local_pool = local_pool  # stage processes this model started, stopped when it closes
         # Swapped before any request can arrive (none can before __init__ returns).
         self._runner = PoolRunner(self._runner, pool)
 
@@ -102,11 +105,19 @@ class ShardedModel(GenerationService):
         return self._worker.is_alive() and self.pool.health_check()
 
     def status(self) -> dict[str, Any]:
-        return {**super().status(), "shard_pool": self.pool.status()}
+        status = {**super().status(), "shard_pool": self.pool.status()}
+        if self.local_pool is not None:
+            status["shard_pool"]["processes"] = [
+                {"node_id": p.node_id, "pid": p.pid, "address": p.address, "restarts": p.restarts}
+                for p in self.local_pool.processes
+            ]
+        return status
 
     def close(self) -> None:
         super().close()
         self.pool.close()
+        if self.local_pool is not None:
+            self.local_pool.stop()
 
 
 def pool_options(settings: Settings, **overrides: Any) -> PoolOptions:
@@ -165,4 +176,32 @@ def open_sharded_model(
         max_batch=settings.model_max_batch,
         batch_window_ms=settings.model_batch_window_ms,
         result_cache=settings.model_result_cache,
+    )
+
+
+def open_local_sharded_model(
+    settings: Settings, *, store: Store, bus: Bus | None = None, stages: int = 3, replicas: int = 1
+) -> ShardedModel:
+    """`qcl up --shards N`: N stage processes of QCL_MODEL on loopback and a ShardedModel over them.
+
+    Closing the model stops the processes. ShardError or ModelUnavailableError when the pool cannot start.
+    """
+    local = LocalPool(settings, settings.model, stages=stages, replicas=replicas, threads=settings.shard_threads)
+    local.start()
+    try:
+        pool, skeleton = open_pool(settings, store=store, bus=bus, seeds=local.addresses)
+        if not pool.wait_ready(120):
+            pool.close()
+            raise ShardPoolUnavailableError(skeleton.spec.id, "the local stages did not all become usable")
+    except BaseException:
+        local.stop()
+        raise
+    return ShardedModel(
+        pool,
+        skeleton,
+        queue_size=settings.model_queue_size,
+        max_batch=settings.model_max_batch,
+        batch_window_ms=settings.model_batch_window_ms,
+        result_cache=settings.model_result_cache,
+        local_pool=local,
     )

@@ -28,8 +28,8 @@ LINEAR_CALL_FLOPS = {"none": 0.32e6, "int8-dynamic": 3.0e6}
 LINEARS_PER_LAYER = 7  # q, k, v, o, gate, up, down
 # Context length the attention cost is counted at (QK^T and AV grow with it; 512 is a typical narration prompt).
 ATTENTION_CONTEXT = 512
-# Permutations of node order tried for the best plan (5! = 120 dynamic programmes; more nodes keep their order).
-MAX_PERMUTED_NODES = 5
+# Permutations of node order tried for the best plan (4! = 24 dynamic programmes; more nodes keep their order).
+MAX_PERMUTED_NODES = 4
 
 
 @dataclass(frozen=True)

@@ -157,23 +157,34 @@ class ShardPool:
         return all(any(n.serves(layers) for n in usable) for layers in self.plan)
 
     def _heartbeat_seeds(self) -> None:
-        timeout_s = max(0.1, self.registry.heartbeat_s / 2)
-        calls: list[tuple[str, Future[bytes]]] = []
+        """Ask every seed node for its record; each answer is written as its heartbeat when it arrives.
+
+        The calls run side by side and nothing waits for them: a node that does not answer within one heartbeat
+        period has missed that heartbeat, and a slow node cannot delay the others' beats.
+        """
         for address in self.seeds:
             stub = self.channels.get(address).unary_unary(f"/{SERVICE}/Info")
-            calls.append((address, stub.future(b"{}", timeout=timeout_s)))
-        for address, call in calls:
-            try:
-                record = NodeRecord.model_validate_json(call.result())
-            except grpc.RpcError:
-                continue  # no heartbeat this period; three in a row and the record expires
-            except ValueError as exc:
-                log.warning("shard node at %s sent an unreadable record: %s", address, exc)
-                continue
+            call = stub.future(b"{}", timeout=self.registry.heartbeat_s)
+            call.add_done_callback(lambda done, at=address: self._beat(at, done))
+
+    def _beat(self, address: str, call: Future[bytes]) -> None:
+        try:
+            record = NodeRecord.model_validate_json(call.result())
+        except grpc.RpcError:
+            return  # no heartbeat this period; `misses` in a row and the record expires
+        except ValueError as exc:
+            log.warning("shard node at %s sent an unreadable record: %s", address, exc)
+            return
+        try:
             self.registry.heartbeat(record)
+        except Exception:  # the store may be briefly unreachable; the next beat tries again
+            log.exception("could not write the heartbeat of %s", record.node_id)
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.registry.heartbeat_s):
+        period = self.registry.heartbeat_s
+        next_beat = time.monotonic() + period
+        while not self._stop.wait(max(0.0, next_beat - time.monotonic())):
+            next_beat += period  # a fixed rate: a slow refresh does not stretch the heartbeat period
             try:
                 self.refresh()
             except Exception:  # the store or bus may be briefly unreachable; the next period tries again
