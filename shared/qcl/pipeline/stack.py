@@ -45,6 +45,7 @@ class LocalStack:
     narration: Any = None  # the narrator service (network-analysis, ai-requests -> ai-insights)
     narrator: Any = None  # its Narrator: the API answers questions with the same one, so one model serves both
     generation: Any = None  # the model runtime, when the stack runs one: /readyz and /api/ai/status report it
+    oracle: Any = None  # the 4-member oracle committee: analysis reports -> attestations on oracle-results
     _api: Any = None
     _api_ingest: Any = None
 
@@ -72,6 +73,7 @@ class LocalStack:
         self._subscriptions.append(self.bus.subscribe(QUBIC_TICKS, "analyzer", self.analyzer.handle))
         lines.append(f"analyzer {QUBIC_TICKS.subscription('analyzer')} -> {NETWORK_ANALYSIS.name}")
         lines.append(self._start_narrator())
+        lines += self._start_oracle()
         lines += self._start_api()
         source = open_source(self.settings)
         self.ingestor = Ingestor(self.bus, self.store, name="//qcl/up/ingest")
@@ -101,6 +103,14 @@ class LocalStack:
             + (f": {state['reason']}" if state.get("reason") else "")
             + ")"
         )
+
+    def _start_oracle(self) -> list[str]:
+        from qcl.oracle.service import OracleCommittee
+
+        # Built after the store is cleared: a fresh store resets the members' job numbering with it.
+        self.oracle = OracleCommittee(self.settings, self.bus, self.store)
+        started: list[str] = self.oracle.start()
+        return started
 
     def _start_api(self) -> list[str]:
         from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
@@ -167,6 +177,8 @@ class LocalStack:
             self._api_ingest.stop()
         if self._feeder is not None:
             self._feeder.join(timeout=10)
+        if self.oracle is not None:
+            self.oracle.stop()
         for subscription in self._subscriptions:
             subscription.close()
         if self.narration is not None:
