@@ -143,8 +143,13 @@ variable "oracle_min_instances" {
 
 variable "oracle_max_instances" {
   type        = number
-  description = "Upper bound of oracle instances; one instance hosts the committee."
+  description = "Upper bound of oracle instances: exactly 1, since one instance hosts every committee member."
   default     = 1
+  validation {
+    # Two instances would run each member's key twice, splitting its subscription: one identity in two places.
+    condition     = var.oracle_max_instances == 1
+    error_message = "oracle_max_instances must be 1: one instance hosts all committee members; a second would run every member key twice."
+  }
 }
 
 variable "oracle_nodes" {

@@ -240,3 +240,11 @@ def test_every_module_pins_its_providers_to_a_minor_line() -> None:
             for providers in block.get("required_providers", []):
                 for name, spec in providers.items():
                     assert re.fullmatch(r"~> \d+\.\d+", spec["version"]), f"{path}: {name} {spec['version']}"
+
+
+def test_the_oracle_service_is_held_to_one_instance_hosting_the_whole_committee() -> None:
+    # Two instances would run every member key twice (one identity in two places); the validation refuses it.
+    body = next(b for p, n, b in _VARIABLES if n == "oracle_max_instances" and p.parent == hcl.INFRA)
+    assert body["default"] == 1
+    [validation] = hcl.blocks(body, "validation")
+    assert "var.oracle_max_instances == 1" in validation["condition"]
