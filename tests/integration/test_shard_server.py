@@ -21,9 +21,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from qcl.config import Settings, load_settings
 from qcl.model.loading import load_model
 from qcl.shard.client import LinkFailure, StageLink, call_json, check_health, fetch_record
+from qcl.shard.coordinator import open_pool
+from qcl.shard.errors import ShardPoolBusyError
 from qcl.shard.loading import NotHeld, load_stage
+from qcl.shard.pool import PoolOptions
 from qcl.shard.server import ServerOptions, ShardServer, build_server
+from qcl.shard.sessions import Sampling
 from qcl.shard.wire import FLAG_SPAN, SERVICE, as_replay, decode, encode, hidden_frame, ids_frame, span_frame, to_tensor
+from qcl.store.memory import MemoryStore
 
 MODEL = "tiny-random-qwen2"
 PROMPT = [5, 9, 40, 41, 42]
@@ -355,3 +360,26 @@ def test_serving_needs_at_least_one_range(settings: Settings, tmp_path: Path) ->
 
     with pytest.raises(PartitionError, match="at least one range"):
         build_server(settings, MODEL, [], ServerOptions())
+
+
+def test_a_coordinator_finding_every_node_of_a_range_full_answers_busy(
+    settings: Settings, first: ShardServer, last: ShardServer
+) -> None:
+    # adopt=False: otherwise a node with room loads the full range and takes the session (more capacity).
+    options = PoolOptions(adopt=False)
+    pool, _ = open_pool(
+        settings, store=MemoryStore(), seeds=[first.address, last.address], model_id=MODEL, options=options
+    )
+    sessions = []
+    try:
+        assert pool.wait_ready(30)
+        for _ in range(2):  # `first` holds two sessions at most
+            sessions.append(pool.open_session(Sampling()))
+            sessions[-1].prefill(PROMPT)
+        with pytest.raises(ShardPoolBusyError, match="every node serving layers 0:1 is full") as busy:
+            pool.open_session(Sampling()).prefill(PROMPT)
+        assert busy.value.retry_after_s >= 1
+    finally:
+        for session in sessions:
+            session.close()
+        pool.close()

@@ -20,6 +20,7 @@ from qcl.shard.wire import (
     encode,
     hidden_frame,
     ids_frame,
+    resolve_wire,
     span_frame,
     to_tensor,
 )
@@ -150,3 +151,21 @@ def test_frames_that_do_not_follow_each_other_make_no_span() -> None:
     frames = [hidden_frame(SESSION, step, step, _hidden(seq=1), "fp32") for step in (1, 3)]
     with pytest.raises(WireError, match="frame step 3 does not follow step 1"):
         span_frame(frames)
+
+
+@pytest.mark.parametrize(
+    ("choice", "quantization", "wire"),
+    [
+        ("auto", "none", "fp16"),
+        ("auto", "int8-dynamic", "fp32"),
+        ("int8", "int8-dynamic", "int8"),
+        ("fp16", "none", "fp16"),
+    ],
+)
+def test_the_wire_setting_resolves_for_the_served_weights(choice: str, quantization: str, wire: str) -> None:
+    assert resolve_wire(choice, quantization) == wire
+
+
+def test_an_unknown_wire_dtype_is_refused() -> None:
+    with pytest.raises(WireError, match="wire: expected auto or one of fp32, fp16, int8, got 'bf16'"):
+        resolve_wire("bf16", "none")

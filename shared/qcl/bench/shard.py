@@ -1,6 +1,6 @@
 """`qcl bench shard`: one node against the pool of stage processes, in one run on this machine.
 
-    qcl bench shard --json                                   # SmolLM2, 3 stages, fp16 wire, 64 tokens
+    qcl bench shard --json                                   # SmolLM2, 3 stages, QCL_SHARD_WIRE (auto), 64 tokens
     qcl bench shard --model tiny-random-llama --stages 2 --tokens 16 --json
 
 Method (exo-bench's, distributed-inference.md §3.9): one fixed chat prompt, exactly `tokens` new tokens with end of
@@ -46,7 +46,7 @@ from qcl.shard.local import LocalPool
 from qcl.shard.pipeline import PipelineSession, SendHook
 from qcl.shard.pool import ShardPool
 from qcl.shard.sessions import Sampling
-from qcl.shard.wire import WireDtype
+from qcl.shard.wire import resolve_wire
 from qcl.store.memory import MemoryStore
 
 Progress = Callable[[str], None]
@@ -70,7 +70,7 @@ def run_shard_bench(
     model_id: str,
     new_tokens: int = 64,
     stages: int = 3,
-    wire: WireDtype = "fp16",
+    wire: str = "auto",
     runs: int = 3,
     log_dir: Path | None = None,
     progress: Progress = _stderr,
@@ -93,7 +93,9 @@ def run_shard_bench(
             restart=False,
             log_dir=log_dir or Path(scratch),
         ).start()
-        options = pool_options(settings, wire=wire, recovery_timeout_s=120.0)
+        options = pool_options(
+            settings, loaded.quantization, wire=resolve_wire(wire, loaded.quantization), recovery_timeout_s=120.0
+        )
         pool, _ = open_pool(settings, store=MemoryStore(), seeds=local.addresses, model_id=model_id, options=options)
         try:
             if not pool.wait_ready(60):
@@ -112,7 +114,7 @@ def run_shard_bench(
     return {
         "model": model_id,
         "quantization": loaded.quantization,
-        "wire": wire,
+        "wire": options.wire,
         "machine": {
             "cpu_cores": available_cores(),
             "threads_per_process": threads,

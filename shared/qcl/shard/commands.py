@@ -3,7 +3,7 @@
 qcl shard serve --model ID --layers A:B [--port 50051] [--host 0.0.0.0] [--store redis]
 qcl shard pool up --stages 3 [--replicas 2] [--model ID] [--threads N]
 qcl shard plan [--model ID] [--stages 3] [--json]
-qcl bench shard [--model ID] [--tokens 64] [--stages 3] [--wire fp16] [--json]
+qcl bench shard [--model ID] [--tokens 64] [--stages 3] [--wire auto] [--json]
 """
 
 from __future__ import annotations
@@ -215,7 +215,9 @@ def bench_shard(
     model: ModelOpt = None,
     tokens: Annotated[int, typer.Option("--tokens", min=2, max=1024, help="new tokens per run")] = 64,
     stages: Annotated[int, typer.Option("--stages", min=1, max=16, help="pipeline stages")] = 3,
-    wire: Annotated[Literal["fp16", "fp32", "int8"], typer.Option("--wire", help="activation dtype")] = "fp16",
+    wire: Annotated[
+        Literal["auto", "fp16", "fp32", "int8"], typer.Option("--wire", help="activation dtype  [QCL_SHARD_WIRE]")
+    ] = "auto",
     threads: ThreadsOpt = None,
     log_dir: Annotated[Path | None, typer.Option("--log-dir", help="stage logs (default: a temporary folder)")] = None,
     as_json: JsonOpt = False,

@@ -32,6 +32,7 @@ from qcl.shard.partition import ModelCosts
 from qcl.shard.pool import PoolOptions, ShardPool
 from qcl.shard.registry import ShardRegistry
 from qcl.shard.sessions import Sampling
+from qcl.shard.wire import resolve_wire
 from qcl.store.base import Store
 
 
@@ -120,9 +121,10 @@ class ShardedModel(GenerationService):
             self.local_pool.stop()
 
 
-def pool_options(settings: Settings, **overrides: Any) -> PoolOptions:
+def pool_options(settings: Settings, quantization: str, **overrides: Any) -> PoolOptions:
+    """The coordinator's options from QCL_SHARD_* (the wire dtype resolved for the model's quantization)."""
     values: dict[str, Any] = {
-        "wire": settings.shard_wire,
+        "wire": resolve_wire(settings.shard_wire, quantization),
         "step_timeout_s": settings.shard_step_timeout_s,
         "recovery_timeout_s": settings.shard_recovery_timeout_s,
     }
@@ -150,7 +152,7 @@ def open_pool(
         costs=ModelCosts.from_config(loaded.model.config, quantization=loaded.quantization),
         bus=bus,
         seeds=settings.shard_nodes if seeds is None else seeds,
-        options=options or pool_options(settings),
+        options=options or pool_options(settings, loaded.quantization),
     )
     return pool.start(), loaded
 

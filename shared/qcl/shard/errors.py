@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from qcl.errors import QclError
-from qcl.model.errors import ModelUnavailableError
+from qcl.model.errors import ModelBusyError, ModelUnavailableError
 
 
 class ShardError(QclError):
@@ -58,3 +58,15 @@ class ShardPoolUnavailableError(ModelUnavailableError):
 
     def __init__(self, model_id: str, reason: str) -> None:
         super().__init__(model_id, f"the shard pool cannot serve it: {reason}")
+
+
+class ShardPoolBusyError(ModelBusyError):
+    """Every live node of a layer range holds as many sessions as it may; the caller should retry later."""
+
+    def __init__(self, model_id: str, layers: range, full_nodes: list[str]) -> None:
+        super().__init__(retry_after_s=1.0, queue_size=0)
+        self.args = (
+            f"model {model_id!r} busy: every node serving layers {layers.start}:{layers.stop} is full "
+            f"({', '.join(full_nodes)}); retry after 1 s",
+        )
+        self.full_nodes = full_nodes

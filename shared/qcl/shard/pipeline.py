@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from qcl.shard.client import LinkFailure, StageLink, session_metadata
-from qcl.shard.errors import ShardError, ShardPoolUnavailableError
+from qcl.shard.errors import ShardError, ShardPoolBusyError, ShardPoolUnavailableError
 from qcl.shard.sessions import Sampling
 from qcl.shard.wire import as_replay, decode, encode, ids_frame, span_frame
 
@@ -117,10 +117,10 @@ class PipelineSession:
                 if failure.caller_error:
                     raise ShardProtocolError(str(failure)) from None
                 self._drop(index, link)
-                if failure.full:
-                    excluded.add(link.node_id)  # a full node is healthy; it just takes no more sessions
-                else:
-                    self.pool.suspect(link.node_id, str(failure))
+                if failure.full:  # a full node is healthy; it takes no more sessions, so try another
+                    excluded.add(link.node_id)
+                    continue
+                self.pool.suspect(link.node_id, str(failure))
                 if failed_at is None:
                     failed_at = time.monotonic()
                     deadline = failed_at + self.pool.options.recovery_timeout_s
@@ -148,6 +148,8 @@ class PipelineSession:
                     link.send(frame)
                 self.links[index] = link
                 return link
+            if excluded:  # every node left for the range is full: waiting would only delay the answer
+                raise ShardPoolBusyError(self.pool.spec.id, layers, sorted(excluded))
             if time.monotonic() >= deadline:
                 break
             time.sleep(RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)])

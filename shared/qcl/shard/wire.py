@@ -84,6 +84,15 @@ class Frame:
         return self.shape[1] if len(self.shape) >= 2 else 1
 
 
+def resolve_wire(choice: str, quantization: str) -> WireDtype:
+    """The activation dtype for QCL_SHARD_WIRE: "auto" is fp16, or fp32 for a model served int8-dynamic."""
+    if choice == "auto":
+        return "fp32" if quantization == "int8-dynamic" else "fp16"
+    if choice not in WIRE_DTYPES:
+        raise WireError(f"wire: expected auto or one of {', '.join(WIRE_DTYPES)}, got {choice!r}")
+    return choice
+
+
 def encode(frame: Frame) -> bytes:
     header = HEADER.pack(
         MAGIC,
