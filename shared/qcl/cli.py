@@ -186,6 +186,9 @@ def up(
     log_level: LogLevelOpt = None,
     port: Annotated[int | None, typer.Option("--port", help="API port, 0 = any free one  [QCL_PORT]")] = None,
     host: Annotated[str | None, typer.Option("--host", help="API address  [QCL_HOST]")] = None,
+    shards: Annotated[
+        int | None, typer.Option("--shards", help="run the model split over N stage processes  [QCL_SHARDS]")
+    ] = None,
 ) -> None:
     """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
     from qcl.pipeline.stack import LocalStack
@@ -201,6 +204,7 @@ def up(
         log_level=log_level,
         port=port,
         host=host,
+        shards=shards,
     )
     _logging(settings)
     stack = LocalStack(settings)

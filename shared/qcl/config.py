@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     shard_threads: int = Field(default=0, ge=0, le=256)
     # Where a shard runs its layers: "auto" takes the GPU when torch sees one (the cloud pool's L4s).
     shard_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Stages of the local shard pool `qcl up` runs the model on (separate processes on loopback); 0: one process.
+    shards: int = Field(default=0, ge=0, le=8)
 
     @field_validator("shard_nodes", mode="before")
     @classmethod

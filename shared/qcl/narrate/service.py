@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -339,9 +339,12 @@ def _complete_sentences(text: str) -> str:
     return text[: ends[-1].end()].strip() if ends else ""
 
 
-def open_narrator(settings: Settings, *, use_model: bool | None = None) -> Narrator:
-    """The narrator for `settings`: QCL_MODEL's generation service, or templates only when QCL_NARRATE_MODEL (or
-    `use_model`) is off or the model cannot load; then its status and every fallback_reason say why."""
+def open_narrator(
+    settings: Settings, *, use_model: bool | None = None, load: Callable[[], TextModel] | None = None
+) -> Narrator:
+    """The narrator for `settings`: QCL_MODEL's generation service (or what `load` opens, e.g. a shard pool), or
+    templates only when QCL_NARRATE_MODEL (or `use_model`) is off or the model cannot load; then its status and
+    every fallback_reason say why."""
     matcher = QuestionMatcher(SentenceEncoder.bundled if settings.narrate_embeddings else None)
     options: dict[str, Any] = {"matcher": matcher, "deadline_s": settings.narrate_deadline_s}
     if not (settings.narrate_model if use_model is None else use_model):
@@ -349,7 +352,7 @@ def open_narrator(settings: Settings, *, use_model: bool | None = None) -> Narra
     try:
         from qcl.model.service import load_service
 
-        return Narrator(load_service(settings), **options)
+        return Narrator(load() if load is not None else load_service(settings), **options)
     except ModelUnavailableError as exc:
         log.warning("narrator: %s; narratives and answers come from templates", exc)
         return Narrator(None, unavailable_reason=str(exc), **options)

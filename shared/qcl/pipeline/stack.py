@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from qcl.bus import Bus, Subscription, open_bus
@@ -90,7 +91,16 @@ class LocalStack:
         from qcl.narrate.service import open_narrator
         from qcl.pipeline.narrator import NarratorService, policy_from
 
-        self.narrator = open_narrator(self.settings)  # loads QCL_MODEL, or says why it narrates from templates
+        load = None
+        if self.settings.shards:  # QCL_MODEL split over N stage processes; closing the model stops them
+            from qcl.shard.coordinator import open_local_sharded_model
+
+            load = partial(
+                open_local_sharded_model, self.settings, store=self.store, bus=self.bus, stages=self.settings.shards
+            )
+
+        # Loads QCL_MODEL (on one process or a local shard pool), or says why it narrates from templates.
+        self.narrator = open_narrator(self.settings, load=load)
         self.generation = getattr(self.narrator, "model", None)
         self.narration = NarratorService(
             self.bus, self.store, self.narrator, policy=policy_from(self.settings), name="//qcl/up/narrator"
@@ -100,6 +110,7 @@ class LocalStack:
         return (
             f"narrator {NETWORK_ANALYSIS.subscription('narrator')}, {AI_REQUESTS.subscription('narrator')} -> "
             f"{AI_INSIGHTS.name} ({state['model'] or 'templates'}"
+            + (f" on {self.settings.shards} shard stages" if self.settings.shards and state["model"] else "")
             + (f": {state['reason']}" if state.get("reason") else "")
             + ")"
         )
