@@ -54,8 +54,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The default model's conversion (about 40 s) is kept between runs in .qcl/test-models.
 test: setup lint infra-checks
-	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+	QCL_TEST_MODEL_CACHE_DIR=$(CURDIR)/.qcl/test-models $(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) web-test
 
 unit: $(STAMP)

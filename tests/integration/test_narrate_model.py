@@ -2,17 +2,14 @@
 
 Whatever the model writes, what reaches the user passes the grounding check: the model's text when it passed,
 the template (with the reason) when it did not. How often it passes is measured by `qcl bench narrate`, not here.
-The conversion cache is a temporary folder for this module, or $QCL_TEST_MODEL_CACHE_DIR when set (as in
-tests/integration/test_model_smollm2.py), so CI can convert once.
+The conversion cache is the test session's (tests/conftest.py): converted once per run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -38,9 +35,8 @@ QUESTIONS: dict[Language, str] = {"en": "Is the network stuck right now?", "zh-T
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    shared = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
-    return load_settings(model_cache_dir=Path(shared) if shared else tmp_path_factory.mktemp("models"))
+def settings() -> Settings:
+    return load_settings()  # the session's model cache (tests/conftest.py): converted once per test run
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,13 @@
 """SmolLM2-135M split over three stage processes (two replicas each): identity with one node, and kill -9 of any stage.
 
 The stages and the reference run fp32 weights with one intra-op thread each, so the single node and the pool do
-the same arithmetic. The conversion cache lives in $QCL_TEST_MODEL_CACHE_DIR when set (CI converts once for every
-module that needs the model), else in a temporary folder for this module.
+the same arithmetic. The conversion cache is the test session's (tests/conftest.py): converted once per run.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
@@ -37,10 +34,8 @@ PARAMS = GenerationParams(max_new_tokens=24, ban_eos=True)
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    shared = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
     root = tmp_path_factory.mktemp("shard-smollm2")
-    return load_settings(
-        model_cache_dir=Path(shared) if shared else root / "models",
+    return load_settings(  # the session's model cache (tests/conftest.py): converted once per test run
         state_dir=root / "state",
         quantization="none",
         shard_heartbeat_s=0.5,
