@@ -49,7 +49,7 @@ module "naming" {
   push_consumers        = var.push_consumers
   consumer_timeouts_s   = var.consumer_timeouts_s
   max_delivery_attempts = var.max_delivery_attempts
-  shard_model_layers    = var.shard_model_layers
+  shard_layer_ranges    = var.shard_layer_ranges
   shard_port            = var.shard_port
   ingest_schedule       = var.ingest_schedule
   oracle_nodes          = var.oracle_nodes

@@ -188,10 +188,10 @@ variable "shard_model" {
   default     = "smollm2-135m-instruct"
 }
 
-variable "shard_model_layers" {
-  type        = number
-  description = "Transformer layers of shard_model, split into three stages (validated in modules/naming)."
-  default     = 30
+variable "shard_layer_ranges" {
+  type        = list(string)
+  description = "Layer ranges of the three shard stages: `QCL_QUANTIZATION=none qcl shard plan --model <shard_model> --stages 3` (GPU stages serve fp32 weights); validated in modules/naming."
+  default     = ["0:12", "12:24", "24:30"]
 }
 
 variable "shard_port" {

@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.infra import hcl
 from tests.infra.hcl import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
@@ -62,10 +63,17 @@ def test_shard_pool_is_a_statefulset_of_three_behind_a_headless_service() -> Non
     assert _find("Service", "qcl-shard")["spec"]["clusterIP"] == "None"
 
 
-def test_shard_layer_ranges_match_the_terraform_split_of_thirty_layers() -> None:
-    # Terraform's naming module splits var.shard_model_layers (default 30) into [0,10), [10,20), [20,30).
+@pytest.mark.slow  # reads the default model's converted config (the session converts it once)
+def test_shard_layer_ranges_are_the_library_plan_that_terraform_also_uses() -> None:
+    from qcl.config import load_settings
+    from qcl.shard.local import local_plan
+
+    # GPU stages serve fp32 weights; the plan weighs the embedding on stage 0 and the LM head on the last stage.
+    planned = local_plan(load_settings(quantization="none"), "smollm2-135m-instruct", 3).to_json()["ranges"]
     layers = {k: v for k, v in _find("ConfigMap", "qcl-shard")["data"].items() if k.startswith("QCL_SHARD_LAYERS_")}
-    assert layers == {"QCL_SHARD_LAYERS_0": "0:10", "QCL_SHARD_LAYERS_1": "10:20", "QCL_SHARD_LAYERS_2": "20:30"}
+    assert list(layers.values()) == planned
+    default = next(b for p, n, b in hcl.variables() if n == "shard_layer_ranges" and p.parent == hcl.INFRA)["default"]
+    assert default == planned
 
 
 def test_each_shard_pod_serves_the_layers_of_its_ordinal(tmp_path: Path) -> None:
@@ -81,7 +89,7 @@ def test_each_shard_pod_serves_the_layers_of_its_ordinal(tmp_path: Path) -> None
     }
     result = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=10)
     assert result.stdout.split() == [
-        "shard", "serve", "--model", "smollm2-135m-instruct", "--layers", "20:30", "--port", "50051",
+        "shard", "serve", "--model", "smollm2-135m-instruct", "--layers", "24:30", "--port", "50051",
     ]  # fmt: skip
 
 

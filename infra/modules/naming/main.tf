@@ -59,15 +59,13 @@ locals {
   ]...)
   pull_subscribers = { for name, s in local.subscriptions : name => local.component_of[s.consumer] if !s.push }
 
-  # Three pipeline stages over contiguous, half-open layer ranges [first, end); earlier stages take the remainder.
-  shard_base  = floor(var.shard_model_layers / 3)
-  shard_extra = var.shard_model_layers % 3
+  # Three pipeline stages over contiguous, half-open layer ranges [first, end), as the library plans them.
   shard_stages = [
-    for i in range(3) : {
+    for i, range in var.shard_layer_ranges : {
       index = i
       name  = "${var.name_prefix}-shard-${i}"
-      first = i * local.shard_base + min(i, local.shard_extra)
-      end   = (i + 1) * local.shard_base + min(i + 1, local.shard_extra)
+      first = tonumber(split(":", range)[0])
+      end   = tonumber(split(":", range)[1])
     }
   ]
 

@@ -122,13 +122,22 @@ variable "max_delivery_attempts" {
   }
 }
 
-variable "shard_model_layers" {
-  type        = number
-  description = "Transformer layers of the shard pool's model (30 for SmolLM2-135M, 28 for DeepSeek-R1-Distill-Qwen-1.5B); split into three contiguous stages."
-  default     = 30
+variable "shard_layer_ranges" {
+  type        = list(string)
+  description = "Half-open layer ranges \"first:end\" of the three shard stages, contiguous from 0, as `qcl shard plan --stages 3` computes them for the pool's model and precision (the embedding and LM head weigh on the first and last stage)."
+  default     = ["0:12", "12:24", "24:30"]
   validation {
-    condition     = var.shard_model_layers >= 3 && floor(var.shard_model_layers) == var.shard_model_layers
-    error_message = "shard_model_layers must be a whole number of at least 3 (one layer per stage)."
+    condition     = length(var.shard_layer_ranges) == 3 && alltrue([for r in var.shard_layer_ranges : can(regex("^[0-9]+:[0-9]+$", r))])
+    error_message = "shard_layer_ranges must be three \"first:end\" ranges, one per stage."
+  }
+  validation {
+    condition = can(regex("^[0-9]+:[0-9]+$", var.shard_layer_ranges[0])) && alltrue([
+      for i, r in var.shard_layer_ranges : can(regex("^[0-9]+:[0-9]+$", r)) && (
+        tonumber(split(":", r)[0]) < tonumber(split(":", r)[1])) && (
+        tonumber(split(":", r)[0]) == (i == 0 ? 0 : tonumber(split(":", var.shard_layer_ranges[max(i - 1, 0)])[1]))
+      )
+    ])
+    error_message = "shard_layer_ranges must be non-empty, start at layer 0 and be contiguous (each range starts where the previous ends)."
   }
 }
 

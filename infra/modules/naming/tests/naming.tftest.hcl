@@ -71,22 +71,22 @@ run "consumers_without_a_timeout_get_sixty_seconds" {
   }
 }
 
-run "thirty_layers_split_into_three_equal_stages" {
+run "stages_take_the_planned_layer_ranges" {
   command = plan
   assert {
-    condition     = [for s in output.shard_stages : "${s.first}:${s.end}"] == ["0:10", "10:20", "20:30"]
-    error_message = "30 layers must split 0:10, 10:20, 20:30"
+    condition     = [for s in output.shard_stages : "${s.first}:${s.end}"] == ["0:12", "12:24", "24:30"]
+    error_message = "the default ranges are the library's plan for SmolLM2 in fp32: 0:12, 12:24, 24:30"
   }
 }
 
-run "twenty_eight_layers_give_the_remainder_to_the_first_stages" {
+run "other_ranges_pass_through_in_order" {
   command = plan
   variables {
-    shard_model_layers = 28
+    shard_layer_ranges = ["0:11", "11:22", "22:28"]
   }
   assert {
-    condition     = [for s in output.shard_stages : "${s.first}:${s.end}"] == ["0:10", "10:19", "19:28"]
-    error_message = "28 layers must split 0:10, 10:19, 19:28"
+    condition     = [for s in output.shard_stages : [s.index, s.first, s.end]] == [[0, 0, 11], [1, 11, 22], [2, 22, 28]]
+    error_message = "stages must carry the given ranges, in order"
   }
 }
 
@@ -202,12 +202,28 @@ run "rejects_an_oracle_committee_that_is_not_3f_plus_1" {
   expect_failures = [var.oracle_nodes]
 }
 
-run "rejects_fewer_layers_than_stages" {
+run "rejects_two_stages" {
   command = plan
   variables {
-    shard_model_layers = 2
+    shard_layer_ranges = ["0:15", "15:30"]
   }
-  expect_failures = [var.shard_model_layers]
+  expect_failures = [var.shard_layer_ranges]
+}
+
+run "rejects_a_gap_between_stages" {
+  command = plan
+  variables {
+    shard_layer_ranges = ["0:10", "11:20", "20:30"]
+  }
+  expect_failures = [var.shard_layer_ranges]
+}
+
+run "rejects_an_empty_range" {
+  command = plan
+  variables {
+    shard_layer_ranges = ["0:10", "10:10", "10:30"]
+  }
+  expect_failures = [var.shard_layer_ranges]
 }
 
 run "rejects_a_privileged_shard_port" {
