@@ -9,18 +9,18 @@ Every option with a settings twin reads its `QCL_*` variable when not given; a f
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
-from qcl.config import Settings, load_settings
-from qcl.errors import ConfigError, QclError, SourceError
+from qcl.clitools import print_json, settings_or_exit
+from qcl.config import Settings
+from qcl.errors import QclError, SourceError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Qubic AI Compute Layer.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints figures (--json for machines).")
@@ -37,22 +37,10 @@ LogLevelOpt = Annotated[str | None, typer.Option("--log-level", help="[QCL_LOG_L
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _settings(**flags: Any) -> Settings:
-    try:
-        return load_settings(**flags)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def _logging(settings: Settings) -> None:
     from qcl.obs.logging import configure_logging
 
     configure_logging(settings.log_level)
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 @app.command()
@@ -67,10 +55,10 @@ def analyze(
     from qcl.analysis import analyze_capture
     from qcl.qubic.capture import read_capture
 
-    settings = _settings(window_s=window_s)
+    settings = settings_or_exit(window_s=window_s)
     result = analyze_capture(read_capture(input), window_s=settings.window_s).to_json()
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     typer.echo(
         f"health {result['health_score']}/100 ({result['status']}), "
@@ -89,7 +77,7 @@ def topics(as_json: JsonOpt = False) -> None:
 
     table = registry_table()
     if as_json:
-        _print_json(table)
+        print_json(table)
         return
     for row in table:
         typer.echo(
@@ -116,7 +104,9 @@ def ingest(
     from qcl.qubic.source import open_source
     from qcl.store import open_store
 
-    settings = _settings(bus=bus, store=store, source=source, capture=capture, rpc_url=rpc_url, redis_url=redis_url)
+    settings = settings_or_exit(
+        bus=bus, store=store, source=source, capture=capture, rpc_url=rpc_url, redis_url=redis_url
+    )
     _logging(settings)
     the_bus, the_store = open_bus(settings), open_store(settings)
     ingestor, the_source = Ingestor(the_bus, the_store, name="//qcl/cli/ingest"), open_source(settings)
@@ -125,10 +115,10 @@ def ingest(
         while True:
             try:
                 result = ingestor.ingest_once(the_source)
-                _print_json(result.to_json())
+                print_json(result.to_json())
                 code = 0 if result.http_status == 200 else 1
             except SourceError as exc:
-                _print_json(source_failure(exc)[0])
+                print_json(source_failure(exc)[0])
                 code = 3
             if once:
                 break
@@ -155,7 +145,7 @@ def record(
     from qcl.qubic.record import record as record_capture
     from qcl.qubic.rpc import QubicRpcClient
 
-    settings = _settings(rpc_url=rpc_url, poll_interval_s=interval_s)
+    settings = settings_or_exit(rpc_url=rpc_url, poll_interval_s=interval_s)
     _logging(settings)
     client = QubicRpcClient.from_settings(settings)
     with out.open("a", encoding="utf-8") as sink:
@@ -193,7 +183,7 @@ def up(
     """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
     from qcl.pipeline.stack import LocalStack
 
-    settings = _settings(
+    settings = settings_or_exit(
         bus=bus,
         store=store,
         source=source,
@@ -237,11 +227,11 @@ def bench_pipeline(
     """Replay N observations through ingest -> bus -> analyzer; events/s and publish-to-analysis latency."""
     from qcl.bench.pipeline import run_pipeline_bench
 
-    settings = _settings(bus=bus, store=store)
+    settings = settings_or_exit(bus=bus, store=store)
     result = run_pipeline_bench(settings, n=n, progress=lambda done: typer.echo(f"\r{done}/{n}", nl=False, err=True))
     typer.echo("", err=True)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         for key, value in result.items():
             typer.echo(f"{key:<18} {value}")

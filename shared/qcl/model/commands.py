@@ -6,36 +6,22 @@ qcl bench model [--model ID] [--tokens 64] [--runs 3] [--json]
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from qcl.clitools import print_json, settings_or_exit
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-def _settings() -> Any:
-    from qcl.config import load_settings
-    from qcl.errors import ConfigError
-
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def models(as_json: JsonOpt = False) -> None:
     """The model registry: id, architecture, source, revision, quantization, context, licence, availability."""
     from qcl.model.registry import registry_table
 
-    table = registry_table(_settings())
+    table = registry_table(settings_or_exit())
     if as_json:
-        _print_json(table)
+        print_json(table)
         return
     for row in table:
         mark = "*" if row["default"] else " "
@@ -56,14 +42,14 @@ def bench_model(
     from qcl.bench.model import run_model_bench
     from qcl.model.errors import ModelUnavailableError
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         result = run_model_bench(settings, model_id=model or settings.model, new_tokens=tokens, runs=runs)
     except ModelUnavailableError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     for key, value in result.items():
         typer.echo(f"{key:<28} {value}")

@@ -16,29 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from qcl.clitools import fail, settings_or_exit
+
 if TYPE_CHECKING:
-    from qcl.config import Settings
     from qcl.events import AIInsight
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 LangOpt = Annotated[str, typer.Option("--lang", help="zh-TW | en")]
 NoModelOpt = Annotated[bool, typer.Option("--no-model", help="templates only: no model is loaded")]
 WindowOpt = Annotated[int | None, typer.Option("--window-s", help="rolling window  [QCL_WINDOW_S]")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _settings(**flags: Any) -> Settings:
-    from qcl.config import load_settings
-    from qcl.errors import ConfigError
-
-    try:
-        return load_settings(**flags)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _show(insight: AIInsight, as_json: bool) -> None:
@@ -74,8 +60,8 @@ def narrate(
     try:
         language = validate_language(lang)
     except NarrationInputError as exc:
-        raise _fail(str(exc)) from None
-    settings = _settings(window_s=window_s)
+        raise fail(str(exc), 2) from None
+    settings = settings_or_exit(window_s=window_s)
     report = _final_report(input, settings.window_s)
     _show(open_narrator(settings, use_model=not no_model).narrate(report, language), as_json)
 
@@ -100,11 +86,11 @@ def ask(
     try:
         language, text = validate_language(lang), validate_question(question)
     except NarrationInputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), 2) from None
     capture = input or sample_capture_path()
     if not capture.is_file():
-        raise _fail(f"--input: no such file: {capture}")
-    settings = _settings(window_s=window_s)
+        raise fail(f"--input: no such file: {capture}", 2)
+    settings = settings_or_exit(window_s=window_s)
     report = _final_report(capture, settings.window_s)
     _show(open_narrator(settings, use_model=not no_model).answer(text, language, report), as_json)
 
@@ -125,9 +111,9 @@ def bench_narrate(
     try:
         languages = tuple(validate_language(part) for part in lang.split(","))
     except NarrationInputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), 2) from None
     result = run_narrate_bench(
-        _settings(),
+        settings_or_exit(),
         reports=reports,
         languages=languages,
         questions=not no_questions,

@@ -18,12 +18,13 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from qcl.config import Settings, load_settings
-from qcl.errors import ConfigError, QclError
+from qcl.clitools import fail, print_json, settings_or_exit
+from qcl.config import Settings
+from qcl.errors import QclError
 
 oracle_app = typer.Typer(
     no_args_is_help=True, help="The BFT AI oracle: a committee that agrees on results and signs them."
@@ -35,23 +36,6 @@ DirOpt = Annotated[Path | None, typer.Option("--dir", help="committee folder (de
 BusOpt = Annotated[str | None, typer.Option("--bus", help="memory | pubsub  [QCL_BUS]")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="memory | redis  [QCL_STORE]")]
 TransportOpt = Annotated[str | None, typer.Option("--transport", help="bus | loopback  [QCL_ORACLE_TRANSPORT]")]
-
-
-def _settings(**flags: Any) -> Settings:
-    try:
-        return load_settings(**flags)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _print(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _folder(settings: Settings, nodes: int, folder: Path | None) -> Path:
@@ -75,16 +59,16 @@ def simulate(
     from qcl.oracle.state import ProtocolConfig
 
     if nodes < 4 or (nodes - 1) % 3:
-        raise _fail(f"--nodes must be 3f+1 (4, 7, ...); got {nodes}", 2)
+        raise fail(f"--nodes must be 3f+1 (4, 7, ...); got {nodes}", 2)
     try:
         report = run(nodes, faults, seed, job=job, config=ProtocolConfig(view_timeout_ms=view_timeout_ms))
     except QclError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if trace:
         typer.echo("\n".join(report.trace), err=True)
     summary = report.summary()
     if as_json:
-        _print(summary)
+        print_json(summary)
         return
     result = summary["result"]
     shown = json.dumps(result, ensure_ascii=False)
@@ -105,13 +89,13 @@ def init(
     """Create the members' keys (mode 0600) and a committee file they all sign; never overwrites keys."""
     from qcl.oracle.setup import init_committee, open_committee
 
-    settings = _settings(oracle_base_port=base_port)
+    settings = settings_or_exit(oracle_base_port=base_port)
     target = _folder(settings, nodes, folder)
     try:
         path = init_committee(target, n=nodes, base_port=settings.oracle_base_port)
         committee, _ = open_committee(target)
     except QclError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"committee {committee.committee_id} ({committee.n} members, f = {committee.f}) in {path}")
 
 
@@ -128,7 +112,7 @@ def verify(
     from qcl.oracle.attestation import verify_attestation
     from qcl.oracle.committee import load_committee
 
-    settings = _settings()
+    settings = settings_or_exit()
     path = committee or Path(settings.state_dir) / "oracle" / f"n{settings.oracle_nodes}" / "committee.json"
     try:
         body = json.loads(file.read_text())
@@ -137,14 +121,14 @@ def verify(
         members = load_committee(path)
         verify_attestation(attestation, members)
     except (ValueError, ValidationError) as exc:
-        raise _fail(f"{file} is not an attestation: {str(exc).splitlines()[0]}") from None
+        raise fail(f"{file} is not an attestation: {str(exc).splitlines()[0]}") from None
     except QclError as exc:
         if as_json:
-            _print({"valid": False, "reason": str(exc)})
+            print_json({"valid": False, "reason": str(exc)})
         typer.echo(f"invalid: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        _print(
+        print_json(
             {"valid": True, "job_id": attestation.job_id, "status": attestation.status, "result": attestation.result}
         )
     else:
@@ -177,7 +161,7 @@ def up(
     from qcl.oracle.service import OracleCommittee
     from qcl.store import open_store
 
-    settings = _settings(oracle_nodes=nodes, bus=bus, store=store, oracle_transport=transport)
+    settings = settings_or_exit(oracle_nodes=nodes, bus=bus, store=store, oracle_transport=transport)
     configure_logging(settings.log_level)
     the_bus, the_store = open_bus(settings), open_store(settings)
     committee = OracleCommittee(settings, the_bus, the_store)
@@ -187,7 +171,7 @@ def up(
         typer.echo("qcl oracle up: running; Ctrl-C stops", err=True)
         _wait_for_stop()
     except QclError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         committee.stop()
         the_bus.close()
@@ -216,13 +200,15 @@ def node(
     from qcl.oracle.transport import BusTransport, LoopbackTransport, Transport
     from qcl.store import open_store
 
-    settings = _settings(oracle_transport=transport, bus=bus, store=store, oracle_view_timeout_ms=view_timeout_ms)
+    settings = settings_or_exit(
+        oracle_transport=transport, bus=bus, store=store, oracle_view_timeout_ms=view_timeout_ms
+    )
     configure_logging(settings.log_level)
     try:
         committee = load_committee(folder / "committee.json")
         key = member_key(folder, committee, index)
     except QclError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     the_bus, the_store = open_bus(settings), open_store(settings)
     link: Transport = (
         LoopbackTransport(committee, index)
@@ -275,13 +261,13 @@ def request(
     from qcl.oracle.service import result_key
     from qcl.store import open_store
 
-    settings = _settings(bus=bus, store=store)
+    settings = settings_or_exit(bus=bus, store=store)
     lines = [line for line in capture.read_text().splitlines() if line.strip()][-last:]
     blob = ("\n".join(lines) + "\n").encode()
     try:
         spec = analysis_spec(task, blob, subject=f"capture/{capture.name}")
     except QclError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     the_bus, the_store = open_bus(settings), open_store(settings)
     try:
         filed = submit_job(the_bus, the_store, spec, blob, source="//qcl/cli/oracle")
@@ -295,10 +281,10 @@ def request(
         the_bus.close()
         the_store.close()
     if wait and found is None:
-        raise _fail(f"no attestation for job {filed.job_id} within {wait:g} s")
+        raise fail(f"no attestation for job {filed.job_id} within {wait:g} s")
     output = json.loads(found) if found else {"job_id": filed.job_id, "sequence": filed.sequence}
     if as_json:
-        _print(output)
+        print_json(output)
     else:
         typer.echo(json.dumps(output.get("result", output), ensure_ascii=False))
 
@@ -313,7 +299,7 @@ def bench_oracle(
 
     result = run_oracle_bench(samples=samples, model=model, progress=lambda line: typer.echo(line, err=True))
     if as_json:
-        _print(result)
+        print_json(result)
     else:
         for row in result["runs"]:
             typer.echo(json.dumps(row))

@@ -8,7 +8,6 @@ qcl bench shard [--model ID] [--tokens 64] [--stages 3] [--wire auto] [--json]
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -18,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from qcl.clitools import print_json, settings_or_exit
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="registry id  [QCL_MODEL]")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=0, help="intra-op threads  [QCL_SHARD_THREADS]")]
@@ -25,21 +26,6 @@ ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=0, help="intra-
 shard_app = typer.Typer(no_args_is_help=True, help="The shard pool: one model split across processes or machines.")
 pool_app = typer.Typer(no_args_is_help=True, help="A local pool of stage processes on loopback.")
 shard_app.add_typer(pool_app, name="pool")
-
-
-def _settings(**flags: Any) -> Any:
-    from qcl.config import load_settings
-    from qcl.errors import ConfigError
-
-    try:
-        return load_settings(**flags)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _wait_for_signal() -> None:
@@ -74,7 +60,7 @@ def serve(
     """Serve a range of a model's layers over gRPC (data plane + grpc.health.v1 on the same port)."""
     # Before torch loads: idle OpenMP threads sleep instead of spinning on cores other stages need.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = _settings(
+    settings = settings_or_exit(
         model=model,
         shard_port=port,
         shard_host=host,
@@ -160,7 +146,7 @@ def pool_up(
     threads: ThreadsOpt = None,
 ) -> None:
     """Start the stages as separate processes on loopback; print their addresses; Ctrl-C stops them."""
-    settings = _settings(model=model, shard_threads=threads)
+    settings = settings_or_exit(model=model, shard_threads=threads)
     from qcl.model.errors import ModelUnavailableError
     from qcl.obs.logging import configure_logging
     from qcl.shard.errors import ShardError
@@ -194,7 +180,7 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """The layer ranges for N equal nodes, counting the embedding and LM head (what `pool up` uses)."""
-    settings = _settings(model=model)
+    settings = settings_or_exit(model=model)
     from qcl.model.errors import ModelUnavailableError
     from qcl.shard.errors import ShardError
     from qcl.shard.local import local_plan
@@ -205,7 +191,7 @@ def plan(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     for index, layers in enumerate(result["ranges"]):
         typer.echo(f"stage {index}: layers {layers}  (relative time {result['relative_stage_time'][index]})")
@@ -225,7 +211,7 @@ def bench_shard(
     """Single node vs the pool: tokens/s, time to first token, bytes per token, identity, recovery after a kill."""
     # Both sides alike: idle OpenMP threads sleep (the stage processes get the same policy from the local pool).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = _settings(model=model, shard_threads=threads)
+    settings = settings_or_exit(model=model, shard_threads=threads)
     from qcl.bench.shard import run_shard_bench
     from qcl.model.errors import ModelUnavailableError
     from qcl.shard.errors import ShardError
@@ -238,7 +224,7 @@ def bench_shard(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     for key, value in result.items():
         typer.echo(f"{key:<34} {value}")
