@@ -56,7 +56,7 @@ lint: $(STAMP)
 
 # The default model's conversion (about 40 s) is kept between runs in .qcl/test-models.
 test: setup lint infra-checks
-	QCL_TEST_MODEL_CACHE_DIR=$(CURDIR)/.qcl/test-models $(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+	QCL_TEST_MODEL_CACHE_DIR=$(CURDIR)/.qcl/test-models $(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 --durations=15
 	$(MAKE) web-test
 
 unit: $(STAMP)
