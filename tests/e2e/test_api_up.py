@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from simple_websocket import Client
 
 from qcl.qubic.synth import generate_lines
 from tests.backends import wait_for
@@ -96,6 +98,28 @@ def test_a_key_made_with_the_cli_works_on_the_running_server_until_revoked(up: U
     assert qcl("keys", "revoke", "0badc0de").returncode == 1
     audit = (up.state_dir / "audit.jsonl").read_text()
     assert "api_key.created" in audit and "api_key.revoked" in audit
+
+
+def test_a_question_task_goes_queued_running_done_on_the_stacks_narrator(up: Up) -> None:
+    auth = {"Authorization": f"Bearer {(up.state_dir / 'admin.key').read_text().strip()}"}
+    ws = Client.connect(up.url.replace("http://", "ws://") + "/api/ws", headers=auth)
+    try:
+        submitted = httpx.post(
+            f"{up.url}/api/tasks", headers=auth, json={"kind": "question", "question": "網路健康嗎？"}
+        )
+        assert submitted.status_code == 202, submitted.text
+        task_id, states = submitted.json()["id"], []
+        while "done" not in states and "failed" not in states:
+            raw = ws.receive(timeout=60)
+            assert raw is not None, f"no task update within 60 s; seen {states}"
+            message = json.loads(raw)
+            if message["type"] == "task" and message["data"]["id"] == task_id:
+                states.append(message["data"]["state"])
+    finally:
+        ws.close()
+    assert states == ["queued", "running", "done"]
+    done = httpx.get(f"{up.url}/api/tasks/{task_id}", headers=auth).json()
+    assert done["worker"] == "//qcl/up/narrator" and done["result"]["request_id"] == task_id and done["result"]["text"]
 
 
 def test_ctrl_c_stops_the_api_and_the_stack(up: Up) -> None:

@@ -160,6 +160,15 @@ def test_every_answer_carries_the_security_headers(api: Api, path: str) -> None:
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
+def test_the_csp_is_the_one_the_dashboard_runs_under_with_no_data_or_blob_sources() -> None:
+    """web/csp.ts is what the dashboard's browser tests measured it needs (they fail on any violation)."""
+    dashboard = Path(__file__).parents[2] / "web" / "csp.ts"
+    directives = re.findall(r'^\s*"([a-z-]+ [^"]+)",?$', dashboard.read_text(), flags=re.M)
+    assert SECURITY_HEADERS["Content-Security-Policy"] == "; ".join(directives)
+    assert "data:" not in SECURITY_HEADERS["Content-Security-Policy"]
+    assert "blob:" not in SECURITY_HEADERS["Content-Security-Policy"]
+
+
 def test_the_server_header_names_no_software_version(api: Api) -> None:
     assert "Werkzeug" not in api.client.get("/healthz").headers.get("Server", "")
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from qcl.api import ApiIngest, context
 from qcl.api.schemas import Role
 from qcl.api.state import INSIGHTS_KEY
-from qcl.events import AI_INSIGHTS, AI_REQUESTS, NETWORK_ANALYSIS, NODE_EVENTS, AIInsight, NodeEvent
+from qcl.events import AI_INSIGHTS, NETWORK_ANALYSIS, NODE_EVENTS, AIInsight, NodeEvent
 from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
 from qcl.qubic.synth import generate_observations
 from qcl.store.memory import MemoryStore
@@ -148,14 +149,32 @@ def test_history_refuses_a_range_that_ends_before_it_starts(api: Api) -> None:
     assert response.status_code == 422 and response.json["error"]["field"] == "from"
 
 
-def test_insights_are_read_from_the_narrators_list_newest_first(api: Api) -> None:
-    for n in range(3):
-        api.store.list_push(INSIGHTS_KEY, insight(text=f"n{n}").model_dump_json(), max_len=10)
+def test_insights_are_read_from_the_narrators_list_newest_first_with_their_event_ids(api: Api) -> None:
+    events = [AI_INSIGHTS.event(insight(text=f"n{n}"), source="//test/narrator") for n in range(3)]
+    for event in events:
+        api.store.list_push(INSIGHTS_KEY, event.model_dump_json(), max_len=10)
     api.store.list_push(INSIGHTS_KEY, "{not an insight", max_len=10)
-    texts = [
-        i["text"] for i in api.client.get("/api/insights?limit=4", headers=api.headers(Role.VIEWER)).json["insights"]
-    ]
-    assert texts == ["n2", "n1", "n0"]  # the unreadable entry is skipped, the rest served
+    served = api.client.get("/api/insights?limit=4", headers=api.headers(Role.VIEWER)).json["insights"]
+    assert [i["text"] for i in served] == ["n2", "n1", "n0"]  # the unreadable entry is skipped, the rest served
+    assert [i["id"] for i in served] == [e.id for e in reversed(events)]
+    assert [datetime.fromisoformat(i["time"]) for i in served] == [e.time for e in reversed(events)]
+
+
+def test_whoami_names_the_key_and_its_role(api: Api) -> None:
+    for role in Role:
+        body = api.client.get("/api/auth/whoami", headers=api.headers(role)).json
+        assert body == {"key_id": api.keys[role].split("_")[1], "role": role.value}
+
+
+def test_asking_whoami_as_a_viewer_counts_no_authorisation_failure(api: Api) -> None:
+    def refused() -> float:
+        return REGISTRY.get_sample_value("qcl_auth_failures_total", {"reason": "forbidden"}) or 0.0
+
+    before = refused()
+    assert api.client.get("/api/auth/whoami", headers=api.headers(Role.VIEWER)).status_code == 200
+    assert refused() == before
+    api.client.get("/api/admin/keys", headers=api.headers(Role.VIEWER))  # the probe the dashboard no longer makes
+    assert refused() == before + 1
 
 
 # -- AI ------------------------------------------------------------------------------------------------
@@ -271,23 +290,6 @@ def test_models_answer_503_when_the_registry_is_absent(api: Api) -> None:
 
 
 # -- tasks, nodes and the consumer ---------------------------------------------------------------------
-
-
-def test_a_question_task_goes_on_ai_requests_and_completes_from_its_insight(live: Api) -> None:
-    requests: list[Any] = []
-    live.bus.subscribe(AI_REQUESTS, "narrator", requests.append)
-    submitted = live.client.post(
-        "/api/tasks", headers=live.headers(Role.OPERATOR), json={"kind": "question", "question": "網路健康嗎？"}
-    )
-    assert submitted.status_code == 202 and submitted.json["state"] == "queued"
-    task_id = submitted.json["id"]
-    assert submitted.headers["Location"] == f"/api/tasks/{task_id}"
-    assert wait_for(lambda: len(requests) == 1)
-    assert requests[0].data.request_id == task_id and requests[0].data.question == "網路健康嗎？"
-    live.bus.publish(AI_INSIGHTS, AI_INSIGHTS.event(insight(task_id), source="//test/narrator"))
-    done = lambda: live.client.get(f"/api/tasks/{task_id}", headers=live.headers(Role.VIEWER)).json  # noqa: E731
-    assert wait_for(lambda: done()["state"] == "done")
-    assert done()["result"]["text"] == "health 90"
 
 
 def test_a_task_without_an_answer_reads_as_failed_after_its_timeout(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ from schemathesis.checks import (
 from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.api.state import INSIGHTS_KEY
-from qcl.events import AIInsight
+from qcl.events import AI_INSIGHTS, AIInsight
+from qcl.oracle.service import COMMITTEE_KEY, CommitteeState, MemberState
 from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
 from qcl.qubic.synth import generate_observations
+from qcl.shard.registry import NodeRecord, ShardRegistry
 from tests.integration.test_api_fixtures import Api, TemplateNarrator, make_api, report
 
 CHECKS = [
@@ -60,7 +62,39 @@ def stocked_api(tmp_path: Path) -> Api:
         sources=[],
         latency_ms=1.0,
     )
-    api.store.list_push(INSIGHTS_KEY, insight.model_dump_json(), max_len=10)
+    api.store.list_push(INSIGHTS_KEY, AI_INSIGHTS.event(insight, source="//test").model_dump_json(), max_len=10)
+    registry = ShardRegistry(api.store, heartbeat_s=3600)  # a shard pool and a committee to describe
+    for stage, layers in enumerate([(0, 10), (10, 30)]):
+        registry.heartbeat(
+            NodeRecord(
+                node_id=f"s{stage}",
+                incarnation="i1",
+                address=f"127.0.0.1:{50051 + stage}",
+                model="smollm2-135m-instruct",
+                weights_sha256="ab" * 32,
+                ranges=[layers],
+                max_sessions=16,
+                sessions=0,
+                memory_free_bytes=10**9,
+                started_at=0.0,
+            )
+        )
+    members = [
+        MemberState(node_id=f"oracle-{i}", index=i, running=True, reputation=1.0, excluded=False, tombstoned=False)
+        for i in range(4)
+    ]
+    state = CommitteeState(
+        committee_id="c" * 64,
+        n=4,
+        f=1,
+        quorum=3,
+        sequence=0,
+        view=0,
+        primary="oracle-0",
+        members=members,
+        updated_at=datetime.now(UTC),
+    )
+    api.store.put(COMMITTEE_KEY, state.model_dump_json())
     return api
 
 

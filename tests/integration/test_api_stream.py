@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
-from simple_websocket import ConnectionError as HandshakeRefused
 
 from qcl.api import ApiIngest, context
 from qcl.api.schemas import Role
@@ -98,10 +100,47 @@ def test_a_client_from_an_unknown_future_is_told_to_resync(served: Served) -> No
     ws.close()
 
 
-def test_a_websocket_without_a_key_is_refused_before_the_upgrade(served: Served) -> None:
+def closed_with(ws: Client) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            ws.receive(timeout=5)
+    return ws.close_reason, ws.close_message
+
+
+def test_a_websocket_without_a_key_completes_the_handshake_then_closes_with_4401(served: Served) -> None:
     url = served.server.url.replace("http://", "ws://") + "/api/ws"
-    with pytest.raises(HandshakeRefused, match="401"):
-        Client.connect(url)
+    code, reason = closed_with(Client.connect(url))
+    assert code == 4401 and "API key is required" in reason
+
+
+def test_a_revoked_key_offered_as_a_subprotocol_is_closed_with_4401_and_the_reason(served: Served) -> None:
+    record, key = served.api.services.keys.create(Role.VIEWER, "gone", created_by="test")
+    served.api.services.keys.revoke(record.id, revoked_by="test")
+    url = served.server.url.replace("http://", "ws://") + "/api/ws"
+    code, reason = closed_with(Client.connect(url, subprotocols=["qcl.v1", f"bearer.{key}"]))
+    assert code == 4401 and "unknown or revoked" in reason
+
+
+def test_nothing_follows_the_close_frame_on_the_socket(served: Served) -> None:
+    """An HTTP answer written after the frames would reach a browser as garbage: it reports 1006, not our code."""
+    host, port = served.server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall(
+            f"GET /api/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := raw.recv(4096):
+            received += chunk
+    head, _, frames = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    reason = b"an API key is required: Authorization: Bearer <key>"
+    assert frames == bytes([0x88, 2 + len(reason)]) + (4401).to_bytes(2, "big") + reason  # one close frame, no more
+
+
+def test_a_plain_get_without_a_key_is_still_refused_with_401(served: Served) -> None:
+    assert httpx.get(served.server.url + "/api/ws").status_code == 401
 
 
 def test_shutdown_tells_clients_to_go_and_stops_answering(served: Served) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Literal
 
 import pytest
 
@@ -24,6 +25,7 @@ from qcl.pipeline.narrator import (
     NarratorService,
 )
 from qcl.store.base import Store
+from qcl.tasks import TaskBoard, TaskView, step_key
 from tests.backends import wait_for
 from tests.unit.test_narrator import ScriptedModel
 
@@ -74,8 +76,8 @@ def test_a_report_is_narrated_once_per_language_and_kept_in_the_store(
     assert [i.data.language for i in insights] == ["zh-TW", "en"]
     assert all(i.data.kind == "narrative" and i.data.fallback_used for i in insights)
     assert all(i.data.report_observed_at == stall_report().observed_at for i in insights)
-    recent = [AIInsight.model_validate_json(raw) for raw in store.list_range(RECENT_KEY, 10)]
-    assert recent == [i.data for i in reversed(insights)]
+    recent = [Envelope[AIInsight].model_validate_json(raw) for raw in store.list_range(RECENT_KEY, 10)]
+    assert recent == list(reversed(insights))  # as published: the API shows each insight with its event id and time
     assert AIInsight.model_validate_json(store.get(NARRATIVE_KEY.format(language="en")) or "") == insights[1].data
 
 
@@ -185,3 +187,50 @@ def test_closing_the_service_stops_the_model_but_not_the_bus(bus: Bus, store: St
     model = ScriptedModel("anything")
     service(bus, store, model).close()
     assert model.closed and store.ping()
+
+
+# -- tasks: ai-requests submitted through the API are reported on the task board ------------------------------------
+
+
+def submitted(store: Store, task_id: str, kind: Literal["question", "narration"] = "question") -> TaskBoard:
+    board = TaskBoard(store)
+    now = datetime.now(UTC)
+    board.create(
+        TaskView(id=task_id, kind=kind, state="queued", created_at=now, updated_at=now, submitted_by="k", request={})
+    )
+    return board
+
+
+def test_a_submitted_request_is_reported_running_then_done_with_its_answer(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    store.put(LATEST_KEY, stall_report().model_dump_json())
+    board = submitted(store, "t-1")
+    service(bus, store)
+    ask(bus, AIRequest(request_id="t-1", kind="question", question="網路是不是卡住了？", language="zh-TW"))
+    assert wait_for(lambda: len(insights) == 1)
+    task = board.get("t-1")
+    assert task is not None and task.state == "done" and task.worker == "//qcl/containers/narrator"
+    assert task.result == insights[0].data.model_dump(mode="json")
+    assert [(c.task_id, c.state) for c in board.changes(0)] == [("t-1", "queued"), ("t-1", "running"), ("t-1", "done")]
+
+
+def test_a_refused_request_is_reported_failed_naming_the_field(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    board = submitted(store, "t-2")
+    service(bus, store)
+    ask(bus, AIRequest(request_id="t-2", kind="question", question="  ", language="en"))
+    assert wait_for(lambda: len(insights) == 1)
+    task = board.get("t-2")
+    assert task is not None and task.state == "failed" and task.error is not None
+    assert (task.error.code, task.error.message) == ("invalid_request", "question: must not be empty")
+
+
+def test_a_request_nobody_submitted_as_a_task_leaves_nothing_on_the_board(
+    bus: Bus, store: Store, insights: list[Envelope[AIInsight]]
+) -> None:
+    service(bus, store)
+    ask(bus, AIRequest(request_id="scheduled-1", kind="narration", language="en"))
+    assert wait_for(lambda: len(insights) == 1)
+    assert TaskBoard(store).changes(0) == [] and store.get(step_key("scheduled-1", "running")) is None

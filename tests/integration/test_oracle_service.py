@@ -4,6 +4,7 @@ attestations on oracle-results; members come and go on node-events; on every bus
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,15 @@ from qcl.oracle.attestation import verify_attestation
 from qcl.oracle.committee import load_committee
 from qcl.oracle.jobs import make_request
 from qcl.oracle.scheduler import submit_job
-from qcl.oracle.service import OracleCommittee
+from qcl.oracle.service import COMMITTEE_KEY, CommitteeState, OracleCommittee
 from qcl.oracle.simjobs import sim_input
 from qcl.pipeline.analyzer import Analyzer
 from qcl.qubic.capture import parse_line
 from qcl.qubic.synth import sample_lines
 from qcl.qubic.types import Observation
+from qcl.store.base import Store
 from qcl.store.memory import MemoryStore
+from qcl.tasks import TaskBoard, TaskView
 from tests.backends import wait_for
 
 
@@ -166,3 +169,68 @@ def test_equivocation_evidence_excludes_the_member_and_announces_it(
     failed = [e.data for e in node_events if e.data.kind == "failed"]
     assert [(e.node_id, "equivocation" in e.detail) for e in failed] == [("oracle-2", True)]
     assert all(node.replica.excluded == {2} for i, node in enumerate(committee.nodes) if i != 2)
+    kept = CommitteeState.model_validate_json(committee.store.get(COMMITTEE_KEY) or "")
+    tombstoned = [m for m in kept.members if m.tombstoned]
+    assert [(m.node_id, m.excluded, m.reputation) for m in tombstoned] == [("oracle-2", True, 0.0)]
+
+
+# -- what the API reads: the committee's state and the tasks it works on -------------------------------------------
+
+
+def test_the_committee_keeps_its_state_for_the_api_and_updates_it_after_each_decision(
+    bus: Bus, committee: OracleCommittee, results: list[Envelope[OracleResult]]
+) -> None:
+    started = CommitteeState.model_validate_json(committee.store.get(COMMITTEE_KEY) or "")
+    assert (started.n, started.f, started.quorum, started.sequence, started.view) == (4, 1, 3, 0, 0)
+    assert started.primary == "oracle-0" and all(m.running and m.reputation == 1.0 for m in started.members)
+    request, blob = sim_input("health-score")
+    submit_job(bus, committee.store, request.spec.model_copy(update={"subject": "first"}), blob, source="//test")
+    submit_job(bus, committee.store, request.spec, blob, source="//test")
+    assert wait_for(lambda: len({r.data.job_id for r in results}) >= 2, timeout_s=60)
+    latest = CommitteeState.model_validate_json(committee.store.get(COMMITTEE_KEY) or "")
+    decided = max((r.data.sequence, r.data.view) for r in results)
+    assert (latest.sequence, latest.view) == decided
+    assert latest.primary == f"oracle-{(decided[0] + decided[1]) % 4}"
+
+
+def test_a_stopped_committee_says_no_member_runs(bus: Bus, tmp_path: Path) -> None:
+    service = OracleCommittee(oracle_settings(tmp_path), bus, MemoryStore())
+    service.start()
+    service.stop()
+    kept = CommitteeState.model_validate_json(service.store.get(COMMITTEE_KEY) or "")
+    assert [m.running for m in kept.members] == [False] * 4
+
+
+def submitted_task(store: Store, task_id: str) -> TaskBoard:
+    board = TaskBoard(store)
+    now = datetime.now(UTC)
+    board.create(
+        TaskView(
+            id=task_id, kind="oracle", state="queued", created_at=now, updated_at=now, submitted_by="k", request={}
+        )
+    )
+    return board
+
+
+def test_a_job_submitted_as_a_task_is_reported_running_then_done_with_its_attestation(
+    bus: Bus, committee: OracleCommittee, results: list[Envelope[OracleResult]]
+) -> None:
+    request, blob = sim_input("findings")
+    board = submitted_task(committee.store, request.job_id)
+    submit_job(bus, committee.store, request.spec, blob, source="//test")
+    assert wait_for(lambda: len(results) >= 1, timeout_s=30)
+    task = board.get(request.job_id)
+    assert task is not None and task.state == "done" and (task.worker or "").startswith("oracle-")
+    assert task.result == results[0].data.model_dump(mode="json")
+    assert [c.state for c in board.changes(0)] == ["queued", "running", "done"]
+
+
+def test_a_refused_job_submitted_as_a_task_is_reported_failed(bus: Bus, committee: OracleCommittee) -> None:
+    request, _ = sim_input("findings")
+    forged = make_request(request.spec, 0).model_copy(update={"job_id": "00" * 32})
+    board = submitted_task(committee.store, forged.job_id)
+    bus.publish(ORACLE_REQUESTS, ORACLE_REQUESTS.event(forged, source="//test"))
+    assert wait_for(lambda: getattr(board.get(forged.job_id), "state", None) == "failed", timeout_s=30)
+    task = board.get(forged.job_id)
+    assert task is not None and task.error is not None and task.error.code == "invalid_job"
+    assert "not the hash of its spec" in task.error.message

@@ -11,7 +11,7 @@ import pytest
 
 from qcl.bus.memory import MemoryBus
 from qcl.events import NODE_EVENTS, Envelope, NodeEvent
-from qcl.shard.registry import Membership, NodeRecord, ShardRegistry, record_key
+from qcl.shard.registry import Membership, NodeRecord, ShardRegistry, record_key, seen_key
 from qcl.store.base import Store
 from tests.backends import wait_for
 
@@ -156,3 +156,28 @@ def test_node_events_reach_the_node_events_topic(store: Store) -> None:
     finally:
         subscription.close()
         bus.close()
+
+
+def test_known_nodes_keep_their_last_record_and_heartbeat_after_they_expire(registry: ShardRegistry) -> None:
+    before = time.time()
+    registry.heartbeat(_record("n1", ranges=[(0, 10)]))
+    registry.heartbeat(_record("n2", ranges=[(10, 20)]))
+    _expired(registry)
+    registry.heartbeat(_record("n2", ranges=[(10, 20)]))
+    known = {node.record.node_id: node for node in registry.known()}
+    assert (known["n1"].live, known["n2"].live) == (False, True)
+    assert known["n1"].record.ranges == [(0, 10)] and before <= known["n1"].last_heartbeat < known["n2"].last_heartbeat
+
+
+def test_a_node_that_leaves_is_known_as_left(registry: ShardRegistry) -> None:
+    registry.heartbeat(_record("n1"))
+    registry.leave("n1")
+    (node,) = registry.known()
+    assert node.left and not node.live
+
+
+def test_an_unreadable_last_record_is_skipped_and_the_others_still_read(registry: ShardRegistry) -> None:
+    registry.heartbeat(_record("n1"))
+    registry.heartbeat(_record("n2"))
+    registry.store.put(seen_key("n1"), "{broken")
+    assert [node.record.node_id for node in registry.known()] == ["n2"]

@@ -8,7 +8,9 @@
 2. the client address against the IP deny and allow lists (403);
 3. CORS preflights are answered here, before any key is asked for;
 4. the per-IP rate limit (429 + Retry-After) and the body size limit (413);
-5. the route's role: no key or a bad one 401, a role too low 403; then the per-key rate limit (429).
+5. the route's role: no key or a bad one 401, a role too low 403; then the per-key rate limit (429). A WebSocket
+   upgrade with a refused key is let through to its view, which completes the handshake and closes the socket with
+   4401 or 4403 and the reason (browsers never see an HTTP status of a refused upgrade).
 After the view, every answer gets the security headers, CORS headers for allowed origins, its request id, and
 is counted in the request metrics. Errors of any kind leave in the one error shape (qcl.api.errors).
 """
@@ -28,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from qcl.api.access import IpLists, RateLimit
 from qcl.api.errors import ApiError, error_response, register_error_handlers
 from qcl.api.routing import ApiRoutes, Route
-from qcl.api.security import add_cors_headers, add_security_headers, is_preflight
+from qcl.api.security import add_cors_headers, add_security_headers, is_preflight, is_websocket_upgrade
 from qcl.api.services import ApiServices
 from qcl.api.state import ApiState
 from qcl.api.stream import Broadcaster, EventLog
@@ -103,7 +105,13 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
         if request.content_length is not None and request.content_length > settings.max_request_bytes:
             raise ApiError(413, "payload_too_large", f"the body may be at most {settings.max_request_bytes} bytes")
         if route is not None and route.role is not None:
-            flask.g.key = _authorise(route)
+            try:
+                flask.g.key = _authorise(route)
+            except ApiError as exc:
+                if not (route.websocket and exc.status in (401, 403) and is_websocket_upgrade(request)):
+                    raise
+                flask.g.ws_refusal = exc  # the view closes the socket with it
+                return None
             if limited:
                 _limit(key_limit, f"key:{flask.g.key.id}", "key")
         return None

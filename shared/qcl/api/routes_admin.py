@@ -1,4 +1,5 @@
-"""Admin: API keys and the effective settings. Every change is audited with the acting key's id."""
+"""Keys: who the caller is (any role); admin: API keys and the effective settings. Every change is audited with
+the acting key's id."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import SecretStr
 from qcl.api.errors import ApiError
 from qcl.api.keys import KeyRecord, UnknownKeyError
 from qcl.api.routing import ApiRoutes
-from qcl.api.schemas import KeyCreated, KeyCreateRequest, KeysResponse, KeyView, Role, SettingsResponse
+from qcl.api.schemas import KeyCreated, KeyCreateRequest, KeysResponse, KeyView, Role, SettingsResponse, WhoAmI
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
@@ -24,6 +25,18 @@ def _view(record: KeyRecord) -> KeyView:
 
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:
     services = ctx.services
+
+    @routes.route(
+        "GET",
+        "/api/auth/whoami",
+        role=Role.VIEWER,
+        tag="auth",
+        summary="The key in use: its id and role",
+        responses={200: WhoAmI},
+    )
+    def whoami() -> WhoAmI:
+        """What a client may do with its key (the dashboard asks this instead of trying an admin-only route)."""
+        return WhoAmI(key_id=flask.g.key.id, role=flask.g.key.role)
 
     @routes.route(
         "GET",

@@ -16,10 +16,8 @@ from qcl.api.schemas import (
     InsightsResponse,
     LimitQuery,
     NodesResponse,
-    NodeView,
     OracleResultsResponse,
     Role,
-    TopologyGroup,
     TopologyResponse,
 )
 from qcl.events import OracleResult
@@ -78,10 +76,13 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         "/api/nodes",
         role=Role.VIEWER,
         tag="nodes",
-        summary="Shard and oracle nodes with their last event",
+        summary="Shard and oracle nodes: state, last event, where each shard is and each member stands",
         responses={200: NodesResponse},
     )
     def nodes() -> NodesResponse:
+        """Shards from the shard registry (stage, layer ranges, replica, address, last heartbeat; a node whose record
+        expired is down), oracle members from the committee's state (primary, reputation, exclusion), each with the
+        last node event the API heard of it."""
         return NodesResponse(nodes=state.nodes())
 
     @routes.route(
@@ -89,15 +90,13 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         "/api/topology",
         role=Role.VIEWER,
         tag="nodes",
-        summary="Nodes grouped into the shard pool and the oracle committee",
+        summary="The shard pool by stage and replica, and the oracle committee with its primary",
         responses={200: TopologyResponse},
     )
     def topology() -> TopologyResponse:
-        all_nodes = state.nodes()
-        return TopologyResponse(
-            shard_pool=_group([n for n in all_nodes if n.role == "shard"]),
-            oracle_committee=_group([n for n in all_nodes if n.role == "oracle"]),
-        )
+        """The nodes of /api/nodes grouped: the shard pool's stages (layer range, the replicas serving it), the
+        committee's id, f, quorum, and the view and primary of its latest decision."""
+        return state.topology()
 
     @routes.route(
         "GET",
@@ -125,7 +124,3 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if result is None:
             raise ApiError(404, "not_found", f"no attestation for job {job_id!r}")
         return result
-
-
-def _group(nodes: list[NodeView]) -> TopologyGroup:
-    return TopologyGroup(up=sum(n.state == "up" for n in nodes), total=len(nodes), nodes=nodes)

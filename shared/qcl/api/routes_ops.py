@@ -7,18 +7,23 @@ model runtime is configured, and the instance is not shutting down.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import flask
 import pybreaker
 from simple_websocket import ConnectionClosed, Server
+from wsproto.events import CloseConnection
 
 from qcl.api.errors import ApiError
 from qcl.api.openapi import build_spec, docs_page
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import CheckResult, HealthResponse, ReadyResponse, Role, StreamQuery
+from qcl.api.security import is_websocket_upgrade
 from qcl.obs import metrics
 
 if TYPE_CHECKING:
@@ -26,6 +31,11 @@ if TYPE_CHECKING:
 
 WS_SUBPROTOCOL = "qcl.v1"
 WS_PING_S = 25.0  # keeps idle connections open through proxies; finds dead clients
+# Close codes of a refused key (4000-4999 are the application's, RFC 6455 §7.4.2): HTTP's status plus 4000.
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_FORBIDDEN = 4403
+_CLOSE_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes of UTF-8
+WS_CLOSE_WAIT_S = 2.0  # how long a refused client gets to answer our close frame
 
 
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:
@@ -112,11 +122,19 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         """Messages are JSON: {seq, type: analysis|insight|node|task|oracle|resync, time, data}. Reconnect with
         ?last_seq=N (or the Last-Event-ID header) to receive everything after N that is still kept (15 min);
         a `resync` message means events were missed: reload the REST views. Browsers, which cannot set headers
-        on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`."""
-        if flask.request.headers.get("Upgrade", "").lower() != "websocket":
+        on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`. A missing, unknown or
+        revoked key gets the handshake and then close code 4401; a key whose role is too low 4403; the close
+        reason says why. Reconnecting with the same key is pointless."""
+        if not is_websocket_upgrade(flask.request):
             raise ApiError(
                 426, "websocket_required", "this URL speaks WebSocket only", headers={"Upgrade": "websocket"}
             )
+        refusal: ApiError | None = flask.g.pop("ws_refusal", None)
+        if refusal is not None:
+            ws = Server.accept(flask.request.environ, subprotocols=[WS_SUBPROTOCOL])
+            code = WS_CLOSE_UNAUTHORIZED if refusal.status == 401 else WS_CLOSE_FORBIDDEN
+            _close_cleanly(ws, code, refusal.message)
+            return _after_websocket(ws)
         last = query.last_seq
         header = flask.request.headers.get("Last-Event-ID", "")
         if last is None and header.isdigit():
@@ -233,16 +251,39 @@ def _stream_to(ws: Server, ctx: ApiContext, last: int | None) -> None:
     finally:
         metrics.WEBSOCKET_CONNECTIONS.dec()
         if ws.connected:
-            ws.close(reason=1001, message="server shutting down; reconnect with last_seq")
+            _close_cleanly(ws, 1001, "server shutting down; reconnect with last_seq")
+
+
+def _close_cleanly(ws: Server, code: int, message: str) -> None:
+    """Send a close frame and wait (up to WS_CLOSE_WAIT_S) for the client's: a socket dropped before the closing
+    handshake completes reads as 1006 in browsers, without our code and reason (simple_websocket's `close` drops it
+    at once)."""
+    encoded = message.encode()
+    if len(encoded) > _CLOSE_REASON_BYTES:
+        message = encoded[: _CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+    ws.sock.send(ws.ws.send(CloseConnection(code, message)))
+    deadline = time.monotonic() + WS_CLOSE_WAIT_S
+    while ws.connected and time.monotonic() < deadline:  # the reader thread sees the client's close frame
+        ws.event.wait(0.05)
+    ws.connected = False
+    # Then the server closes the TCP connection first (RFC 6455 §7.1.1), so the HTTP server sees it end (a client
+    # that was quicker leaves nothing to shut down).
+    with contextlib.suppress(OSError):
+        ws.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _after_websocket(ws: Server) -> flask.Response:
-    """The connection was handed over to the WebSocket: tell Werkzeug not to write an HTTP answer on it."""
+    """The connection was handed over to the WebSocket: tell the server not to write an HTTP answer on it (an
+    answer written after the frames reaches a browser as garbage on the socket: it drops the connection as 1006 and
+    loses the close code). Werkzeug treats a ConnectionError as a dropped connection and writes nothing; Gunicorn
+    stops at StopIteration."""
 
     class Handled(flask.Response):
         def __call__(self, environ: Any, start_response: Any) -> Any:
             if ws.mode == "gunicorn":
                 raise StopIteration()
+            if ws.mode == "werkzeug":
+                raise ConnectionError("the WebSocket has the connection; no HTTP answer")
             return super().__call__(environ, start_response)
 
     return Handled()

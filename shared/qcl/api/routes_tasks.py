@@ -1,26 +1,33 @@
 """Tasks: submit an AI or oracle job, then follow it until it is done or failed.
 
     POST /api/tasks {"kind": "question", "question": "網路健康嗎？"}   -> 202, Location: /api/tasks/<id>
+    POST /api/tasks {"kind": "oracle", "task": "analysis.health_score"}   (window: the last hour by default)
     GET  /api/tasks/<id>                                            -> queued | running | done | failed
 
-A narration or question goes onto `ai-requests` (the narrator answers on `ai-insights` with the task id as
-request id); an oracle job onto `oracle-requests` (the committee answers on `oracle-results` with the task id as
-job id). The task's state lives in the store; ApiIngest completes it when the answer arrives, and a task with no
-answer after QCL_TASK_TIMEOUT_S reads as failed. Submitting is audited.
+A narration or question goes onto `ai-requests` (the narrator answers on `ai-insights` with the task id as request
+id); an oracle job is filed with qcl.oracle.scheduler (the window's observations pinned by content hash, a sequence
+claimed atomically in the store) onto `oracle-requests`, and its job id is the task id. The task lives on the task
+board (qcl.tasks): created here before the job goes out (the answer may come back before we return), moved on by
+the worker; one with no outcome after QCL_TASK_TIMEOUT_S reads as failed. Submitting is audited.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import flask
 
-from qcl.api.errors import ApiError
+from qcl.api.errors import ApiError, unavailable
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import ID_PATTERN, OracleTask, Role, TaskRequest, TaskView
-from qcl.events import AI_REQUESTS, ORACLE_REQUESTS, AIRequest, Envelope, Topic
+from qcl.events import AI_REQUESTS, AIRequest, OracleRequest
 from qcl.obs.logging import audit
+from qcl.oracle.jobs import analysis_spec
+from qcl.oracle.scheduler import claim_job, publish_job
+from qcl.pipeline.analyzer import WINDOW_KEY
+from qcl.qubic.types import Observation
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
@@ -29,6 +36,28 @@ if TYPE_CHECKING:
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:
     services, state = ctx.services, ctx.state
 
+    def oracle_job(body: OracleTask) -> OracleRequest:
+        """The job over the window's observations, its input stored and its sequence claimed (not yet filed)."""
+        window = body.window
+        if window is not None and window.from_ > window.to:
+            raise ApiError(422, "validation_error", "window.from: must not be after window.to", field="window.from")
+        if window is None:  # the hour (QCL_ORACLE_WINDOW_S) up to the newest analysed observation
+            latest = state.latest_report()
+            if latest is None:
+                raise ApiError(404, "no_observations", "the analyzer has not analysed an observation yet")
+            end = latest.observed_at.timestamp()
+            start = end - services.settings.oracle_window_s
+        else:
+            start, end = window.from_.timestamp(), window.to.timestamp()
+        lines = services.breakers.call("store", services.store.window_range, WINDOW_KEY, start, end)
+        if not lines:
+            raise ApiError(404, "no_observations", "the analyzer holds no observations in that window")
+        blob = ("\n".join(lines) + "\n").encode()
+        subject = f"window/{_z(_observed_at(lines[0]))}/{_z(_observed_at(lines[-1]))}"
+        spec = analysis_spec(body.task, blob, subject=subject)
+        request: OracleRequest = services.breakers.call("store", claim_job, services.store, spec, blob)
+        return request
+
     @routes.route(
         "POST",
         "/api/tasks",
@@ -36,21 +65,21 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         tag="tasks",
         summary="Submit a narration, question or oracle job",
         body=TaskRequest,
-        responses={202: TaskView, 503: None},
+        responses={202: TaskView, 404: None, 503: None},
     )
     def submit_task(body: Any) -> Any:
-        """An oracle job is given as the committee reads it (`job`, an oracle-requests event's data); its job id
-        becomes the task id, and submitting the same job twice answers 409."""
+        """An oracle job names its task and, optionally, the window of stored observations it runs over; the job
+        ({job_id: sha256(spec), sequence, spec}) is in the answer's `job`, and its job id is the task id: the same job
+        submitted twice answers 409. 404 `no_observations` when the analyzer holds none in the window."""
         actor = flask.g.key.id
+        if services.bus is None:
+            raise unavailable("bus", "no event bus is configured for this API instance")
+        job: OracleRequest | None = None
         if isinstance(body, OracleTask):
-            task_id = body.job.job_id
-            event: Envelope[Any] = ORACLE_REQUESTS.event(body.job, source=services.source, subject=f"task/{task_id}")
-            topic: Topic[Any] = ORACLE_REQUESTS
+            job = oracle_job(body)
+            task_id = job.job_id
         else:
             task_id = uuid.uuid4().hex
-            question = getattr(body, "question", None)
-            ai = AIRequest(request_id=task_id, kind=body.kind, question=question, language=body.language)
-            event, topic = AI_REQUESTS.event(ai, source=services.source, subject=f"task/{task_id}"), AI_REQUESTS
         now = services.now()
         task = TaskView(
             id=task_id,
@@ -59,14 +88,20 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
             created_at=now,
             updated_at=now,
             submitted_by=actor,
-            request=body.model_dump(mode="json"),
+            request=body.model_dump(mode="json", by_alias=True),
+            job=job,
         )
-        if not state.claim_task(task):  # saved before publishing: the answer may come back before we return
+        if not state.create_task(task):
             raise ApiError(409, "task_exists", f"task {task_id!r} was already submitted; follow /api/tasks/{task_id}")
         try:
-            services.publish(topic, event)
+            if job is not None:
+                services.breakers.call("bus", publish_job, services.bus, job, source=services.source, retries=2)
+            else:
+                question = getattr(body, "question", None)
+                ai = AIRequest(request_id=task_id, kind=body.kind, question=question, language=body.language)
+                services.publish(AI_REQUESTS, AI_REQUESTS.event(ai, source=services.source, subject=f"task/{task_id}"))
         except ApiError:
-            services.breakers.call("store", services.store.delete, f"api:task:{task_id}")
+            state.forget_task(task_id)
             audit("task.submitted", actor=actor, target=task_id, outcome="failed", kind=body.kind)
             raise
         audit("task.submitted", actor=actor, target=task_id, kind=body.kind)
@@ -88,3 +123,11 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if task is None:
             raise ApiError(404, "not_found", f"no task {task_id!r} (tasks are kept for 7 days)")
         return task
+
+
+def _observed_at(line: str) -> float:
+    return Observation.model_validate_json(line).observed_at.timestamp()
+
+
+def _z(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).isoformat().replace("+00:00", "Z")

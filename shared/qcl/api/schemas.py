@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from qcl.analysis.report import AnalysisReport, Finding
-from qcl.events import AIInsight, Language, OracleRequest, OracleResult
+from qcl.events import AIInsight, Language, OracleResult
+from qcl.tasks import TaskError as TaskError  # tasks are shown as the task board keeps them
+from qcl.tasks import TaskView as TaskView
 
 MAX_QUESTION_CHARS = 500  # as AIRequest.question on the bus
 MAX_CAPTURE_OBSERVATIONS = 2880  # a day at one observation per 30 s
@@ -82,9 +84,17 @@ class QuestionTask(_Body):
     language: Language = "zh-TW"
 
 
+# The analysis tasks of qcl.oracle.jobs.TASKS (a test keeps the two lists equal).
+OracleTaskName = Literal["analysis.health_score", "analysis.findings", "analysis.price_change_1h_pct"]
+
+
 class OracleTask(_Body):
+    """An oracle job over the analyzer's stored observations: the API pins the window's observations by content
+    hash and files the job {job_id: sha256(spec), sequence, spec}; the job id becomes the task id."""
+
     kind: Literal["oracle"]
-    job: OracleRequest  # as the committee reads it from oracle-requests; its job_id becomes the task id
+    task: OracleTaskName
+    window: WindowRef | None = None  # default: the last QCL_ORACLE_WINDOW_S seconds up to the newest observation
 
 
 TaskRequest = Annotated[NarrationTask | QuestionTask | OracleTask, Field(discriminator="kind")]
@@ -136,8 +146,15 @@ class HistoryResponse(BaseModel):
     reports: list[AnalysisReport]  # oldest first, for charts
 
 
+class InsightView(AIInsight):
+    """An insight with the id and time of the ai-insights event the narrator published it in."""
+
+    id: str
+    time: datetime
+
+
 class InsightsResponse(BaseModel):
-    insights: list[AIInsight]  # newest first
+    insights: list[InsightView]  # newest first
 
 
 class BackendStatus(BaseModel):
@@ -176,6 +193,31 @@ class ModelsResponse(BaseModel):
     models: list[dict[str, Any]]
 
 
+class ShardDetail(BaseModel):
+    """A shard node as the shard registry has it (its last heartbeat's record)."""
+
+    stage: int | None  # position of its (first) layer range in the pool's order; stage 0 holds the embeddings
+    replica: int  # 0 for the first node (by id) serving that range, 1 for the next, ...
+    layers: list[tuple[int, int]]  # half-open layer ranges it serves
+    address: str | None  # host:port of its gRPC data plane
+    model: str | None
+    sessions: int | None
+    max_sessions: int | None
+    last_heartbeat: datetime | None
+    heartbeat_age_s: float | None
+
+
+class OracleMemberDetail(BaseModel):
+    """An oracle member as the committee and its reputation ledger have it."""
+
+    index: int
+    primary: bool  # leads the committee's current view (that of the latest decision)
+    running: bool
+    reputation: float | None  # the ledger's score in [0, 1]
+    excluded: bool  # below the ledger's threshold: its votes count for nothing
+    tombstoned: bool  # equivocated: excluded for good
+
+
 class NodeView(BaseModel):
     node_id: str
     role: Literal["shard", "oracle"]
@@ -183,6 +225,8 @@ class NodeView(BaseModel):
     last_event: Literal["joined", "left", "failed", "recovered"]
     last_seen: datetime
     detail: str
+    shard: ShardDetail | None = None
+    oracle: OracleMemberDetail | None = None
 
 
 class NodesResponse(BaseModel):
@@ -195,30 +239,38 @@ class TopologyGroup(BaseModel):
     nodes: list[NodeView]
 
 
+class StageView(BaseModel):
+    stage: int
+    layers: tuple[int, int]  # half-open
+    nodes: list[str]  # the replicas serving it, by replica number
+    up: int
+
+
+class ShardPoolView(TopologyGroup):
+    stages: list[StageView]  # in layer order
+
+
+class CommitteeView(TopologyGroup):
+    committee_id: str | None  # None until the committee has reported itself
+    f: int | None
+    quorum: int | None  # 2f+1 signatures decide
+    sequence: int | None  # the latest decision's job ...
+    view: int | None  # ... and view
+    primary: str | None  # the member leading that view
+
+
 class TopologyResponse(BaseModel):
-    shard_pool: TopologyGroup
-    oracle_committee: TopologyGroup
-
-
-class TaskError(BaseModel):
-    code: str
-    message: str
-
-
-class TaskView(BaseModel):
-    id: str
-    kind: Literal["narration", "question", "oracle"]
-    state: Literal["queued", "running", "done", "failed"]
-    created_at: datetime
-    updated_at: datetime
-    submitted_by: str  # key id
-    request: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: TaskError | None = None
+    shard_pool: ShardPoolView
+    oracle_committee: CommitteeView
 
 
 class OracleResultsResponse(BaseModel):
     results: list[OracleResult]  # newest first
+
+
+class WhoAmI(BaseModel):
+    key_id: str
+    role: Role
 
 
 class KeyView(BaseModel):

@@ -1,10 +1,12 @@
 """Response headers every answer carries, and CORS for the origins the settings allow.
 
-The Content-Security-Policy fits the dashboard (React + Material UI + Monaco, served from this origin): scripts
-only from this origin; inline styles allowed because Material UI (emotion) injects style elements at run time;
-workers from this origin or blob: (Monaco's editor workers); API and WebSocket calls to this origin only
-('self' covers ws:/wss: to the same host in CSP Level 3 browsers); no framing, no plugins. The microphone stays
-available to this origin for the dashboard's voice input.
+The Content-Security-Policy is exactly what the dashboard needs (React + Material UI + Monaco, served from this
+origin; web/README.md, measured by its browser tests, which fail on any violation): scripts, images, fonts (Monaco's
+codicon file) and workers (Monaco's editor workers, built as files) from this origin only, nothing as data: or
+blob:; inline styles allowed because Material UI (emotion) and Monaco inject style elements at run time; API and
+WebSocket calls to this origin only ('self' covers ws:/wss: to the same host in CSP Level 3 browsers); no framing,
+no plugins. web/csp.ts holds the same policy for `vite preview`. The microphone stays available to this origin for
+the dashboard's voice input.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
+        "img-src 'self'",
+        "font-src 'self'",
         "connect-src 'self'",
-        "worker-src 'self' blob:",
+        "worker-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
@@ -52,6 +54,10 @@ def is_preflight(request: flask.Request) -> bool:
         and "Origin" in request.headers
         and "Access-Control-Request-Method" in request.headers
     )
+
+
+def is_websocket_upgrade(request: flask.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def add_cors_headers(response: flask.Response, origin: str | None, allowed: list[str], *, preflight: bool) -> None:

@@ -1,9 +1,11 @@
 """What the API reads and keeps in the store; every key it uses is named here, once.
 
 Written by others, read here: the analyzer's latest report and history (qcl.pipeline.analyzer), the narrator's
-recent insights (`INSIGHTS_KEY`, newest first; the narrator pushes there). Kept by the API itself (from the
-events it consumes as the `api` consumer, and from the tasks it accepts): node states, oracle attestations,
-tasks, the answer cache. Every call goes through the store's circuit breaker (a failing store answers 503).
+recent insights (`INSIGHTS_KEY`: the ai-insights events it published, newest first), the shard registry
+(qcl.shard.registry), the oracle committee's state (qcl.oracle.service.COMMITTEE_KEY), and the task board
+(qcl.tasks: the API creates tasks there, the workers move them on). Kept by the API itself (from the events it
+consumes as the `api` consumer): node events, oracle attestations, the answer cache, which task steps were streamed.
+Every call goes through the store's circuit breaker (a failing store answers 503).
 """
 
 from __future__ import annotations
@@ -12,42 +14,47 @@ import hashlib
 import json
 import logging
 import re
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
 from qcl.analysis.report import AnalysisReport
-from qcl.api.schemas import NodeView, TaskError, TaskView
+from qcl.api.nodes import build_topology, merge_nodes, state_of
+from qcl.api.schemas import InsightView, NodeView, ShardDetail, TopologyResponse
 from qcl.api.services import ApiServices
 from qcl.events import AIInsight, Envelope, NodeEvent, OracleResult
+from qcl.oracle.service import COMMITTEE_KEY, CommitteeState
 from qcl.pipeline.analyzer import HISTORY_KEY, HISTORY_LEN, LATEST_KEY
+from qcl.shard.registry import ShardRegistry
+from qcl.tasks import CHANGES_KEPT_S, TaskBoard, TaskChange, TaskState, TaskView, overdue
 
 log = logging.getLogger(__name__)
 
-INSIGHTS_KEY = "insights:recent"  # AIInsight JSON, newest first; the narrator keeps it capped
+INSIGHTS_KEY = "insights:recent"  # Envelope[AIInsight] JSON, newest first; the narrator keeps it capped
 INSIGHTS_MAX = 500
 NODES_INDEX = "api:nodes"  # node ids, newest first (duplicates skipped on read)
 ORACLE_RESULTS = "api:oracle:results"  # job ids, newest first
 ORACLE_KEEP = 1000
-TASK_TTL_S = 7 * 24 * 3600
 ANSWER_CACHE = "api:answers:"
-_NODE_STATE: dict[str, Literal["up", "down", "left"]] = {
-    "joined": "up",
-    "recovered": "up",
-    "failed": "down",
-    "left": "left",
-}
+TASK_STREAMED = "api:task-streamed:"  # <task id>:<state>: one instance streams each step
 
 
 def _normalise_question(question: str) -> str:
     return re.sub(r"\s+", " ", question).strip().casefold()
 
 
+def insight_view(event: Envelope[AIInsight]) -> InsightView:
+    """An insight with the id and time of the event it was published in."""
+    return InsightView(**event.data.model_dump(), id=event.id, time=event.time)
+
+
 class ApiState:
     def __init__(self, services: ApiServices) -> None:
         self.services = services
         self.store = services.store
+        self.tasks = TaskBoard(services.store)
+        self.registry = ShardRegistry(services.store)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return self.services.breakers.call("store", fn, *args, **kwargs)
@@ -77,12 +84,12 @@ class ApiState:
                 break
         return picked[::-1]
 
-    def recent_insights(self, limit: int) -> list[AIInsight]:
+    def recent_insights(self, limit: int) -> list[InsightView]:
         rows: list[str] = self._call(self.store.list_range, INSIGHTS_KEY, limit, retries=2)
         insights = []
         for raw in rows:
             try:
-                insights.append(AIInsight.model_validate_json(raw))
+                insights.append(insight_view(Envelope[AIInsight].model_validate_json(raw)))
             except ValidationError as exc:  # one bad entry must not hide the rest
                 log.warning("api: skipped an unreadable insight in %s: %s", INSIGHTS_KEY, exc.errors()[0]["msg"])
         return insights
@@ -90,32 +97,66 @@ class ApiState:
     # -- nodes -----------------------------------------------------------------------------------------
 
     def record_node_event(self, event: Envelope[NodeEvent]) -> NodeView:
+        """Keep the node's latest event; returns the node as it now reads (merged with the registry and committee)."""
         node = event.data
+        shard = None
+        if node.role == "shard" and (node.address or node.layers):
+            shard = ShardDetail(
+                stage=None,
+                replica=0,
+                layers=list(node.layers),
+                address=node.address,
+                model=None,
+                sessions=None,
+                max_sessions=None,
+                last_heartbeat=None,
+                heartbeat_age_s=None,
+            )
         view = NodeView(
             node_id=node.node_id,
             role=node.role,
-            state=_NODE_STATE[node.kind],
+            state=state_of(node.kind),
             last_event=node.kind,
             last_seen=event.time,
             detail=node.detail,
+            shard=shard,
         )
         key = f"api:node:{node.node_id}"
         previous = self._call(self.store.get, key)
-        if previous is not None and NodeView.model_validate_json(previous).last_seen > event.time:
-            return NodeView.model_validate_json(previous)  # a late, older event does not undo a newer one
-        self._call(self.store.put, key, view.model_dump_json())
+        if previous is None or NodeView.model_validate_json(previous).last_seen <= event.time:
+            self._call(self.store.put, key, view.model_dump_json())  # a late, older event does not undo a newer one
         if previous is None:
             self._call(self.store.list_push, NODES_INDEX, node.node_id, max_len=10_000)
-        return view
+        merged = next((v for v in self.nodes() if v.node_id == node.node_id), None)
+        return merged or view
 
-    def nodes(self) -> list[NodeView]:
+    def _event_nodes(self) -> list[NodeView]:
         ids = dict.fromkeys(self._call(self.store.list_range, NODES_INDEX, 10_000))
         views = []
         for node_id in ids:
             raw = self._call(self.store.get, f"api:node:{node_id}")
             if raw is not None:
                 views.append(NodeView.model_validate_json(raw))
-        return sorted(views, key=lambda v: (v.role, v.node_id))
+        return views
+
+    def committee_state(self) -> CommitteeState | None:
+        raw = self._call(self.store.get, COMMITTEE_KEY)
+        if raw is None:
+            return None
+        try:
+            return CommitteeState.model_validate_json(raw)
+        except ValidationError as exc:
+            log.warning("api: unreadable oracle committee state: %s", exc.errors()[0]["msg"])
+            return None
+
+    def nodes(self) -> list[NodeView]:
+        known = self._call(self.registry.known)
+        return merge_nodes(self._event_nodes(), known, self.committee_state(), self.services.now())
+
+    def topology(self) -> TopologyResponse:
+        committee = self.committee_state()
+        known = self._call(self.registry.known)
+        return build_topology(merge_nodes(self._event_nodes(), known, committee, self.services.now()), committee)
 
     # -- oracle ----------------------------------------------------------------------------------------
 
@@ -143,35 +184,34 @@ class ApiState:
 
     # -- tasks -----------------------------------------------------------------------------------------
 
-    def claim_task(self, task: TaskView) -> bool:
-        """Save a new task; False when a task with its id exists."""
-        key = f"api:task:{task.id}"
-        claimed: bool = self._call(self.store.put_if_absent, key, task.model_dump_json(), ttl_s=TASK_TTL_S)
-        return claimed
+    def create_task(self, task: TaskView) -> bool:
+        """Keep a new task; False when a task with its id exists."""
+        created: bool = self._call(self.tasks.create, task)
+        return created
 
-    def save_task(self, task: TaskView) -> None:
-        self._call(self.store.put, f"api:task:{task.id}", task.model_dump_json(), ttl_s=TASK_TTL_S)
+    def forget_task(self, task_id: str) -> None:
+        self._call(self.tasks.forget, task_id)
 
     def task(self, task_id: str) -> TaskView | None:
-        """The task as it stands; one past its deadline without a result reads as failed."""
-        raw = self._call(self.store.get, f"api:task:{task_id}", retries=2)
-        if raw is None:
+        """The task as it stands; one past its deadline without an outcome reads as failed."""
+        task: TaskView | None = self._call(self.tasks.get, task_id, retries=2)
+        if task is None:
             return None
-        task = TaskView.model_validate_json(raw)
-        timeout = timedelta(seconds=self.services.settings.task_timeout_s)
-        if task.state in ("queued", "running") and self.services.now() - task.created_at > timeout:
-            message = f"no result within {self.services.settings.task_timeout_s:g} s of submission"
-            task = task.model_copy(update={"state": "failed", "error": TaskError(code="task_timeout", message=message)})
+        return overdue(task, self.services.now(), self.services.settings.task_timeout_s)
+
+    def task_as_of(self, task_id: str, state: TaskState) -> TaskView | None:
+        task: TaskView | None = self._call(self.tasks.get, task_id, as_of=state)
         return task
 
-    def finish_task(self, task_id: str, result: dict[str, Any], at: datetime) -> TaskView | None:
-        """Mark a task done with its result; None when no such task is known here (not submitted through us)."""
-        task = self.task(task_id)
-        if task is None or task.state == "done":
-            return None
-        done = task.model_copy(update={"state": "done", "result": result, "error": None, "updated_at": at})
-        self.save_task(done)
-        return done
+    def task_changes(self, since: float) -> list[TaskChange]:
+        changes: list[TaskChange] = self._call(self.tasks.changes, since)
+        return changes
+
+    def claim_task_stream(self, change: TaskChange) -> bool:
+        """True for the one instance that streams this step (every instance follows the same changes)."""
+        key = f"{TASK_STREAMED}{change.task_id}:{change.state}"
+        claimed: bool = self._call(self.store.put_if_absent, key, "1", ttl_s=2 * CHANGES_KEPT_S)
+        return claimed
 
     # -- answer cache ----------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """Jobs in: analysis reports become oracle jobs, and `submit_job` is how any producer (scheduler, API, CLI) files one.
 
     request = submit_job(bus, store, spec, blob)      # stores the input, claims a sequence, publishes the request
+    request = claim_job(store, spec, blob); publish_job(bus, request, source=...)   # the same in two steps (the API
+                                                      # keeps its task between them)
     scheduler = ReportScheduler(bus, store, every=20, window_s=3600)
     bus.subscribe(NETWORK_ANALYSIS, "oracle", scheduler.handle)
 
@@ -41,18 +43,28 @@ def claim_sequence(store: Store, job_id: str) -> int:
         sequence += 1
 
 
-def submit_job(bus: Bus, store: Store, spec: OracleJobSpec, blob: bytes, *, source: str) -> OracleRequest:
-    """Store the input, claim a sequence and publish the request on oracle-requests (idempotent per job)."""
+def claim_job(store: Store, spec: OracleJobSpec, blob: bytes) -> OracleRequest:
+    """Store the input and claim the job's sequence (the same job keeps its sequence): the request, not yet filed."""
     Blobs(store).put(blob)
     probe = make_request(spec, 0)
     claimed = store.get(f"oracle:job:{probe.job_id}")
     sequence = int(claimed) if claimed is not None else claim_sequence(store, probe.job_id)
     store.put(f"oracle:job:{probe.job_id}", str(sequence), ttl_s=_CLAIM_TTL_S)
-    request = make_request(spec, sequence)
+    return make_request(spec, sequence)
+
+
+def publish_job(bus: Bus, request: OracleRequest, *, source: str) -> None:
+    """File a claimed request on oracle-requests; its event id derives from the job id, so a repeat is one event."""
     event = ORACLE_REQUESTS.event(
-        request, source=source, subject=spec.subject, event_id=str(uuid.uuid5(_REQUEST_IDS, request.job_id))
+        request, source=source, subject=request.spec.subject, event_id=str(uuid.uuid5(_REQUEST_IDS, request.job_id))
     )
     bus.publish(ORACLE_REQUESTS, event)
+
+
+def submit_job(bus: Bus, store: Store, spec: OracleJobSpec, blob: bytes, *, source: str) -> OracleRequest:
+    """Store the input, claim a sequence and publish the request on oracle-requests (idempotent per job)."""
+    request = claim_job(store, spec, blob)
+    publish_job(bus, request, source=source)
     return request
 
 

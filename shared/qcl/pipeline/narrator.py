@@ -14,10 +14,15 @@ Idempotent on the event id like the analyzer: a handled event is remembered (nar
 insight's id is derived from the event's (and the language), so a redelivery publishes nothing new downstream.
 Model failures and timeouts never raise: the narrator falls back to the template and says why.
 
-Store keys (what the API and dashboard read; AIInsight JSON, as the analyzer keeps AnalysisReport JSON):
-- insights:recent — recent insights, newest first, RECENT_LEN of them (qcl.api.state reads them);
-- insights:narrative:<language> — the latest narrative per language;
-- insights:request:<request_id> — the answer to one ai-request, kept for a day.
+An ai-request submitted as an API task is reported on the task board (qcl.tasks): running when the narrator takes
+it, then done with the insight, or failed (invalid_request) when a field was refused (the fixed reply saying so is
+still published).
+
+Store keys (what the API and dashboard read):
+- insights:recent — recent insights, newest first, RECENT_LEN of them (qcl.api.state reads them), each kept as
+  the ai-insights event it was published in (Envelope[AIInsight] JSON), so readers have its id and time;
+- insights:narrative:<language> — the latest narrative per language (AIInsight JSON);
+- insights:request:<request_id> — the answer to one ai-request, kept for a day (AIInsight JSON).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from qcl.narrate.questions import NO_REPORT
 from qcl.narrate.service import Narrator
 from qcl.pipeline.analyzer import LATEST_KEY
 from qcl.store.base import Store
+from qcl.tasks import TaskBoard
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,7 @@ class NarratorService:
         self.policy = policy or NarrationPolicy()
         self.name = name
         self.clock = clock
+        self.tasks = TaskBoard(store)
 
     def subscribe(self) -> list[Subscription]:
         """Both subscriptions, as `qcl up` and the pull worker run them."""
@@ -159,14 +166,18 @@ class NarratorService:
             log.info("narrator: request %s already answered (redelivery); skipped", event.id)
             return
         request = event.data
+        self.tasks.start(request.request_id, worker=self.name)
         latest = self.store.get(LATEST_KEY)
         report = AnalysisReport.model_validate_json(latest) if latest else None
         try:
             insight = self._respond(request, report)
         except NarrationInputError as exc:  # a bad field is the asker's error: answer it, do not retry it
+            self.tasks.fail(request.request_id, "invalid_request", str(exc))
             insight = self.narrator.fixed_reply(
                 f"invalid request: {exc}", request.language, kind="answer", request_id=request.request_id
             )
+        else:
+            self.tasks.finish(request.request_id, insight.model_dump(mode="json"))  # before readers hear of it
         out = self._publish(insight, event.id, f"request/{request.request_id}")
         self.store.put(
             REQUEST_KEY.format(request_id=request.request_id), out.data.model_dump_json(), ttl_s=_ANSWER_TTL_S
@@ -185,5 +196,5 @@ class NarratorService:
     def _publish(self, insight: AIInsight, key: str, subject: str | None) -> Envelope[AIInsight]:
         out = AI_INSIGHTS.event(insight, source=self.name, subject=subject, event_id=str(uuid.uuid5(_INSIGHT_IDS, key)))
         self.bus.publish(AI_INSIGHTS, out)
-        self.store.list_push(RECENT_KEY, insight.model_dump_json(), max_len=RECENT_LEN)
+        self.store.list_push(RECENT_KEY, out.model_dump_json(), max_len=RECENT_LEN)
         return out

@@ -3,6 +3,7 @@
     registry = ShardRegistry(store)                   # Redis in production, the memory store when embedded
     registry.heartbeat(record)                        # every heartbeat_s; the record lives heartbeat_s * misses
     registry.live()                                   # records whose TTL has not run out
+    registry.known()                                  # every node of the last hour: last record, heartbeat, live?
     membership = Membership(registry, bus)            # the coordinator's view
     membership.refresh()                              # joined / failed / recovered on NODE_EVENTS
 
@@ -10,15 +11,19 @@ A node is declared failed when its record expires: `misses` heartbeats (1 s each
 arrive. Failure is suspected at once on an RPC error (`suspect`): the node takes no new work until it heartbeats
 with a new incarnation (a restarted process) or the suspicion lapses while it keeps heartbeating (a transient
 error). An index of node ids (a store window scored by last heartbeat) lets readers find records; an id whose record
-is gone is a stale entry and is skipped, and trimmed after an hour.
+is gone is a stale entry and is skipped, and trimmed after an hour. Each node's last record and heartbeat time are
+kept for that hour too (`known`), so readers such as the API can still say where a failed node was and when it was
+last heard from.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +40,11 @@ STALE_AFTER_S = 3600.0
 
 def record_key(node_id: str) -> str:
     return f"shard:node:{node_id}"
+
+
+def seen_key(node_id: str) -> str:
+    """The node's last record and heartbeat time, kept STALE_AFTER_S: {"at": unix s, "left": bool, "record": ...}."""
+    return f"shard:seen:{node_id}"
 
 
 class NodeRecord(BaseModel):
@@ -63,6 +73,14 @@ class NodeRecord(BaseModel):
         return (layers.start, layers.stop) in self.ranges
 
 
+@dataclass(frozen=True)
+class KnownNode:
+    record: NodeRecord  # as of its last heartbeat
+    last_heartbeat: float  # unix time
+    live: bool  # its record has not expired
+    left: bool  # it left on purpose (`leave`)
+
+
 class ShardRegistry:
     def __init__(
         self, store: Store, *, heartbeat_s: float = 1.0, misses: int = 3, clock: Callable[[], float] = time.time
@@ -77,12 +95,21 @@ class ShardRegistry:
         return self.heartbeat_s * self.misses
 
     def heartbeat(self, record: NodeRecord) -> None:
+        now = self._clock()
         self.store.put(record_key(record.node_id), record.model_dump_json(), ttl_s=self.ttl_s)
-        self.store.window_add(INDEX, self._clock(), record.node_id)
+        self._seen(record, now, left=False)
+        self.store.window_add(INDEX, now, record.node_id)
 
     def leave(self, node_id: str) -> None:
         """A graceful exit: the record goes at once instead of timing out."""
+        record = self.get(node_id)
         self.store.delete(record_key(node_id))
+        if record is not None:
+            self._seen(record, self._clock(), left=True)
+
+    def _seen(self, record: NodeRecord, at: float, *, left: bool) -> None:
+        body = {"at": at, "left": left, "record": record.model_dump(mode="json")}
+        self.store.put(seen_key(record.node_id), json.dumps(body), ttl_s=STALE_AFTER_S)
 
     def get(self, node_id: str) -> NodeRecord | None:
         raw = self.store.get(record_key(node_id))
@@ -99,6 +126,24 @@ class ShardRegistry:
         self.store.window_trim(INDEX, now - STALE_AFTER_S)
         ids = self.store.window_range(INDEX, now - STALE_AFTER_S)
         return [record for record in map(self.get, ids) if record is not None]
+
+    def known(self) -> list[KnownNode]:
+        """Every node heard from within STALE_AFTER_S, live or not, by node id."""
+        now = self._clock()
+        found = []
+        for node_id in sorted(set(self.store.window_range(INDEX, now - STALE_AFTER_S))):
+            raw = self.store.get(seen_key(node_id))
+            if raw is None:
+                continue
+            try:
+                body = json.loads(raw)
+                record = NodeRecord.model_validate(body["record"])
+            except (ValueError, KeyError, TypeError) as exc:  # one bad entry must not hide the others
+                log.warning("shard registry: unreadable last record of %s: %s", node_id, exc)
+                continue
+            live = self.store.get(record_key(node_id)) is not None
+            found.append(KnownNode(record, float(body["at"]), live, bool(body.get("left"))))
+        return found
 
     def stale(self) -> list[str]:
         """Index entries whose record has expired: nodes that stopped heartbeating and did not leave."""

@@ -1,11 +1,10 @@
 /** One typed function per API endpoint the dashboard uses; pages call these, never `request` with a bare path. */
-import { ApiError, request } from './client';
+import { request } from './client';
 import type {
   AIInsight,
   AttestationList,
   AnalysisReport,
   InsightList,
-  KeysResponse,
   NetworkHistory,
   NodeList,
   OracleResult,
@@ -13,6 +12,7 @@ import type {
   Task,
   TaskRequest,
   Topology,
+  WhoAmI,
 } from './types';
 
 type Signal = { signal?: AbortSignal };
@@ -49,19 +49,8 @@ export const api = {
   attestation: (jobId: string, { signal }: Signal = {}) =>
     request<OracleResult>('GET', `/api/oracle/results/${encodeURIComponent(jobId)}`, { signal }),
 
-  /**
-   * Whether the key in use is an admin's. The API has no "who am I" endpoint, so this asks an admin-only read
-   * (the key list, never the keys themselves): 200 → admin, 403 → a lower role.
-   */
-  isAdmin: async ({ signal }: Signal = {}): Promise<boolean> => {
-    try {
-      await request<KeysResponse>('GET', '/api/admin/keys', { signal });
-      return true;
-    } catch (error) {
-      if (error instanceof ApiError && error.kind === 'forbidden') return false;
-      throw error;
-    }
-  },
+  /** The key in use: its id and role (what the dashboard may offer, e.g. editing raw JSON as an admin). */
+  whoami: ({ signal }: Signal = {}) => request<WhoAmI>('GET', '/api/auth/whoami', { signal }),
 };
 
 export type Api = typeof api;

@@ -5,27 +5,30 @@
  * Protocol (qcl/api/routes_ops.py): browsers cannot set headers on a WebSocket, so the key travels as the
  * subprotocol `bearer.<key>` next to `qcl.v1`. The server sends `hello` (the position it continues from), `resync`
  * when events after our position have expired (views must reload over REST), then {seq, type, time, data} events.
- * It pings at the WebSocket level every 25 s; the browser answers those itself.
+ * It pings at the WebSocket level every 25 s; the browser answers those itself. A key the server refuses still gets
+ * the handshake, then close code 4401 (no key, or an unknown or revoked one) or 4403 (a role too low) with the reason:
+ * the state turns `refused` and no retry follows until `restart` (the key changed).
  *
  * Everything it touches outside itself (the socket, timers, clock, randomness) is injected, so tests drive it with a
  * fake socket and fake timers.
  */
 import type { LiveServerMessage, LiveTopic, LiveTopics } from './types';
 
-export type SyncState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type SyncState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'refused';
 
 export interface LiveSnapshot {
   state: SyncState;
   lastUpdate: number | null; // ms since epoch of the last message from the server
   attempt: number; // failed connection attempts since the last success
   lastSeq: number | null;
+  refusal: string | null; // the server's reason when it refused the key (state `refused`)
 }
 
 /** The part of the browser's WebSocket the connection uses. */
 export interface SocketLike {
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number }) => void) | null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
   close(code?: number): void;
 }
@@ -45,6 +48,9 @@ export interface LiveOptions {
 
 export const SUBPROTOCOL = 'qcl.v1';
 const CLOSE_NORMAL = 1000;
+/** Close codes of a refused key (qcl/api/routes_ops.py): HTTP's 401 and 403 plus 4000. */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
 
 /** Delay before retry number `attempt` (1-based): base × 2^(attempt-1), capped, then scaled by 0.5–1 for jitter. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
@@ -69,7 +75,7 @@ export class LiveConnection {
   private retryTimer: unknown = null;
   private stopped = true;
   private networkDown = false;
-  private snapshot: LiveSnapshot = { state: 'offline', lastUpdate: null, attempt: 0, lastSeq: null };
+  private snapshot: LiveSnapshot = { state: 'offline', lastUpdate: null, attempt: 0, lastSeq: null, refusal: null };
   private readonly handlers = new Map<LiveTopic, Set<Handler<LiveTopic>>>();
   private readonly stateListeners = new Set<(snapshot: LiveSnapshot) => void>();
   private readonly resyncListeners = new Set<() => void>();
@@ -117,20 +123,20 @@ export class LiveConnection {
   /** Reconnect now (the key changed, or the browser came back online); keeps the resume position. */
   restart(): void {
     this.stop();
-    this.update({ attempt: 0 });
+    this.update({ attempt: 0, refusal: null });
     this.start();
   }
 
   /** The browser lost its network: show offline at once instead of waiting for the socket to notice. */
   browserOffline(): void {
     this.networkDown = true;
-    if (!this.stopped) this.update({ state: 'offline' });
+    if (!this.stopped && this.snapshot.state !== 'refused') this.update({ state: 'offline' });
   }
 
-  /** The browser is back online: retry now instead of waiting out the backoff. */
+  /** The browser is back online: retry now instead of waiting out the backoff (a refused key stays refused). */
   browserOnline(): void {
     this.networkDown = false;
-    if (!this.stopped && this.snapshot.state !== 'live') this.restart();
+    if (!this.stopped && this.snapshot.state !== 'live' && this.snapshot.state !== 'refused') this.restart();
   }
 
   on<T extends LiveTopic>(topic: T, handler: Handler<T>): () => void {
@@ -160,7 +166,7 @@ export class LiveConnection {
       this.update({ state: 'live', attempt: 0 });
     };
     socket.onmessage = (event) => this.receive(event.data);
-    socket.onclose = () => this.closed(socket);
+    socket.onclose = (event) => this.closed(socket, event);
     socket.onerror = () => undefined; // a close event always follows; it decides what happens next
   }
 
@@ -187,14 +193,17 @@ export class LiveConnection {
     this.handlers.get(message.type)?.forEach((handler) => handler(message.data as never, message.seq));
   }
 
-  private closed(socket: SocketLike): void {
+  private closed(socket: SocketLike, event: { code: number; reason?: string }): void {
     if (socket !== this.socket) return; // an old socket we already replaced
     this.detach(socket);
     this.socket = null;
     this.clearRetry();
     if (this.stopped) return;
-    // A refused key ends the handshake with a plain failure too (browsers do not show the HTTP status), so every
-    // close is retried; the REST views explain a refused key.
+    if (event.code === CLOSE_UNAUTHORIZED || event.code === CLOSE_FORBIDDEN) {
+      // The same key would be refused again: wait for a new one (restart) instead of retrying.
+      this.update({ state: 'refused', refusal: event.reason || null, attempt: 0 });
+      return;
+    }
     const attempt = this.snapshot.attempt + 1;
     const state: SyncState =
       this.networkDown || attempt >= this.options.offlineAfterAttempts ? 'offline' : 'reconnecting';

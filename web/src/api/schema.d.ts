@@ -184,6 +184,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The key in use: its id and role
+         * @description What a client may do with its key (the dashboard asks this instead of trying an admin-only route).
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/docs": {
         parameters: {
             query?: never;
@@ -273,8 +295,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Shard and oracle nodes with their last event
-         * @description Role: viewer or above.
+         * Shard and oracle nodes: state, last event, where each shard is and each member stands
+         * @description Shards from the shard registry (stage, layer ranges, replica, address, last heartbeat; a node whose record
+         *             expired is down), oracle members from the committee's state (primary, reputation, exclusion), each with the
+         *             last node event the API heard of it.
+         *
+         *     Role: viewer or above.
          */
         get: operations["nodes"];
         put?: never;
@@ -353,8 +379,9 @@ export interface paths {
         put?: never;
         /**
          * Submit a narration, question or oracle job
-         * @description An oracle job is given as the committee reads it (`job`, an oracle-requests event's data); its job id
-         *             becomes the task id, and submitting the same job twice answers 409.
+         * @description An oracle job names its task and, optionally, the window of stored observations it runs over; the job
+         *             ({job_id: sha256(spec), sequence, spec}) is in the answer's `job`, and its job id is the task id: the same job
+         *             submitted twice answers 409. 404 `no_observations` when the analyzer holds none in the window.
          *
          *     Role: operator or above.
          */
@@ -393,8 +420,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Nodes grouped into the shard pool and the oracle committee
-         * @description Role: viewer or above.
+         * The shard pool by stage and replica, and the oracle committee with its primary
+         * @description The nodes of /api/nodes grouped: the shard pool's stages (layer range, the replicas serving it), the
+         *             committee's id, f, quorum, and the view and primary of its latest decision.
+         *
+         *     Role: viewer or above.
          */
         get: operations["topology"];
         put?: never;
@@ -417,7 +447,9 @@ export interface paths {
          * @description Messages are JSON: {seq, type: analysis|insight|node|task|oracle|resync, time, data}. Reconnect with
          *             ?last_seq=N (or the Last-Event-ID header) to receive everything after N that is still kept (15 min);
          *             a `resync` message means events were missed: reload the REST views. Browsers, which cannot set headers
-         *             on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`.
+         *             on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`. A missing, unknown or
+         *             revoked key gets the handshake and then close code 4401; a key whose role is too low 4403; the close
+         *             reason says why. Reconnecting with the same key is pointless.
          *
          *     Role: viewer or above.
          */
@@ -625,6 +657,27 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
+        /** CommitteeView */
+        CommitteeView: {
+            /** Committee Id */
+            committee_id: string | null;
+            /** F */
+            f: number | null;
+            /** Nodes */
+            nodes: components["schemas"]["NodeView"][];
+            /** Primary */
+            primary: string | null;
+            /** Quorum */
+            quorum: number | null;
+            /** Sequence */
+            sequence: number | null;
+            /** Total */
+            total: number;
+            /** Up */
+            up: number;
+            /** View */
+            view: number | null;
+        };
         /** ErrorBody */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -720,7 +773,61 @@ export interface components {
         /** InsightsResponse */
         InsightsResponse: {
             /** Insights */
-            insights: components["schemas"]["AIInsight"][];
+            insights: components["schemas"]["InsightView"][];
+        };
+        /**
+         * InsightView
+         * @description An insight with the id and time of the ai-insights event the narrator published it in.
+         */
+        InsightView: {
+            /** Confidence */
+            confidence: number;
+            /**
+             * Fallback Reason
+             * @default null
+             */
+            fallback_reason: string | null;
+            /** Fallback Used */
+            fallback_used: boolean;
+            /** Grounded */
+            grounded: boolean;
+            /** Grounding Issues */
+            grounding_issues?: string[];
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "narrative" | "answer";
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "zh-TW" | "en";
+            /** Latency Ms */
+            latency_ms: number;
+            /** Model */
+            model: string;
+            /**
+             * Report Observed At
+             * @default null
+             */
+            report_observed_at: string | null;
+            /**
+             * Request Id
+             * @default null
+             */
+            request_id: string | null;
+            /** Sources */
+            sources: string[];
+            /** Text */
+            text: string;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
         };
         JsonValue: unknown;
         /** KeyCreated */
@@ -858,11 +965,15 @@ export interface components {
             last_seen: string;
             /** Node Id */
             node_id: string;
+            /** @default null */
+            oracle: components["schemas"]["OracleMemberDetail"] | null;
             /**
              * Role
              * @enum {string}
              */
             role: "shard" | "oracle";
+            /** @default null */
+            shard: components["schemas"]["ShardDetail"] | null;
             /**
              * State
              * @enum {string}
@@ -920,6 +1031,24 @@ export interface components {
              * @default null
              */
             weights_sha256: string | null;
+        };
+        /**
+         * OracleMemberDetail
+         * @description An oracle member as the committee and its reputation ledger have it.
+         */
+        OracleMemberDetail: {
+            /** Excluded */
+            excluded: boolean;
+            /** Index */
+            index: number;
+            /** Primary */
+            primary: boolean;
+            /** Reputation */
+            reputation: number | null;
+            /** Running */
+            running: boolean;
+            /** Tombstoned */
+            tombstoned: boolean;
         };
         /**
          * OracleObservation
@@ -1015,14 +1144,24 @@ export interface components {
             /** Results */
             results: number;
         };
-        /** OracleTask */
+        /**
+         * OracleTask
+         * @description An oracle job over the analyzer's stored observations: the API pins the window's observations by content
+         *     hash and files the job {job_id: sha256(spec), sequence, spec}; the job id becomes the task id.
+         */
         OracleTask: {
-            job: components["schemas"]["OracleRequest"];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             kind: "oracle";
+            /**
+             * Task
+             * @enum {string}
+             */
+            task: "analysis.health_score" | "analysis.findings" | "analysis.price_change_1h_pct";
+            /** @default null */
+            window: components["schemas"]["WindowRef"] | null;
         };
         /** QuestionRequest */
         QuestionRequest: {
@@ -1071,6 +1210,58 @@ export interface components {
             settings: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * ShardDetail
+         * @description A shard node as the shard registry has it (its last heartbeat's record).
+         */
+        ShardDetail: {
+            /** Address */
+            address: string | null;
+            /** Heartbeat Age S */
+            heartbeat_age_s: number | null;
+            /** Last Heartbeat */
+            last_heartbeat: string | null;
+            /** Layers */
+            layers: [
+                number,
+                number
+            ][];
+            /** Max Sessions */
+            max_sessions: number | null;
+            /** Model */
+            model: string | null;
+            /** Replica */
+            replica: number;
+            /** Sessions */
+            sessions: number | null;
+            /** Stage */
+            stage: number | null;
+        };
+        /** ShardPoolView */
+        ShardPoolView: {
+            /** Nodes */
+            nodes: components["schemas"]["NodeView"][];
+            /** Stages */
+            stages: components["schemas"]["StageView"][];
+            /** Total */
+            total: number;
+            /** Up */
+            up: number;
+        };
+        /** StageView */
+        StageView: {
+            /** Layers */
+            layers: [
+                number,
+                number
+            ];
+            /** Nodes */
+            nodes: string[];
+            /** Stage */
+            stage: number;
+            /** Up */
+            up: number;
         };
         /** StatusResponse */
         StatusResponse: {
@@ -1121,7 +1312,10 @@ export interface components {
             /** Message */
             message: string;
         };
-        /** TaskView */
+        /**
+         * TaskView
+         * @description A task as the API shows it.
+         */
         TaskView: {
             /**
              * Created At
@@ -1132,6 +1326,8 @@ export interface components {
             error: components["schemas"]["TaskError"] | null;
             /** Id */
             id: string;
+            /** @default null */
+            job: components["schemas"]["OracleRequest"] | null;
             /**
              * Kind
              * @enum {string}
@@ -1149,6 +1345,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Started At
+             * @default null
+             */
+            started_at: string | null;
+            /**
              * State
              * @enum {string}
              */
@@ -1160,20 +1361,22 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
-        };
-        /** TopologyGroup */
-        TopologyGroup: {
-            /** Nodes */
-            nodes: components["schemas"]["NodeView"][];
-            /** Total */
-            total: number;
-            /** Up */
-            up: number;
+            /**
+             * Worker
+             * @default null
+             */
+            worker: string | null;
         };
         /** TopologyResponse */
         TopologyResponse: {
-            oracle_committee: components["schemas"]["TopologyGroup"];
-            shard_pool: components["schemas"]["TopologyGroup"];
+            oracle_committee: components["schemas"]["CommitteeView"];
+            shard_pool: components["schemas"]["ShardPoolView"];
+        };
+        /** WhoAmI */
+        WhoAmI: {
+            /** Key Id */
+            key_id: string;
+            role: components["schemas"]["Role"];
         };
         /**
          * WindowAnalysisRequest
@@ -1948,6 +2151,64 @@ export interface operations {
             };
         };
     };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhoAmI"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     docs: {
         parameters: {
             query?: never;
@@ -2502,6 +2763,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The body is larger than the limit */
             413: {

@@ -24,6 +24,8 @@ export type NetworkHistory = Schemas['HistoryResponse'];
 
 // --- AI -----------------------------------------------------------------------------------------------------
 export type AIInsight = Schemas['AIInsight'];
+/** An insight as /api/insights and the live channel give it: with the id and time of its ai-insights event. */
+export type Insight = Schemas['InsightView'];
 export type InsightList = Schemas['InsightsResponse'];
 export type QuestionRequest = Schemas['QuestionRequest'];
 export type AIStatus = Schemas['StatusResponse'];
@@ -32,9 +34,14 @@ export type AIStatus = Schemas['StatusResponse'];
 export type NodeView = Schemas['NodeView'];
 export type NodeRole = NodeView['role'];
 export type NodeState = NodeView['state'];
+export type NodeEventKind = NodeView['last_event'];
+export type ShardDetail = Schemas['ShardDetail'];
+export type OracleMemberDetail = Schemas['OracleMemberDetail'];
 export type NodeList = Schemas['NodesResponse'];
 export type Topology = Schemas['TopologyResponse'];
-export type TopologyGroup = Schemas['TopologyGroup'];
+export type ShardPool = Schemas['ShardPoolView'];
+export type Stage = Schemas['StageView'];
+export type Committee = Schemas['CommitteeView'];
 
 // --- oracle -------------------------------------------------------------------------------------------------
 export type OracleResult = Schemas['OracleResult'];
@@ -47,9 +54,10 @@ export type Task = Schemas['TaskView'];
 export type TaskKind = Task['kind'];
 export type TaskState = Task['state'];
 export type TaskRequest = Schemas['NarrationTask'] | Schemas['QuestionTask'] | Schemas['OracleTask'];
+export type OracleTaskName = Schemas['OracleTask']['task'];
 
-// --- admin --------------------------------------------------------------------------------------------------
-export type KeysResponse = Schemas['KeysResponse'];
+// --- keys ---------------------------------------------------------------------------------------------------
+export type WhoAmI = Schemas['WhoAmI'];
 
 // --- errors -------------------------------------------------------------------------------------------------
 /** Every 4xx/5xx body. */
@@ -60,7 +68,7 @@ export type ErrorBody = Schemas['ErrorBody'];
 /** What each live message type carries. */
 export interface LiveTopics {
   analysis: AnalysisReport;
-  insight: AIInsight;
+  insight: Insight;
   node: NodeView;
   task: Task;
   oracle: OracleResult;

@@ -1,17 +1,24 @@
-/** Insights as the dashboard lists them: searchable, de-duplicated, newest first. */
-import type { AIInsight } from '../api/types';
-
-/** An insight with the question that asked for it, where this browser knows it (the API does not keep it). */
-export type InsightView = AIInsight & { question?: string | null };
+/** Insights as the dashboard lists them: searchable, one entry per insight (by its event id), newest first. */
+import type { AIInsight, Insight } from '../api/types';
 
 /**
- * An insight's identity. The API gives insights no id; the same insight arriving over REST and over the live
- * channel has the same kind, language, report, text and request.
+ * An insight with the question that asked for it, where this browser knows it (the API does not keep it).
+ * /api/insights and the live channel give each insight the id and time of the ai-insights event it was published
+ * in; an answer asked on this page (POST /api/ai/question answers directly, nothing is published) gets a local id.
  */
-export function insightKey(insight: AIInsight): string {
-  return [insight.kind, insight.language, insight.report_observed_at ?? '', insight.request_id ?? '', insight.text].join(
-    '\u0000',
-  );
+export type InsightView = Insight & { question?: string | null };
+
+/** An insight's identity: its event id. */
+export function insightKey(insight: Pick<Insight, 'id'>): string {
+  return insight.id;
+}
+
+let asked = 0;
+
+/** An answer from POST /api/ai/question as a history entry: a local id (never an event's) and the time it came. */
+export function askedInsight(answer: AIInsight, question: string, now: Date = new Date()): InsightView {
+  asked += 1;
+  return { ...answer, id: `local:${now.getTime()}:${asked}`, time: now.toISOString(), question };
 }
 
 export function matchesQuery(item: Pick<InsightView, 'text' | 'question' | 'sources'>, query: string): boolean {
@@ -25,7 +32,7 @@ export function filterInsights<T extends Pick<InsightView, 'text' | 'question' |
   return items.filter((item) => matchesQuery(item, query));
 }
 
-/** `fresh` (newest first) before `known`, one entry per insight; a question known on either side is kept. */
+/** `fresh` (newest first) before `known`, one entry per insight id; a question known on either side is kept. */
 export function mergeInsights(fresh: InsightView[], known: InsightView[]): InsightView[] {
   const merged = new Map<string, InsightView>();
   for (const item of [...fresh, ...known]) {

@@ -23,7 +23,7 @@ import type { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
 import type { Language } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
-import { filterInsights, insightKey, mergeInsights, type InsightView } from '../lib/history';
+import { askedInsight, filterInsights, insightKey, mergeInsights, type InsightView } from '../lib/history';
 import { focusFromHash } from '../lib/route';
 import { recognitionLanguage, speechRecognition, transcriptOf, type Recognition } from '../lib/speech';
 import { asApiError, useApi } from '../lib/useApi';
@@ -76,7 +76,7 @@ export function Ask() {
     setError(null);
     try {
       const answer = await api.ask({ question: trimmed, language: answerLanguage });
-      const withQuestion: InsightView = { ...answer, question: trimmed };
+      const withQuestion = askedInsight(answer, trimmed);
       setAnswers((current) => [withQuestion, ...current]);
       history.setData((current) => mergeInsights([withQuestion], current ?? []));
     } catch (failure) {
@@ -193,8 +193,8 @@ export function Ask() {
       {pending && <LoadingBlock height={200} />}
       {answers.length > 0 && (
         <Stack spacing={2} aria-live="polite" data-testid="answers">
-          {answers.map((answer, index) => (
-            <InsightCard key={`${answers.length - index}`} insight={answer} />
+          {answers.map((answer) => (
+            <InsightCard key={insightKey(answer)} insight={answer} />
           ))}
         </Stack>
       )}

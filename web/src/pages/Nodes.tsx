@@ -1,6 +1,7 @@
 /**
- * Nodes: the shard pool and oracle committee as a topology graph, the node table with state and last contact, and
- * node changes (joined, failed, recovered, left) as they happen over the live channel.
+ * Nodes: the shard pool and oracle committee as a topology graph (which layers on which node, replicas, the
+ * committee's primary), the node table (state, where each shard sits and its last heartbeat, each member's reputation
+ * and exclusion), and node changes (joined, failed, recovered, left) as they happen over the live channel.
  */
 import {
   Box,
@@ -17,9 +18,10 @@ import {
 } from '@mui/material';
 import { useState } from 'react';
 import { api } from '../api/endpoints';
-import type { NodeView, Topology } from '../api/types';
+import type { NodeView } from '../api/types';
+import type { Translate } from '../i18n/translate';
 import { formatRelative, formatTime } from '../lib/format';
-import { applyNodeView, sortNodes } from '../lib/nodes';
+import { applyNodeView, layerRange, sortNodes, withNode } from '../lib/nodes';
 import { useApi } from '../lib/useApi';
 import { useNow } from '../lib/useNow';
 import { useLiveTopic, useResync } from '../state/live';
@@ -33,11 +35,22 @@ import { TopologyGraph } from '../ui/TopologyGraph';
 
 const EVENTS_KEPT = 30;
 
-/** The topology with a node's new view applied to its group. */
-function withNode(topology: Topology, view: NodeView): Topology {
-  const key = view.role === 'shard' ? 'shard_pool' : 'oracle_committee';
-  const nodes = applyNodeView(topology[key].nodes, view);
-  return { ...topology, [key]: { nodes, total: nodes.length, up: nodes.filter((node) => node.state === 'up').length } };
+/** Where a node sits: a shard's stage, replica and layers; a member's place in the committee and its marks. */
+function placement(node: NodeView, t: Translate): string {
+  if (node.shard) {
+    const layers = node.shard.layers.map((range) => layerRange(range)).join(', ');
+    const stage = node.shard.stage === null ? '' : `${t('nodes.stageShort', { stage: node.shard.stage })} · `;
+    return `${stage}${t('nodes.replica', { replica: node.shard.replica })} · ${t('nodes.layers', { range: layers || '—' })}`;
+  }
+  if (node.oracle) {
+    const marks = [
+      t('nodes.memberIndex', { index: node.oracle.index }),
+      node.oracle.primary ? t('nodes.primary') : null,
+      node.oracle.excluded ? t('nodes.excluded') : null,
+    ];
+    return marks.filter(Boolean).join(' · ');
+  }
+  return '—';
 }
 
 export function Nodes() {
@@ -70,7 +83,7 @@ export function Nodes() {
         ) : noNodes ? (
           <EmptyState title={t('nodes.noTopology')} hint={t('nodes.noTopologyHint')} />
         ) : topology.data ? (
-          <TopologyGraph topology={topology.data} />
+          <TopologyGraph pool={topology.data.shard_pool} committee={topology.data.oracle_committee} />
         ) : null}
       </Panel>
 
@@ -90,6 +103,9 @@ export function Nodes() {
                     <TableCell>{t('nodes.col.node')}</TableCell>
                     <TableCell>{t('nodes.col.role')}</TableCell>
                     <TableCell>{t('nodes.col.state')}</TableCell>
+                    <TableCell>{t('nodes.col.placement')}</TableCell>
+                    <TableCell>{t('nodes.col.address')}</TableCell>
+                    <TableCell>{t('nodes.col.health')}</TableCell>
                     <TableCell>{t('nodes.col.lastEvent')}</TableCell>
                     <TableCell>{t('nodes.col.lastSeen')}</TableCell>
                     <TableCell>{t('nodes.col.detail')}</TableCell>
@@ -103,7 +119,16 @@ export function Nodes() {
                       <TableCell>
                         <NodeStateChip state={node.state} />
                       </TableCell>
-                      <TableCell>{t(`nodes.lastEvent.${node.last_event}`)}</TableCell>
+                      <TableCell data-testid="node-placement">{placement(node, t)}</TableCell>
+                      <TableCell sx={{ fontFamily: 'monospace' }}>{node.shard?.address ?? '—'}</TableCell>
+                      <TableCell data-testid="node-health">
+                        {node.shard?.last_heartbeat
+                          ? t('nodes.heartbeat', { age: formatRelative(node.shard.last_heartbeat, now, language) })
+                          : node.oracle?.reputation != null
+                            ? t('nodes.reputation', { score: node.oracle.reputation.toFixed(2) })
+                            : '—'}
+                      </TableCell>
+                      <TableCell data-testid="node-last-event">{t(`nodes.lastEvent.${node.last_event}`)}</TableCell>
                       <TableCell>{formatRelative(node.last_seen, now, language)}</TableCell>
                       <TableCell>{node.detail || '—'}</TableCell>
                     </TableRow>

@@ -6,6 +6,7 @@ import {
   Box,
   Button,
   FormControl,
+  FormHelperText,
   InputLabel,
   MenuItem,
   Select,
@@ -20,9 +21,9 @@ import {
   TextField,
 } from '@mui/material';
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError } from '../api/client';
+import type { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
-import type { Language, OracleRequest, Task, TaskKind, TaskRequest } from '../api/types';
+import type { Language, OracleTaskName, Task, TaskKind, TaskRequest } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
 import { formatDateTime } from '../lib/format';
 import { addTaskId, isTerminal, loadTaskIds, newerTask, saveTaskIds } from '../lib/tasks';
@@ -39,29 +40,13 @@ import { QUESTION_MAX_LENGTH } from './Ask';
 const KINDS: readonly TaskKind[] = ['narration', 'question', 'oracle'];
 const POLL_MS = 2000;
 
-/**
- * An oracle job as the committee reads it (events.py OracleRequest): everything that determines the result is
- * pinned in `spec`, and the job id is the sha256 of the spec's canonical JSON — tools that prepare jobs compute it,
- * so the form takes the job whole.
- */
-const ORACLE_JOB_TEMPLATE = JSON.stringify(
-  {
-    job_id: '<sha256 of the spec>',
-    sequence: 0,
-    spec: { kind: 'exact', task: 'analysis.health_score', input_digest: '<sha256 of the input>', code_version: '1' },
-  },
-  null,
-  2,
-);
+/** The oracle's analysis tasks (events.py OracleJobSpec.task; the API files the job over the newest hour). */
+const ORACLE_TASKS: readonly OracleTaskName[] = ['analysis.health_score', 'analysis.findings', 'analysis.price_change_1h_pct'];
 
-function taskRequest(kind: TaskKind, language: Language, question: string, job: string): TaskRequest {
-  if (kind === 'oracle') return { kind, job: JSON.parse(job) as OracleRequest }; // SyntaxError: shown as such
+function taskRequest(kind: TaskKind, language: Language, question: string, oracleTask: OracleTaskName): TaskRequest {
+  if (kind === 'oracle') return { kind, task: oracleTask, window: null };
   if (kind === 'question') return { kind, language, question: question.trim() };
   return { kind, language };
-}
-
-function jsonError(error: SyntaxError): ApiError {
-  return new ApiError({ kind: 'invalid', message: error.message, field: 'job' });
 }
 
 export function Tasks() {
@@ -69,7 +54,7 @@ export function Tasks() {
   const sync = useSyncState();
   const [kind, setKind] = useState<TaskKind>('narration');
   const [question, setQuestion] = useState('');
-  const [job, setJob] = useState(ORACLE_JOB_TEMPLATE);
+  const [oracleTask, setOracleTask] = useState<OracleTaskName>('analysis.health_score');
   const [taskLanguage, setTaskLanguage] = useState<Language>(language);
   const [submitting, setSubmitting] = useState(false);
   const [submitError, setSubmitError] = useState<ApiError | null>(null);
@@ -109,7 +94,7 @@ export function Tasks() {
     setSubmitting(true);
     setSubmitError(null);
     try {
-      const task = await api.submitTask(taskRequest(kind, taskLanguage, question, job));
+      const task = await api.submitTask(taskRequest(kind, taskLanguage, question, oracleTask));
       merge(task);
       setIds((current) => {
         const next = addTaskId(current, task.id);
@@ -117,7 +102,7 @@ export function Tasks() {
         return next;
       });
     } catch (failure) {
-      setSubmitError(failure instanceof SyntaxError ? jsonError(failure) : asApiError(failure));
+      setSubmitError(asApiError(failure));
     } finally {
       setSubmitting(false);
     }
@@ -155,16 +140,23 @@ export function Tasks() {
             </FormControl>
           )}
           {kind === 'oracle' && (
-            <TextField
-              size="small"
-              label={t('tasks.oracleJob')}
-              value={job}
-              onChange={(event) => setJob(event.target.value)}
-              multiline
-              minRows={6}
-              sx={{ flex: '1 1 100%', '& textarea': { fontFamily: 'monospace' } }}
-              helperText={t('tasks.oracleJobHelp')}
-            />
+            <FormControl size="small" sx={{ minWidth: 240 }}>
+              <InputLabel id="oracle-task-label">{t('tasks.oracleTask')}</InputLabel>
+              <Select
+                labelId="oracle-task-label"
+                label={t('tasks.oracleTask')}
+                value={oracleTask}
+                onChange={(event) => setOracleTask(event.target.value as OracleTaskName)}
+                data-testid="oracle-task"
+              >
+                {ORACLE_TASKS.map((name) => (
+                  <MenuItem key={name} value={name}>
+                    {t(`tasks.oracleTask.${name}`)}
+                  </MenuItem>
+                ))}
+              </Select>
+              <FormHelperText>{t('tasks.oracleTaskHelp')}</FormHelperText>
+            </FormControl>
           )}
           {kind === 'question' && (
             <TextField
@@ -209,7 +201,15 @@ export function Tasks() {
                   return (
                     <TableRow key={id} data-task={id}>
                       <TableCell sx={{ fontFamily: 'monospace' }}>{id}</TableCell>
-                      <TableCell>{task ? t(`tasks.kind.${task.kind}`) : '—'}</TableCell>
+                      <TableCell>
+                        {task ? t(`tasks.kind.${task.kind}`) : '—'}
+                        {task?.job && (
+                          <Box component="span" sx={{ color: 'text.secondary' }} data-testid="task-job">
+                            {' · '}
+                            {t('tasks.oracleSequence', { sequence: task.job.sequence })}
+                          </Box>
+                        )}
+                      </TableCell>
                       <TableCell>{task ? <TaskStateChip state={task.state} /> : error ? null : <Skeleton width={60} aria-hidden />}</TableCell>
                       <TableCell>{task ? formatDateTime(task.updated_at, language) : '—'}</TableCell>
                       <TableCell sx={{ minWidth: 200, whiteSpace: 'normal !important' }}>

@@ -1,6 +1,6 @@
 /**
- * Whether the key in use is an admin's (for the editable JSON viewer). Asked once per key and only where it
- * matters, since the API answers it through an admin-only read (see api.isAdmin).
+ * Whether the key in use is an admin's (for the editable JSON viewer): GET /api/auth/whoami, asked once per key
+ * and only where it matters.
  */
 import { useEffect, useState } from 'react';
 import { api } from '../api/endpoints';
@@ -19,7 +19,10 @@ export function useIsAdmin(): boolean | null {
     }
     let answer = answers.get(apiKey);
     if (!answer) {
-      answer = api.isAdmin().catch(() => false);
+      answer = api.whoami().then(
+        (me) => me.role === 'admin',
+        () => false,
+      );
       answers.set(apiKey, answer);
     }
     let current = true;

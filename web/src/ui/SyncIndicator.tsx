@@ -1,4 +1,7 @@
-/** The live connection's state in the header: live, reconnecting (attempt n) or offline with the last update time. */
+/**
+ * The live connection's state in the header: live, reconnecting (attempt n), offline with the last update time, or
+ * "key refused" (the server closed the socket with 4401/4403; no retry until the key changes in Settings).
+ */
 import { Box, Tooltip, Typography } from '@mui/material';
 import type { LiveSnapshot } from '../api/live';
 import { formatTime } from '../lib/format';
@@ -10,6 +13,7 @@ const DOT: Record<LiveSnapshot['state'], string> = {
   connecting: 'info.main',
   reconnecting: 'warning.main',
   offline: 'error.main',
+  refused: 'error.main',
 };
 
 export function SyncIndicator() {
@@ -17,8 +21,9 @@ export function SyncIndicator() {
   const sync = useSyncState();
   const last = sync.lastUpdate === null ? t('sync.never') : t('sync.lastUpdate', { time: formatTime(sync.lastUpdate, language) });
   const label = sync.state === 'reconnecting' ? t('sync.reconnecting', { attempt: sync.attempt }) : t(`sync.${sync.state}`);
+  const tooltip = sync.state === 'refused' ? t('sync.refusedHint', { reason: sync.refusal ?? '—' }) : last;
   return (
-    <Tooltip title={last}>
+    <Tooltip title={tooltip}>
       <Box
         role="status"
         aria-live="polite"
@@ -43,7 +48,7 @@ export function SyncIndicator() {
         <Typography variant="body2" component="span">
           {label}
         </Typography>
-        {sync.state !== 'live' && (
+        {sync.state !== 'live' && sync.state !== 'refused' && (
           <Typography variant="caption" component="span" sx={{ display: { xs: 'none', sm: 'inline' } }}>
             · {last}
           </Typography>

@@ -12,6 +12,8 @@ import { fakeConnection, renderWithApp } from './render';
 afterEach(() => vi.unstubAllGlobals());
 
 const insight: InsightView = {
+  id: 'e1',
+  time: '2025-11-12T10:00:02Z',
   request_id: null,
   report_observed_at: '2025-11-12T10:00:00Z',
   fallback_reason: null,
@@ -112,6 +114,15 @@ describe('SyncIndicator', () => {
     act(() => sockets[0]!.onopen?.({}));
     expect(screen.getByTestId('sync-state')).toHaveAttribute('data-state', 'live');
     expect(screen.getByTestId('sync-state')).toHaveTextContent('即時');
+  });
+
+  it('shows a refused key without retrying, and why on hover', () => {
+    const { connection, sockets } = fakeConnection();
+    renderWithApp(<SyncIndicator />, connection);
+    act(() => sockets[0]!.onclose?.({ code: 4401, reason: 'the API key is unknown or revoked' }));
+    expect(screen.getByTestId('sync-state')).toHaveAttribute('data-state', 'refused');
+    expect(screen.getByTestId('sync-state')).toHaveTextContent('金鑰遭拒');
+    expect(screen.getByTestId('sync-state')).not.toHaveTextContent('最後更新');
   });
 
   it('shows offline with the time of the last update', () => {

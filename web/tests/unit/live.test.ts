@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   backoffDelay,
+  CLOSE_FORBIDDEN,
+  CLOSE_UNAUTHORIZED,
   LiveConnection,
   liveUrl,
   resumeUrl,
@@ -14,7 +16,7 @@ class FakeSocket implements SocketLike {
   closedWith: number | null = null;
   onopen: ((event: unknown) => void) | null = null;
   onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number }) => void) | null = null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
   constructor(
     readonly url: string,
@@ -32,8 +34,8 @@ class FakeSocket implements SocketLike {
   message(body: unknown) {
     this.onmessage?.({ data: JSON.stringify(body) });
   }
-  drop(code = 1006) {
-    this.onclose?.({ code });
+  drop(code = 1006, reason = '') {
+    this.onclose?.({ code, reason });
   }
 }
 
@@ -257,6 +259,54 @@ describe('LiveConnection', () => {
     live.onState(onclose);
     first.drop();
     expect(onclose).not.toHaveBeenCalled();
+  });
+
+  it('shows the key refused, with the server’s reason, when the server closes with 4401', () => {
+    const live = connect();
+    last().drop(CLOSE_UNAUTHORIZED, 'the API key is unknown or revoked');
+    expect(live.state.state).toBe('refused');
+    expect(live.state.refusal).toBe('the API key is unknown or revoked');
+  });
+
+  it('does not retry a refused key (4401 or 4403), however long it waits', () => {
+    for (const code of [CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN]) {
+      sockets = [];
+      const live = connect();
+      last().drop(code);
+      vi.advanceTimersByTime(10 * 60_000);
+      expect(sockets).toHaveLength(1);
+      expect(live.state.state).toBe('refused');
+      live.stop();
+    }
+  });
+
+  it('stays refused when the browser comes back online', () => {
+    const live = connect();
+    last().drop(CLOSE_UNAUTHORIZED);
+    live.browserOffline();
+    live.browserOnline();
+    vi.advanceTimersByTime(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(live.state.state).toBe('refused');
+  });
+
+  it('connects again with the new key after a restart', () => {
+    const live = connect();
+    last().drop(CLOSE_UNAUTHORIZED, 'unknown');
+    token = 'qcl_9999ffff_fixed';
+    live.restart();
+    expect(sockets).toHaveLength(2);
+    expect(last().protocols).toEqual(['qcl.v1', 'bearer.qcl_9999ffff_fixed']);
+    last().open();
+    expect(live.state).toMatchObject({ state: 'live', refusal: null });
+  });
+
+  it('retries any other close code, e.g. a server going away (1001)', () => {
+    const live = connect();
+    last().drop(1001);
+    expect(live.state.state).toBe('reconnecting');
+    vi.advanceTimersByTime(1000);
+    expect(sockets).toHaveLength(2);
   });
 
   it('tells state listeners about each change', () => {

@@ -1,9 +1,9 @@
 /** @vitest-environment jsdom */
 /** The small pure helpers of the pages: history search, node events, PBFT quorum, followed tasks, routes. */
 import { describe, expect, it } from 'vitest';
-import type { NodeView, Task } from '../../src/api/types';
-import { filterInsights, insightKey, matchesQuery, mergeInsights, type InsightView } from '../../src/lib/history';
-import { applyNodeView, sortNodes } from '../../src/lib/nodes';
+import type { NodeView, Task, Topology } from '../../src/api/types';
+import { askedInsight, filterInsights, insightKey, matchesQuery, mergeInsights, type InsightView } from '../../src/lib/history';
+import { applyNodeView, layerCount, layerRange, sortNodes, unplaced, withNode } from '../../src/lib/nodes';
 import { faultTolerance, quorum, votes } from '../../src/lib/oracle';
 import { focusFromHash, hrefFor, pageFromHash } from '../../src/lib/route';
 import { addTaskId, loadTaskIds, newerTask, saveTaskIds, TASKS_KEPT } from '../../src/lib/tasks';
@@ -11,8 +11,10 @@ import { recognitionLanguage, speechRecognition, transcriptOf } from '../../src/
 import { sortFindings } from '../../src/lib/findings';
 import type { Finding } from '../../src/api/types';
 
-const insight = (text: string, question: string | null = null, request_id: string | null = null): InsightView => ({
-  request_id,
+const insight = (text: string, question: string | null = null, id = `e-${text}`): InsightView => ({
+  id,
+  time: '2025-11-12T10:00:02Z',
+  request_id: null,
   text,
   question,
   kind: 'answer',
@@ -60,8 +62,21 @@ describe('mergeInsights', () => {
     expect(merged[0]!.question).toBe('網路健康嗎？');
   });
 
-  it('tells apart answers to different requests with the same text', () => {
-    expect(insightKey(insight('same', null, 'r1'))).not.toBe(insightKey(insight('same', null, 'r2')));
+  it('tells apart two insights with the same text by their event ids (a routine narrative repeats its text)', () => {
+    expect(mergeInsights([insight('same', null, 'e1')], [insight('same', null, 'e2')])).toHaveLength(2);
+  });
+
+  it('takes an insight’s identity from its event id alone', () => {
+    expect(insightKey(insight('one text', null, 'e7'))).toBe(insightKey({ ...insight('another', null, 'e7') }));
+  });
+
+  it('gives each answer asked on this page its own local id, with the question', () => {
+    const answer = { ...insight('health 72'), id: undefined, time: undefined };
+    const first = askedInsight(answer, '網路健康嗎？', new Date('2025-11-12T10:00:00Z'));
+    const second = askedInsight(answer, '網路健康嗎？', new Date('2025-11-12T10:00:00Z'));
+    expect(first.id).not.toBe(second.id);
+    expect(first.id.startsWith('local:')).toBe(true);
+    expect([first.question, first.time]).toEqual(['網路健康嗎？', '2025-11-12T10:00:00.000Z']);
   });
 });
 
@@ -73,6 +88,8 @@ describe('node views', () => {
     last_event: state === 'down' ? 'failed' : 'joined',
     last_seen: '2025-11-12T10:00:00Z',
     detail: '',
+    shard: null,
+    oracle: null,
   });
 
   it('replaces a known node with its new view', () => {
@@ -88,6 +105,56 @@ describe('node views', () => {
   it('sorts shards before oracle members, each by id', () => {
     const sorted = sortNodes([view('oracle-0', 'oracle', 'up'), view('shard-b', 'shard', 'up'), view('shard-a', 'shard', 'up')]);
     expect(sorted.map((node) => node.node_id)).toEqual(['shard-a', 'shard-b', 'oracle-0']);
+  });
+});
+
+describe('the shard pool’s layout', () => {
+  const node = (node_id: string, state: NodeView['state']): NodeView => ({
+    node_id,
+    role: 'shard',
+    state,
+    last_event: state === 'up' ? 'joined' : 'failed',
+    last_seen: '2025-11-12T10:00:00Z',
+    detail: '',
+    shard: null,
+    oracle: null,
+  });
+  const topology: Topology = {
+    shard_pool: {
+      up: 3,
+      total: 3,
+      nodes: [node('s0a', 'up'), node('s0b', 'up'), node('s1', 'up')],
+      stages: [
+        { stage: 0, layers: [0, 15], nodes: ['s0a', 's0b'], up: 2 },
+        { stage: 1, layers: [15, 30], nodes: ['s1'], up: 1 },
+      ],
+    },
+    oracle_committee: { up: 0, total: 0, nodes: [], committee_id: null, f: null, quorum: null, sequence: null, view: null, primary: null },
+  };
+
+  it('counts a failed replica out of its stage and the pool', () => {
+    const next = withNode(topology, node('s0b', 'down'));
+    expect(next.shard_pool.stages.map((stage) => stage.up)).toEqual([1, 1]);
+    expect([next.shard_pool.up, next.shard_pool.total]).toEqual([2, 3]);
+  });
+
+  it('counts a recovered node back in', () => {
+    const next = withNode(withNode(topology, node('s1', 'down')), node('s1', 'up'));
+    expect(next.shard_pool.stages[1]!.up).toBe(1);
+  });
+
+  it('leaves the committee alone when a shard changes', () => {
+    expect(withNode(topology, node('s1', 'down')).oracle_committee).toBe(topology.oracle_committee);
+  });
+
+  it('spans the layers of every stage and names ranges as people count layers', () => {
+    expect(layerCount(topology.shard_pool.stages)).toBe(30);
+    expect([layerRange([0, 15]), layerRange([29, 30])]).toEqual(['0–14', '29']);
+  });
+
+  it('lists shards that no stage names apart', () => {
+    const pool = { ...topology.shard_pool, nodes: [...topology.shard_pool.nodes, node('loose', 'up')] };
+    expect(unplaced(pool).map((n) => n.node_id)).toEqual(['loose']);
   });
 });
 
@@ -115,6 +182,9 @@ describe('followed tasks', () => {
     updated_at,
     submitted_by: 'k1',
     request: { kind: 'narration' },
+    job: null,
+    started_at: null,
+    worker: null,
     result: null,
     error: null,
   });

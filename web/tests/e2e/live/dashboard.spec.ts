@@ -1,6 +1,7 @@
 /**
  * The dashboard against a real `qcl up` on loopback (bundled synthetic replay at 120x, template narration): live
- * data, a question and its answer, languages, phone width, accessibility and the server's real CSP.
+ * data, a question and its answer, languages, phone width, accessibility and the server's real CSP, tasks run by the
+ * stack's narrator, and a refused key. The shard pool's failure and recovery is in shards.spec.ts (its own qcl up).
  */
 import { PAGES } from '../../../src/lib/route';
 import { cspViolations, horizontalOverflow, PHONE, seriousAxeViolations, shot } from '../helpers';
@@ -82,16 +83,16 @@ test('a submitted narration task is listed with the state the API gives it', asy
   await shot(page, 'live-tasks');
 });
 
-test('a narration task is followed until it is done', async ({ page, qcl }) => {
-  test.skip(
-    process.env.QCL_E2E_NARRATOR !== '1',
-    'qcl up runs no narrator consuming ai-requests (its banner lists none), so tasks stay queued until ' +
-      'QCL_TASK_TIMEOUT_S; needs the narrator service in the embedded stack',
-  );
+test('a narration task is followed until it is done by the stack’s narrator', async ({ page, qcl }) => {
   await openDashboard(page, qcl, '/#/tasks');
   await page.getByRole('button', { name: '提交', exact: true }).click();
   const row = page.getByTestId('tasks').locator('tbody tr').first();
   await expect(row.getByTestId('task-state')).toHaveText('完成', { timeout: 60_000 });
+  const id = await row.getAttribute('data-task');
+  const task = await qcl.get<{ state: string; worker: string; started_at: string | null }>(`/api/tasks/${id}`);
+  expect([task.state, task.worker, task.started_at !== null]).toEqual(['done', '//qcl/up/narrator', true]);
+  await shot(page, 'live-tasks-done');
+  expect(await cspViolations(page)).toEqual([]);
 });
 
 test('a wrong key is explained with the server’s request id', async ({ page, qcl }) => {
@@ -101,13 +102,14 @@ test('a wrong key is explained with the server’s request id', async ({ page, q
   await expect(alert).toContainText(/請求編號：[0-9a-f]{32}/);
 });
 
-test('a killed shard shows on the Nodes page and recovers', async ({ page, qcl }) => {
-  const topology = await qcl.get<{ shard_pool: { total: number } }>('/api/topology');
-  test.skip(
-    topology.shard_pool.total === 0,
-    'qcl up runs no shard pool yet (GET /api/topology: shard_pool.total = 0) and offers no way to stop one ' +
-      'shard process; needs the shard pool in the embedded stack and a handle (pid or admin endpoint) to kill a node',
-  );
-  await openDashboard(page, qcl, '/#/nodes');
-  await expect(page.getByTestId('node-table')).toBeVisible();
+test('a refused key shows “key refused” in the header and the live channel stops retrying', async ({ page, qcl }) => {
+  await openDashboard(page, qcl, '/', 'qcl_00000000_not-a-real-key');
+  const sync = page.getByTestId('sync-state');
+  await expect(sync).toHaveAttribute('data-state', 'refused');
+  await expect(sync).toContainText('金鑰遭拒');
+  await shot(page, 'live-key-refused');
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('api-key-input').fill(qcl.key);
+  await page.getByRole('button', { name: '儲存' }).click();
+  await expect(sync).toHaveAttribute('data-state', 'live'); // a new key: a new try
 });

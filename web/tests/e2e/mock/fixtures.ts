@@ -3,7 +3,18 @@
  * synthetic capture (epoch 186, Wednesday 2025-11-12, price ≈ 9e-7 USD). Built by functions, not copied JSON, so
  * a test can ask for "two hours of history" and get consistent numbers.
  */
-import type { AIInsight, AnalysisReport, Finding, NodeView, OracleResult, Topology } from '../../../src/api/types';
+import type {
+  AIInsight,
+  AnalysisReport,
+  Finding,
+  Insight,
+  NodeView,
+  OracleResult,
+  ShardDetail,
+  Stage,
+  Task,
+  Topology,
+} from '../../../src/api/types';
 
 export const LATEST_AT = Date.parse('2025-11-12T10:00:00Z');
 
@@ -88,7 +99,10 @@ export function latest(): AnalysisReport {
   return history(0)[0]!;
 }
 
-export const NARRATIVE: AIInsight = {
+/** A narrative as /api/insights gives it: with the id and time of the ai-insights event it was published in. */
+export const NARRATIVE: Insight = {
+  id: '6f1c2a9e-0d4b-5c7a-9e21-3b8f4d2c1a00',
+  time: '2025-11-12T10:00:02Z',
   request_id: null,
   kind: 'narrative',
   text: '網路目前降級：健康分數 72。最近空 tick 比例升到 4.2%，價格 1 小時持平（+0.6%）。',
@@ -104,7 +118,8 @@ export const NARRATIVE: AIInsight = {
   report_observed_at: '2025-11-12T10:00:00Z',
 };
 
-/** An answer as the API gives it in template mode: exact numbers, marked as the template's. */
+/** An answer as POST /api/ai/question gives it in template mode (not published: no event id): exact numbers,
+ * marked as the template's. */
 export function answer(question: string, language: 'zh-TW' | 'en'): AIInsight {
   return {
     request_id: null,
@@ -126,23 +141,67 @@ export function answer(question: string, language: 'zh-TW' | 'en'): AIInsight {
   };
 }
 
-const node = (node_id: string, role: NodeView['role'], state: NodeView['state'], last_event: NodeView['last_event']): NodeView => ({
-  node_id,
-  role,
+const SEEN = '2025-11-12T10:00:00Z';
+
+/** A shard of SmolLM2's 30 layers split in three stages (as `qcl up --shards 3` plans them), stage 0 with a replica. */
+const shard = (
+  node_id: string,
+  stage: number,
+  replica: number,
+  layers: [number, number],
+  state: NodeView['state'],
+  last_event: NodeView['last_event'],
+): NodeView => {
+  const detail: ShardDetail = {
+    stage,
+    replica,
+    layers: [layers],
+    address: `127.0.0.1:${50051 + stage * 2 + replica}`,
+    model: 'smollm2-135m-instruct',
+    sessions: state === 'up' ? 1 : 0,
+    max_sessions: 16,
+    last_heartbeat: state === 'up' ? SEEN : '2025-11-12T09:59:52Z',
+    heartbeat_age_s: state === 'up' ? 0.4 : 8.4,
+  };
+  return {
+    node_id,
+    role: 'shard',
+    state,
+    last_event,
+    last_seen: SEEN,
+    detail: last_event === 'failed' ? 'missed 3 heartbeats' : `serves layers ${layers[0]}:${layers[1]}`,
+    shard: detail,
+    oracle: null,
+  };
+};
+
+/** A member of the 4-member committee; oracle-1 leads the current view, oracle-3 left and is excluded. */
+const member = (index: number, state: NodeView['state'], reputation: number, excluded = false): NodeView => ({
+  node_id: `oracle-${index}`,
+  role: 'oracle',
   state,
-  last_event,
-  last_seen: '2025-11-12T10:00:00Z',
-  detail: role === 'shard' ? 'layers 0-9' : '',
+  last_event: state === 'up' ? 'joined' : 'left',
+  last_seen: SEEN,
+  detail: excluded ? 'excluded from the committee: deviation' : '',
+  shard: null,
+  oracle: { index, primary: index === 1, running: state === 'up', reputation, excluded, tombstoned: false },
 });
 
 export const NODES: NodeView[] = [
-  node('shard-0', 'shard', 'up', 'joined'),
-  node('shard-1', 'shard', 'up', 'recovered'),
-  node('shard-2', 'shard', 'down', 'failed'),
-  node('oracle-0', 'oracle', 'up', 'joined'),
-  node('oracle-1', 'oracle', 'up', 'joined'),
-  node('oracle-2', 'oracle', 'up', 'joined'),
-  node('oracle-3', 'oracle', 'left', 'left'),
+  shard('local-s0-r0', 0, 0, [0, 11], 'up', 'joined'),
+  shard('local-s0-r1', 0, 1, [0, 11], 'up', 'recovered'),
+  shard('local-s1-r0', 1, 0, [11, 21], 'up', 'joined'),
+  shard('local-s2-r0', 2, 0, [21, 30], 'down', 'failed'),
+  member(0, 'up', 1),
+  member(1, 'up', 0.9875),
+  member(2, 'up', 0.95),
+  member(3, 'left', 0.31, true),
+];
+
+const STAGES: Stage[] = [
+  { stage: 0, layers: [0, 11], nodes: ['local-s0-r0', 'local-s0-r1'], up: 2 },
+  { stage: 1, layers: [11, 21], nodes: ['local-s1-r0'], up: 1 },
+  { stage: 2, layers: [21, 30], nodes: ['local-s2-r0'], up: 0 },
 ];
 
 function group(role: NodeView['role']) {
@@ -150,31 +209,63 @@ function group(role: NodeView['role']) {
   return { nodes, total: nodes.length, up: nodes.filter((view) => view.state === 'up').length };
 }
 
-export const TOPOLOGY: Topology = { shard_pool: group('shard'), oracle_committee: group('oracle') };
+export const TOPOLOGY: Topology = {
+  shard_pool: { ...group('shard'), stages: STAGES },
+  oracle_committee: {
+    ...group('oracle'),
+    committee_id: 'c0'.repeat(32),
+    f: 1,
+    quorum: 3,
+    sequence: 7,
+    view: 0,
+    primary: 'oracle-1',
+  },
+};
+
+/** The spec of an oracle job as qcl.oracle.jobs.analysis_spec pins it (the job id is the sha256 of this spec). */
+const SPEC: OracleResult['spec'] = {
+  kind: 'exact',
+  task: 'analysis.findings',
+  input_digest: 'e'.repeat(64),
+  code_version: 'qcl-0.1.0/oracle-v1',
+  model_id: null,
+  weights_sha256: null,
+  prompt_version: null,
+  decoding: null,
+  max_new_tokens: null,
+  tolerance: null,
+  subject: 'window/2025-11-12T09:00:00Z/2025-11-12T10:00:00Z',
+};
+
+/** An oracle task as POST /api/tasks answers it: the job as filed ({job_id: sha256(spec), sequence, spec}). */
+export function oracleTask(state: Task['state'] = 'queued'): Task {
+  return {
+    id: 'a'.repeat(64),
+    kind: 'oracle',
+    state,
+    created_at: SEEN,
+    updated_at: SEEN,
+    submitted_by: '1f2e3d4c',
+    request: { kind: 'oracle', task: 'analysis.findings', window: null },
+    job: { job_id: 'a'.repeat(64), sequence: 7, spec: SPEC },
+    started_at: state === 'queued' ? null : SEEN,
+    worker: state === 'queued' ? null : 'oracle-1',
+    result: null,
+    error: null,
+  };
+}
 
 export const ATTESTATION: OracleResult = {
   job_id: 'a'.repeat(64),
-  committee_id: 'c'.repeat(16),
+  committee_id: 'c0'.repeat(32),
   kind: 'exact',
   status: 'committed',
-  result: 'degraded',
+  result: [{ code: 'empty_ticks_high', severity: 'warning' }],
   result_digest: 'b'.repeat(64),
   digest: 'd'.repeat(64),
   view: 0,
   sequence: 7,
-  spec: {
-    kind: 'exact',
-    task: 'analysis.health_verdict',
-    input_digest: 'e'.repeat(64),
-    code_version: '1',
-    model_id: null,
-    weights_sha256: null,
-    prompt_version: null,
-    decoding: null,
-    max_new_tokens: null,
-    tolerance: null,
-    subject: 'tick/37000000',
-  },
+  spec: SPEC,
   observations: ['oracle-0', 'oracle-1', 'oracle-2'].map((node_id) => ({
     node_id,
     value: null,

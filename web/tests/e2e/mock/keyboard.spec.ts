@@ -18,6 +18,7 @@ test('the first Tab reaches the skip link, which moves focus to the page heading
   await prepare(page);
   await installMockApi(page);
   await page.goto('/');
+  await expect(page.getByTestId('health-score')).toBeVisible(); // the app is up (keys before it would go nowhere)
   await page.keyboard.press('Tab');
   await expect(page.getByRole('link', { name: '跳到主要內容' })).toBeFocused();
   await page.keyboard.press('Enter');
@@ -28,6 +29,7 @@ test('/ jumps to the question box', async ({ page }) => {
   await prepare(page);
   await installMockApi(page);
   await page.goto('/');
+  await expect(page.getByTestId('health-score')).toBeVisible();
   await page.keyboard.press('/');
   await expect(page.getByLabel('你的問題')).toBeFocused();
 });

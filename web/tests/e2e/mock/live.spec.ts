@@ -54,3 +54,22 @@ test('the browser going offline shows offline with the last update time', async 
   await context.setOffline(false);
   await expect(page.getByTestId('sync-state')).toHaveAttribute('data-state', 'live');
 });
+
+test('a refused key shows “key refused” and is not retried until the key changes', async ({ page }) => {
+  await prepare(page, 'qcl_00000000_revoked');
+  const api = await installMockApi(page);
+  api.refuseKey(4401);
+  await page.goto('/');
+  const sync = page.getByTestId('sync-state');
+  await expect(sync).toHaveAttribute('data-state', 'refused');
+  await expect(sync).toContainText('金鑰遭拒');
+  await shot(page, 'sync-key-refused');
+  await page.waitForTimeout(3000); // a retry would come within 1 s, the next within 2 s
+  expect(api.connections).toEqual([-1]);
+  api.refuseKey(null);
+  await page.getByTestId('nav-settings').click(); // the same page: the connection lives on
+  await page.getByTestId('api-key-input').fill('qcl_1f2e3d4c_valid');
+  await page.getByRole('button', { name: '儲存' }).click();
+  await expect(sync).toHaveAttribute('data-state', 'live');
+  expect(api.connections.length).toBe(2);
+});

@@ -4,7 +4,7 @@
  * The suite against the real `qcl up` lives in tests/e2e/live/.
  */
 import type { Page, Route, WebSocketRoute } from '@playwright/test';
-import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, TOPOLOGY } from './fixtures';
+import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, oracleTask, TOPOLOGY } from './fixtures';
 
 export interface MockOptions {
   historyHours?: number;
@@ -23,6 +23,10 @@ export interface MockApi {
   dropAll(): void;
   /** Refuse new sockets (close at once) until allowed again. */
   refuse(on: boolean): void;
+  /** Refuse the key of new sockets as the server does (handshake, then close 4401 with the reason); null: accept. */
+  refuseKey(code: 4401 | 4403 | null): void;
+  /** Oracle tasks submitted (POST /api/tasks with kind oracle). */
+  oracleTasks: unknown[];
 }
 
 const json = (route: Route, status: number, body: unknown) =>
@@ -32,9 +36,13 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
   const sockets = new Set<WebSocketRoute>();
   let seq = 100;
   let refusing = false;
+  let refusedKey: 4401 | 4403 | null = null;
+  const status = options.failWith?.status;
+  if (status === 401 || status === 403) refusedKey = status === 401 ? 4401 : 4403; // as qcl/api/routes_ops.py
   const mock: MockApi = {
     connections: [],
     questions: [],
+    oracleTasks: [],
     push(type, data) {
       seq += 1;
       const message = JSON.stringify({ seq, type, time: new Date().toISOString(), data });
@@ -47,6 +55,9 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
     refuse(on) {
       refusing = on;
     },
+    refuseKey(code) {
+      refusedKey = code;
+    },
   };
 
   await page.routeWebSocket(/\/api\/ws(\?|$)/, (socket) => {
@@ -54,7 +65,14 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
       void socket.close({ code: 1013, reason: 'try later' });
       return;
     }
-    // As qcl/api/routes_ops.py: resume after ?last_seq=N, then `hello` with the position the stream continues from.
+    // As qcl/api/routes_ops.py: a refused key gets the handshake, then close 4401 / 4403 with the reason; else
+    // resume after ?last_seq=N, then `hello` with the position the stream continues from.
+    if (refusedKey !== null) {
+      mock.connections.push(-1);
+      const reason = refusedKey === 4401 ? 'the API key is unknown or revoked' : 'this needs the viewer role';
+      void socket.close({ code: refusedKey, reason });
+      return;
+    }
     const given = new URL(socket.url()).searchParams.get('last_seq');
     const last = given === null ? null : Number(given);
     mock.connections.push(last);
@@ -81,19 +99,24 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
         mock.questions.push(body);
         return json(route, 200, answer(body.question, body.language ?? 'zh-TW'));
       }
-      case '/api/admin/keys':
-        return options.admin
-          ? json(route, 200, { keys: [] })
-          : json(route, 403, { error: { code: 'forbidden', message: 'this needs the admin role', request_id: 'r-403' } });
+      case '/api/auth/whoami':
+        return json(route, 200, { key_id: '1f2e3d4c', role: options.admin ? 'admin' : 'viewer' });
+      case '/api/tasks': {
+        const body = route.request().postDataJSON() as { kind: string };
+        if (body.kind !== 'oracle') break;
+        mock.oracleTasks.push(body);
+        return json(route, 202, oracleTask('queued'));
+      }
+      case `/api/tasks/${oracleTask().id}`:
+        return json(route, 200, oracleTask('running'));
       case '/api/nodes':
         return json(route, 200, { nodes: NODES });
       case '/api/topology':
         return json(route, 200, TOPOLOGY);
       case '/api/oracle/results':
         return json(route, 200, { results: [ATTESTATION] });
-      default:
-        return json(route, 404, { error: { code: 'not_found', message: `no route ${url.pathname}`, request_id: 'req-404' } });
     }
+    return json(route, 404, { error: { code: 'not_found', message: `no route ${url.pathname}`, request_id: 'req-404' } });
   });
   return mock;
 }
