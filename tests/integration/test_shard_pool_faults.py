@@ -310,3 +310,19 @@ def test_a_local_sharded_model_starts_its_stages_and_stops_them_when_closed(
         model.close()
     assert model.local_pool is not None
     assert all(p.process is not None and p.process.poll() is not None for p in model.local_pool.processes)
+
+
+def test_a_pool_stopped_while_a_stage_awaits_its_restart_leaves_no_process_behind(settings: Settings) -> None:
+    pool = LocalPool(settings, MODEL, stages=1, threads=1).start()
+    stage = pool.processes[0]
+    killed = stage.process
+    assert killed is not None
+    try:
+        pool.kill(stage.node_id)
+        killed.wait(timeout=10)
+        time.sleep(0.3)  # the supervisor has seen the exit and waits RESTART_DELAY_S before it restarts the stage
+    finally:
+        pool.stop()
+    time.sleep(1.0)
+    assert stage.process is killed, "a stage was started after the pool stopped"
+    assert stage.restarts == 0

@@ -178,7 +178,8 @@ class LocalPool:
         self._spawn(stage_process)
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._lock:  # after this no stage is spawned (a restart due meanwhile is dropped), so none outlives us
+            self._stopping.set()
         for stage_process in self.processes:
             self._terminate(stage_process)
 
@@ -243,6 +244,8 @@ class LocalPool:
 
     def _spawn(self, stage_process: StageProcess) -> None:
         with self._lock:
+            if self._stopping.is_set():
+                return
             handle = stage_process.log_path.open("ab")
             stage_process.process = subprocess.Popen(
                 self._command(stage_process),
@@ -272,9 +275,8 @@ class LocalPool:
                 process = stage_process.process
                 if stage_process.stopped or process is None or process.poll() is None:
                     continue
-                if self._stopping.is_set():
-                    return
                 log.warning("%s exited with %s; restarting it", stage_process.node_id, process.returncode)
-                time.sleep(RESTART_DELAY_S)
+                if self._stopping.wait(RESTART_DELAY_S):
+                    return
                 stage_process.restarts += 1
                 self._spawn(stage_process)
