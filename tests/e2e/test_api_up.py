@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from simple_websocket import Client
+from websockets.sync.client import connect
 
 from qcl.qubic.synth import generate_lines
 from tests.backends import wait_for
@@ -102,7 +102,7 @@ def test_a_key_made_with_the_cli_works_on_the_running_server_until_revoked(up: U
 
 def test_a_question_task_goes_queued_running_done_on_the_stacks_narrator(up: Up) -> None:
     auth = {"Authorization": f"Bearer {(up.state_dir / 'admin.key').read_text().strip()}"}
-    ws = Client.connect(up.url.replace("http://", "ws://") + "/api/ws", headers=auth)
+    ws = connect(up.url.replace("http://", "ws://") + "/api/ws", additional_headers=auth)
     try:
         submitted = httpx.post(
             f"{up.url}/api/tasks", headers=auth, json={"kind": "question", "question": "網路健康嗎？"}
@@ -110,9 +110,10 @@ def test_a_question_task_goes_queued_running_done_on_the_stacks_narrator(up: Up)
         assert submitted.status_code == 202, submitted.text
         task_id, states = submitted.json()["id"], []
         while "done" not in states and "failed" not in states:
-            raw = ws.receive(timeout=60)
-            assert raw is not None, f"no task update within 60 s; seen {states}"
-            message = json.loads(raw)
+            try:
+                message = json.loads(ws.recv(timeout=60))
+            except TimeoutError:
+                raise AssertionError(f"no task update within 60 s; seen {states}") from None
             if message["type"] == "task" and message["data"]["id"] == task_id:
                 states.append(message["data"]["state"])
     finally:

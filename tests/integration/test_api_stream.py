@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from simple_websocket import Client, ConnectionClosed
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from qcl.api import ApiIngest, context
 from qcl.api.schemas import Role
@@ -22,18 +24,26 @@ from qcl.events import NETWORK_ANALYSIS, NODE_EVENTS, NodeEvent
 from tests.integration.test_api_fixtures import Api, make_api, report
 
 
+def offer(key: str) -> list[Subprotocol]:
+    """What a browser offers: the protocol and its key (browsers cannot set headers on a WebSocket)."""
+    return [Subprotocol("qcl.v1"), Subprotocol(f"bearer.{key}")]
+
+
 @dataclass
 class Served:
     api: Api
     server: ApiServer
     ingest: ApiIngest
 
-    def ws(self, query: str = "", protocol_key: bool = False) -> Client:
-        url = self.server.url.replace("http://", "ws://") + "/api/ws" + query
+    @property
+    def ws_url(self) -> str:
+        return self.server.url.replace("http://", "ws://") + "/api/ws"
+
+    def ws(self, query: str = "", protocol_key: bool = False) -> ClientConnection:
         key = self.api.keys[Role.VIEWER]
         if protocol_key:
-            return Client.connect(url, subprotocols=["qcl.v1", f"bearer.{key}"])
-        return Client.connect(url, headers={"Authorization": f"Bearer {key}"})
+            return connect(self.ws_url + query, subprotocols=offer(key))
+        return connect(self.ws_url + query, additional_headers={"Authorization": f"Bearer {key}"})
 
 
 @pytest.fixture
@@ -49,11 +59,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
     api.bus.close()
 
 
-def receive(ws: Client, kind: str, timeout_s: float = 10.0) -> dict[str, Any]:
+def receive(ws: ClientConnection, kind: str, timeout_s: float = 10.0) -> dict[str, Any]:
     """The next message of type `kind` (others are skipped)."""
     while True:
-        raw = ws.receive(timeout=timeout_s)
-        assert raw is not None, f"no {kind} message within {timeout_s} s"
+        try:
+            raw = ws.recv(timeout=timeout_s)
+        except TimeoutError:
+            raise AssertionError(f"no {kind} message within {timeout_s} s") from None
         message: dict[str, Any] = json.loads(raw)
         if message["type"] == kind:
             return message
@@ -100,25 +112,23 @@ def test_a_client_from_an_unknown_future_is_told_to_resync(served: Served) -> No
     ws.close()
 
 
-def closed_with(ws: Client) -> tuple[int, str]:
+def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
     with pytest.raises(ConnectionClosed):
         while True:
-            ws.receive(timeout=5)
-    return ws.close_reason, ws.close_message
+            ws.recv(timeout=5)
+    return ws.close_code, ws.close_reason
 
 
 def test_a_websocket_without_a_key_completes_the_handshake_then_closes_with_4401(served: Served) -> None:
-    url = served.server.url.replace("http://", "ws://") + "/api/ws"
-    code, reason = closed_with(Client.connect(url))
-    assert code == 4401 and "API key is required" in reason
+    code, reason = closed_with(connect(served.ws_url))
+    assert code == 4401 and reason is not None and "API key is required" in reason
 
 
 def test_a_revoked_key_offered_as_a_subprotocol_is_closed_with_4401_and_the_reason(served: Served) -> None:
     record, key = served.api.services.keys.create(Role.VIEWER, "gone", created_by="test")
     served.api.services.keys.revoke(record.id, revoked_by="test")
-    url = served.server.url.replace("http://", "ws://") + "/api/ws"
-    code, reason = closed_with(Client.connect(url, subprotocols=["qcl.v1", f"bearer.{key}"]))
-    assert code == 4401 and "unknown or revoked" in reason
+    code, reason = closed_with(connect(served.ws_url, subprotocols=offer(key)))
+    assert code == 4401 and reason is not None and "unknown or revoked" in reason
 
 
 def test_nothing_follows_the_close_frame_on_the_socket(served: Served) -> None:
@@ -139,6 +149,25 @@ def test_nothing_follows_the_close_frame_on_the_socket(served: Served) -> None:
     assert frames == bytes([0x88, 2 + len(reason)]) + (4401).to_bytes(2, "big") + reason  # one close frame, no more
 
 
+def test_after_a_client_closes_the_server_ends_the_tcp_connection(served: Served) -> None:
+    """RFC 6455 §7.1.1: the server closes TCP first; left open, the connection idles as an HTTP keep-alive."""
+    host, port = served.server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:  # recv() past 5 s raises: the test fails
+        raw.sendall(
+            f"GET /api/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {served.api.keys[Role.VIEWER]}\r\n\r\n".encode()
+        )
+        received = raw.recv(4096)
+        mask = os.urandom(4)
+        code = (1000).to_bytes(2, "big")
+        raw.sendall(bytes([0x88, 0x80 | 2]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(code)))
+        while chunk := raw.recv(4096):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 101")
+    assert received.endswith(bytes([0x88, 2]) + code)  # the close frame answered, then the end of the connection
+
+
 def test_a_plain_get_without_a_key_is_still_refused_with_401(served: Served) -> None:
     assert httpx.get(served.server.url + "/api/ws").status_code == 401
 
@@ -147,9 +176,6 @@ def test_shutdown_tells_clients_to_go_and_stops_answering(served: Served) -> Non
     ws = served.ws()
     receive(ws, "hello")
     served.server.stop()
-    with pytest.raises(ConnectionClosed):
-        while True:
-            ws.receive(timeout=5)
-    assert ws.close_reason == 1001
+    assert closed_with(ws)[0] == 1001
     with pytest.raises(httpx.ConnectError):
         httpx.get(served.server.url + "/healthz", timeout=2)

@@ -252,6 +252,8 @@ def _stream_to(ws: Server, ctx: ApiContext, last: int | None) -> None:
         metrics.WEBSOCKET_CONNECTIONS.dec()
         if ws.connected:
             _close_cleanly(ws, 1001, "server shutting down; reconnect with last_seq")
+        else:  # the client closed (its close frame was answered): end the TCP connection, or it idles as keep-alive
+            _end_connection(ws)
 
 
 def _close_cleanly(ws: Server, code: int, message: str) -> None:
@@ -266,8 +268,13 @@ def _close_cleanly(ws: Server, code: int, message: str) -> None:
     while ws.connected and time.monotonic() < deadline:  # the reader thread sees the client's close frame
         ws.event.wait(0.05)
     ws.connected = False
-    # Then the server closes the TCP connection first (RFC 6455 §7.1.1), so the HTTP server sees it end (a client
-    # that was quicker leaves nothing to shut down).
+    _end_connection(ws)
+
+
+def _end_connection(ws: Server) -> None:
+    """After the closing handshake the server closes the TCP connection first (RFC 6455 §7.1.1); otherwise the HTTP
+    server waits on it for a next request and the client for the end of the connection. A client that was quicker
+    leaves nothing to shut down."""
     with contextlib.suppress(OSError):
         ws.sock.shutdown(socket.SHUT_RDWR)
 
