@@ -149,9 +149,11 @@ def test_nothing_follows_the_close_frame_on_the_socket(served: Served) -> None:
     assert frames == bytes([0x88, 2 + len(reason)]) + (4401).to_bytes(2, "big") + reason  # one close frame, no more
 
 
-def test_after_a_client_closes_the_server_ends_the_tcp_connection(served: Served) -> None:
-    """RFC 6455 §7.1.1: the server closes TCP first; left open, the connection idles as an HTTP keep-alive."""
+def test_after_a_client_closes_the_server_answers_and_ends_the_tcp_connection(served: Served) -> None:
+    """The client closes as soon as the handshake is answered (often before the server's hello): the server answers
+    the close and ends the TCP connection (RFC 6455 §7.1.1) — no HTTP answer written after it, no keep-alive idling."""
     host, port = served.server.url.removeprefix("http://").split(":")
+    mask, code = os.urandom(4), (1000).to_bytes(2, "big")
     with socket.create_connection((host, int(port)), timeout=5) as raw:  # recv() past 5 s raises: the test fails
         raw.sendall(
             f"GET /api/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -159,13 +161,11 @@ def test_after_a_client_closes_the_server_ends_the_tcp_connection(served: Served
             f"Authorization: Bearer {served.api.keys[Role.VIEWER]}\r\n\r\n".encode()
         )
         received = raw.recv(4096)
-        mask = os.urandom(4)
-        code = (1000).to_bytes(2, "big")
         raw.sendall(bytes([0x88, 0x80 | 2]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(code)))
         while chunk := raw.recv(4096):
             received += chunk
     assert received.startswith(b"HTTP/1.1 101")
-    assert received.endswith(bytes([0x88, 2]) + code)  # the close frame answered, then the end of the connection
+    assert received.endswith(bytes([0x88, 2]) + code)  # the close answered, nothing after it, then the end
 
 
 def test_a_plain_get_without_a_key_is_still_refused_with_401(served: Served) -> None:

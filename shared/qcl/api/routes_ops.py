@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ from qcl.obs import metrics
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
+
+log = logging.getLogger(__name__)
 
 WS_SUBPROTOCOL = "qcl.v1"
 WS_PING_S = 25.0  # keeps idle connections open through proxies; finds dead clients
@@ -233,25 +236,31 @@ def _refresh_gauges(ctx: ApiContext) -> None:
 
 
 def _stream_to(ws: Server, ctx: ApiContext, last: int | None) -> None:
-    head = ctx.log.head()
-    if last is None or last > head:  # new client, or one from before the store was reset: start live
-        if last is not None:
-            ws.send(json.dumps({"seq": head, "type": "resync", "data": {"reason": f"sequence {last} is unknown here"}}))
-        last = head
-    ws.send(json.dumps({"seq": last, "type": "hello", "data": {"head": head}}))
+    """Once accepted, the connection is the WebSocket's: whatever happens ends in a close, never an HTTP answer."""
+    code, reason = 1001, "server shutting down; reconnect with last_seq"
     metrics.WEBSOCKET_CONNECTIONS.inc()
     try:
+        head = ctx.log.head()
+        if last is None or last > head:  # new client, or one from before the store was reset: start live
+            if last is not None:
+                resync = {"seq": head, "type": "resync", "data": {"reason": f"sequence {last} is unknown here"}}
+                ws.send(json.dumps(resync))
+            last = head
+        ws.send(json.dumps({"seq": last, "type": "hello", "data": {"head": head}}))
         while ws.connected and not ctx.broadcaster.stopping:
             for event in ctx.broadcaster.after(last, timeout_s=1.0):
                 ws.send(json.dumps(event, ensure_ascii=False))
                 last = event["seq"]
             ws.receive(timeout=0)  # drains client frames (pings are answered by the library)
     except ConnectionClosed:
-        pass
+        pass  # the client closed, possibly before our first frame
+    except Exception as exc:  # the store is down, or a bug: the client is told and may reconnect
+        log.exception("websocket: stream failed")
+        code, reason = 1011, f"stream failed ({type(exc).__name__}); reconnect with last_seq"
     finally:
         metrics.WEBSOCKET_CONNECTIONS.dec()
         if ws.connected:
-            _close_cleanly(ws, 1001, "server shutting down; reconnect with last_seq")
+            _close_cleanly(ws, code, reason)
         else:  # the client closed (its close frame was answered): end the TCP connection, or it idles as keep-alive
             _end_connection(ws)
 
