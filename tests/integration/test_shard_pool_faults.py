@@ -182,11 +182,15 @@ def test_a_stalled_stage_misses_its_deadline_and_is_failed_over(
     model.pool.on_send = _hook(local, stopped, stage=0, step=6, sig=signal.SIGSTOP)
     try:
         result = model.generate(QUESTION, PARAMS)
+        assert stopped and model.pool.membership.state(stopped[0]) in ("suspected", "failed")
     finally:
         for node_id in stopped:
             local.kill(node_id, signal.SIGCONT)
-    assert stopped and result.raw_text == reference.generate(QUESTION, PARAMS).raw_text
-    assert model.pool.counters.failovers == 1
+        _restart_adopters(local, model)  # a range adopted meanwhile would spare later tests their own faults
+    assert result.raw_text == reference.generate(QUESTION, PARAMS).raw_text
+    # One failover for the stalled stage; a loaded CI machine has once made a healthy replica miss the 2 s deadline
+    # as well (a second failover, still with identical tokens).
+    assert model.pool.counters.failovers >= 1
 
 
 def test_a_stage_that_comes_back_is_reported_recovered_and_takes_sessions_again(
