@@ -7,6 +7,8 @@ not the narration's, which has its own suite.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import flask
 
 from qcl.analysis.report import AnalysisReport
-from qcl.api import ApiServices, build_services, create_app
+from qcl.api import ApiIngest, ApiServices, build_services, context, create_app
 from qcl.api.schemas import Role
 from qcl.bus.memory import MemoryBus
 from qcl.config import Settings, load_settings
@@ -118,3 +120,16 @@ def report(score: int = 90, at: datetime | None = None, event_id: str = "obs-1")
         window_observations=1,
         observation_event_id=event_id,
     )
+
+
+@contextmanager
+def ingesting_api(tmp_path: Path, **overrides: Any) -> Iterator[Api]:
+    """The API with its consumer and task follower running, as `qcl up` runs it (committee views short for tests)."""
+    api = make_api(tmp_path, oracle_view_timeout_ms=400, **overrides)
+    ingest = ApiIngest(api.services, context(api.app).broadcaster)
+    ingest.start()
+    try:
+        yield api
+    finally:
+        ingest.stop()
+        api.bus.close()

@@ -10,25 +10,21 @@ from typing import Any
 
 import pytest
 
-from qcl.api import ApiIngest, context
+from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.events import NODE_EVENTS, NodeEvent
 from qcl.oracle.service import OracleCommittee
 from qcl.shard.registry import NodeRecord, ShardRegistry
 from tests.backends import wait_for
-from tests.integration.test_api_fixtures import Api, make_api
+from tests.integration.test_api_fixtures import Api, ingesting_api
 
 PERIOD_S = 0.05  # heartbeats of the registry written here: a record expires 0.15 s after its last beat
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    instance = make_api(tmp_path, oracle_view_timeout_ms=400)
-    ingest = ApiIngest(instance.services, context(instance.app).broadcaster)
-    ingest.start()
-    yield instance
-    ingest.stop()
-    instance.bus.close()
+    with ingesting_api(tmp_path) as instance:
+        yield instance
 
 
 @pytest.fixture

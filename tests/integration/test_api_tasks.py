@@ -23,20 +23,15 @@ from qcl.qubic.synth import sample_lines
 from qcl.qubic.types import Observation
 from qcl.tasks import TaskBoard, TaskView
 from tests.backends import wait_for
-from tests.integration.test_api_fixtures import Api, make_api, report
+from tests.integration.test_api_fixtures import Api, ingesting_api, report
 
 OBSERVATIONS = [o for o in map(parse_line, sample_lines()[:60]) if isinstance(o, Observation)]
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Api]:
-    """The API with its consumer and task follower, as `qcl up` runs it."""
-    api = make_api(tmp_path, oracle_view_timeout_ms=400)
-    ingest = ApiIngest(api.services, context(api.app).broadcaster)
-    ingest.start()
-    yield api
-    ingest.stop()
-    api.bus.close()
+    with ingesting_api(tmp_path) as api:
+        yield api
 
 
 @pytest.fixture
