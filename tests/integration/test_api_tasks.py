@@ -83,14 +83,16 @@ def test_a_question_task_runs_on_the_narrator_and_is_streamed_queued_running_don
     assert wait_for(lambda: streamed_states(narrated, task_id) == ["queued", "running", "done"])
 
 
+def queued_narration(api: Api, task_id: str) -> TaskBoard:
+    """A narration task on the API's board, as POST /api/tasks leaves it; the board, for the worker's steps."""
+    board, now = TaskBoard(api.store), api.services.now()
+    fields = {"kind": "narration", "state": "queued", "submitted_by": "k", "request": {}}
+    assert board.create(TaskView(id=task_id, created_at=now, updated_at=now, **fields))
+    return board
+
+
 def test_each_task_step_is_streamed_once_however_many_instances_follow(live: Api) -> None:
-    board = TaskBoard(live.store)
-    now = live.services.now()
-    board.create(
-        TaskView(
-            id="t-1", kind="narration", state="queued", created_at=now, updated_at=now, submitted_by="k", request={}
-        )
-    )
+    board = queued_narration(live, "t-1")
     board.start("t-1", worker="w")
     board.finish("t-1", {"text": "ok"})
     followers = [ApiIngest(live.services), ApiIngest(live.services)]  # two API instances on one store
@@ -100,13 +102,7 @@ def test_each_task_step_is_streamed_once_however_many_instances_follow(live: Api
 
 
 def test_a_task_step_reaches_a_follower_that_started_before_it(live: Api) -> None:
-    board = TaskBoard(live.store)
-    now = live.services.now()
-    board.create(
-        TaskView(
-            id="t-2", kind="narration", state="queued", created_at=now, updated_at=now, submitted_by="k", request={}
-        )
-    )
+    board = queued_narration(live, "t-2")
     board.fail("t-2", "invalid_request", "language: unsupported")
     assert wait_for(lambda: streamed_states(live, "t-2") == ["failed"])  # the running follower of the fixture
 
