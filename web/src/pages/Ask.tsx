@@ -7,12 +7,8 @@ import {
   Button,
   Chip,
   CircularProgress,
-  FormControl,
   IconButton,
   InputAdornment,
-  InputLabel,
-  MenuItem,
-  Select,
   Stack,
   TextField,
   Tooltip,
@@ -35,6 +31,7 @@ import { MicIcon, SearchIcon, SendIcon } from '../ui/icons';
 import { InsightCard } from '../ui/InsightCard';
 import { Panel } from '../ui/Panel';
 import { LoadingBlock } from '../ui/Loading';
+import { LabeledSelect } from '../ui/LabeledSelect';
 
 export const QUESTION_MAX_LENGTH = 500; // events.py AIRequest.question max_length
 const TEMPLATE_KEYS = ['ask.template.health', 'ask.template.price', 'ask.template.emptyTicks'] as const;
@@ -162,21 +159,15 @@ export function Ask() {
             ))}
           </Stack>
           <Stack direction="row" spacing={1} useFlexGap sx={{ mt: 2, flexWrap: 'wrap', alignItems: 'center' }}>
-            <FormControl size="small" sx={{ minWidth: 160 }}>
-              <InputLabel id="answer-language-label">{t('ask.answerLanguage')}</InputLabel>
-              <Select
-                labelId="answer-language-label"
-                label={t('ask.answerLanguage')}
-                value={answerLanguage}
-                onChange={(event) => setAnswerLanguage(event.target.value as Language)}
-              >
-                {LANGUAGES.map((code) => (
-                  <MenuItem key={code} value={code}>
-                    {t(`language.${code}`)}
-                  </MenuItem>
-                ))}
-              </Select>
-            </FormControl>
+            <LabeledSelect
+              id="answer-language"
+              label={t('ask.answerLanguage')}
+              value={answerLanguage}
+              options={LANGUAGES}
+              optionLabel={(code) => t(`language.${code}`)}
+              onChange={setAnswerLanguage}
+              minWidth={160}
+            />
             <Button
               type="submit"
               variant="contained"

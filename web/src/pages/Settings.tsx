@@ -19,7 +19,6 @@ import {
 } from '@mui/material';
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/endpoints';
-import type { Language } from '../api/types';
 import { LANGUAGES } from '../i18n/translate';
 import { useApi } from '../lib/useApi';
 import { REFRESH_CHOICES_S, THEME_CHOICES, useSettings, type ThemeChoice } from '../state/settings';
@@ -30,6 +29,7 @@ import { JsonEditorPanel } from '../ui/JsonViewer';
 import { Panel } from '../ui/Panel';
 import { openShortcutHelp } from '../ui/ShortcutsDialog';
 import { LoadingBlock } from '../ui/Loading';
+import { LabeledSelect } from '../ui/LabeledSelect';
 
 type JsonSource = 'report' | 'insight' | 'attestation';
 const JSON_SOURCES: readonly JsonSource[] = ['report', 'insight', 'attestation'];
@@ -129,22 +129,16 @@ export function Settings() {
     <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', md: 'repeat(2, minmax(0, 1fr))' } }}>
       <Panel title={t('settings.display')}>
         <Stack spacing={2.5}>
-          <FormControl size="small">
-            <InputLabel id="language-label">{t('settings.language')}</InputLabel>
-            <Select
-              labelId="language-label"
-              label={t('settings.language')}
-              value={language}
-              onChange={(event) => setLanguage(event.target.value as Language)}
-              data-testid="language-select"
-            >
-              {LANGUAGES.map((code) => (
-                <MenuItem key={code} value={code} lang={code}>
-                  {t(`language.${code}`)}
-                </MenuItem>
-              ))}
-            </Select>
-          </FormControl>
+          <LabeledSelect
+            id="language"
+            label={t('settings.language')}
+            value={language}
+            options={LANGUAGES}
+            optionLabel={(code) => t(`language.${code}`)}
+            onChange={setLanguage}
+            testId="language-select"
+            languageOptions
+          />
           <Box>
             <Typography variant="body2" id="theme-label" sx={{ mb: 0.5 }}>
               {t('settings.theme')}

@@ -5,11 +5,6 @@
 import {
   Box,
   Button,
-  FormControl,
-  FormHelperText,
-  InputLabel,
-  MenuItem,
-  Select,
   Skeleton,
   Stack,
   Table,
@@ -36,6 +31,7 @@ import { EmptyState } from '../ui/EmptyState';
 import { JsonDialog } from '../ui/JsonViewer';
 import { Panel } from '../ui/Panel';
 import { QUESTION_MAX_LENGTH } from './Ask';
+import { LabeledSelect } from '../ui/LabeledSelect';
 
 const KINDS: readonly TaskKind[] = ['narration', 'question', 'oracle'];
 const POLL_MS = 2000;
@@ -112,51 +108,38 @@ export function Tasks() {
     <Stack spacing={2}>
       <Panel title={t('tasks.submit')}>
         <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', gap: 2, flexWrap: 'wrap', alignItems: 'flex-start' }}>
-          <FormControl size="small" sx={{ minWidth: 180 }}>
-            <InputLabel id="task-kind-label">{t('tasks.kind')}</InputLabel>
-            <Select labelId="task-kind-label" label={t('tasks.kind')} value={kind} onChange={(event) => setKind(event.target.value as TaskKind)}>
-              {KINDS.map((value) => (
-                <MenuItem key={value} value={value}>
-                  {t(`tasks.kind.${value}`)}
-                </MenuItem>
-              ))}
-            </Select>
-          </FormControl>
+          <LabeledSelect
+            id="task-kind"
+            label={t('tasks.kind')}
+            value={kind}
+            options={KINDS}
+            optionLabel={(value) => t(`tasks.kind.${value}`)}
+            onChange={setKind}
+            minWidth={180}
+          />
           {kind !== 'oracle' && (
-            <FormControl size="small" sx={{ minWidth: 160 }}>
-              <InputLabel id="task-language-label">{t('ask.answerLanguage')}</InputLabel>
-              <Select
-                labelId="task-language-label"
-                label={t('ask.answerLanguage')}
-                value={taskLanguage}
-                onChange={(event) => setTaskLanguage(event.target.value as Language)}
-              >
-                {LANGUAGES.map((code) => (
-                  <MenuItem key={code} value={code}>
-                    {t(`language.${code}`)}
-                  </MenuItem>
-                ))}
-              </Select>
-            </FormControl>
+            <LabeledSelect
+              id="task-language"
+              label={t('ask.answerLanguage')}
+              value={taskLanguage}
+              options={LANGUAGES}
+              optionLabel={(code) => t(`language.${code}`)}
+              onChange={setTaskLanguage}
+              minWidth={160}
+            />
           )}
           {kind === 'oracle' && (
-            <FormControl size="small" sx={{ minWidth: 240 }}>
-              <InputLabel id="oracle-task-label">{t('tasks.oracleTask')}</InputLabel>
-              <Select
-                labelId="oracle-task-label"
-                label={t('tasks.oracleTask')}
-                value={oracleTask}
-                onChange={(event) => setOracleTask(event.target.value as OracleTaskName)}
-                data-testid="oracle-task"
-              >
-                {ORACLE_TASKS.map((name) => (
-                  <MenuItem key={name} value={name}>
-                    {t(`tasks.oracleTask.${name}`)}
-                  </MenuItem>
-                ))}
-              </Select>
-              <FormHelperText>{t('tasks.oracleTaskHelp')}</FormHelperText>
-            </FormControl>
+            <LabeledSelect
+              id="oracle-task"
+              label={t('tasks.oracleTask')}
+              value={oracleTask}
+              options={ORACLE_TASKS}
+              optionLabel={(name) => t(`tasks.oracleTask.${name}`)}
+              onChange={setOracleTask}
+              minWidth={240}
+              testId="oracle-task"
+              helperText={t('tasks.oracleTaskHelp')}
+            />
           )}
           {kind === 'question' && (
             <TextField
