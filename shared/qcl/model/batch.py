@@ -4,8 +4,10 @@
     runner.run([request, ...])        # every request's future is resolved when it returns
 
 Prompts are left-padded into one (batch, seq) tensor so every row's next token sits in the last column. Each row
-samples with its own parameters and generator, stops on its own (end-of-sequence, a stop sequence, its token limit
-or its deadline) and is answered at once; finished rows leave the batch and the KV cache.
+samples with its own parameters and generator, stops on its own (end-of-sequence, a stop sequence, its token limit,
+its deadline or its cancel event) and is answered at once; finished rows leave the batch and the KV cache. Between
+two decode steps the runner asks `urgent(rank)` for waiting requests of a more urgent class than its batch's and
+runs those first (preemption), then resumes.
 """
 
 from __future__ import annotations
@@ -82,11 +84,14 @@ class BatchRunner:
         model_lock: threading.Lock,
         tokenizer_lock: threading.Lock,
         on_result: Callable[[Request, GenerationResult], None],
+        urgent: Callable[[int], list[Request]] | None = None,
     ) -> None:
         self.loaded = loaded
         self._lock = model_lock
         self._tokenizer_lock = tokenizer_lock
         self._on_result = on_result
+        self._urgent = urgent
+        self.preemptions = 0  # times a running batch paused for more urgent requests
         tokenizer = loaded.tokenizer
         configured = loaded.model.generation_config.eos_token_id
         eos = {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])}
@@ -106,6 +111,8 @@ class BatchRunner:
                         "before generation started"
                     )
                 )
+            elif request.params.cancelled:
+                self._finish(_Row(request, None), "cancelled", now)
             else:
                 rows.append(_Row(request, _generator(request.params)))
         if rows:
@@ -128,10 +135,19 @@ class BatchRunner:
             if len(keep) < len(rows):
                 cache.batch_select_indices(torch.tensor(keep))
                 mask, rows = mask[keep], [rows[index] for index in keep]
+            self._yield_to_urgent(min(row.request.params.rank for row in rows))
             last = torch.tensor([row.tokens[-1] for row in rows])  # (batch,)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
             with self._lock, torch.inference_mode():
                 logits = decode_one(self.loaded.model, last, mask, cache)
+
+    def _yield_to_urgent(self, rank: int) -> None:
+        """Run waiting requests more urgent than class `rank` to the end, while this batch is paused."""
+        if self._urgent is None:
+            return
+        while urgent := self._urgent(rank):
+            self.preemptions += 1
+            self.run(urgent)
 
     def _accept(self, row: _Row, logits: torch.Tensor) -> None:
         """Sample the row's next token from its logits (1, vocab), then take it."""
@@ -160,6 +176,8 @@ class BatchRunner:
             self._finish(row, "length", now)
         elif deadline is not None and now >= deadline:
             self._finish(row, "deadline", now)
+        elif params.cancelled:
+            self._finish(row, "cancelled", now)
         else:
             visible = split_thinking(row.raw, opened=row.request.opens_thinking)[1]
             self._emit(row, streamable(visible, params.stop))

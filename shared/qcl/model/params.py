@@ -7,7 +7,8 @@ GenerationParams(temperature=0.7, top_p=0.9, seed=7)                 # sampling,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qcl.model.errors import InvalidGenerationRequestError
@@ -18,7 +19,11 @@ MAX_TEMPERATURE = 5.0
 MAX_STOP_SEQUENCES = 8
 MAX_STOP_CHARS = 64
 
-FinishReason = Literal["stop", "length", "eos", "deadline"]
+FinishReason = Literal["stop", "length", "eos", "deadline", "cancelled"]
+# Priority classes, most urgent first: the service's queue serves a class before any later one, and a waiting
+# request of an earlier class preempts a running batch of a later one between two decode steps.
+Priority = Literal["interactive", "standard", "batch", "background"]
+PRIORITIES: tuple[Priority, ...] = ("interactive", "standard", "batch", "background")
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,25 @@ class GenerationParams:
     # Seconds from submission (queue wait included) after which generation stops with finish_reason "deadline".
     deadline_s: float | None = None
     ban_eos: bool = False  # never end on end-of-sequence (benchmarks: a fixed number of tokens)
+    priority: Priority = "standard"  # interactive questions before background narration (PRIORITIES)
+    # Set by the caller to stop the request: queued, it never runs; running, it ends at the next decode step with
+    # finish_reason "cancelled" and the text so far. Not part of the result cache key, nor of equality.
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", tuple(self.stop))  # a list is accepted and frozen
         problems = _problems(self)
         if problems:
             raise InvalidGenerationRequestError("invalid generation parameters: " + "; ".join(problems))
+
+    @property
+    def rank(self) -> int:
+        """The priority class as a number, 0 = interactive (most urgent)."""
+        return PRIORITIES.index(self.priority)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     @property
     def greedy(self) -> bool:
@@ -75,6 +93,10 @@ def _problems(params: GenerationParams) -> list[str]:
         found.append(f"seed: expected an integer >= 0 or None, got {params.seed!r}")
     if params.deadline_s is not None and (not _is_number(params.deadline_s) or params.deadline_s <= 0):
         found.append(f"deadline_s: expected a positive number of seconds or None, got {params.deadline_s!r}")
+    if params.priority not in PRIORITIES:
+        found.append(f"priority: expected one of {', '.join(PRIORITIES)}, got {params.priority!r}")
+    if params.cancel is not None and not isinstance(params.cancel, threading.Event):
+        found.append(f"cancel: expected a threading.Event or None, got {type(params.cancel).__name__}")
     return found
 
 

@@ -6,12 +6,16 @@
     for delta in service.stream("Hello", GenerationParams()):   # a str is one user message
         print(delta, end="")
 
-One worker thread owns the model. Requests wait in a bounded queue; when it is full the caller gets ModelBusyError
-with a retry-after estimate instead of an ever-growing backlog. The worker takes the first waiting request plus
-whatever else arrives within the batch window (up to max_batch), left-pads them into one batch and decodes them
-together; each row keeps its own parameters, stops on its own and is answered as soon as it finishes. Requests that
-arrive while a batch runs wait for the next one. Greedy results are cached by (model, revision, quantization,
-prompt, parameters).
+One worker thread owns the model. Requests wait in a bounded line ordered by priority class (`params.priority`:
+interactive > standard > batch > background), then arrival; when it is full the caller gets ModelBusyError with a
+retry-after estimate instead of an ever-growing backlog. The worker takes the most urgent waiting request plus the
+requests of the same class that arrive within the batch window (up to max_batch), left-pads them into one batch and
+decodes them together; each row keeps its own parameters, stops on its own and is answered as soon as it finishes.
+Preemption: between two decode steps the runner looks for waiting requests of a more urgent class than its batch;
+it runs them as a batch of their own to the end, then resumes its paused batch (whose KV cache waits in memory),
+so an interactive question never waits for a background narration to finish. A caller stops its request with
+`params.cancel` (a threading.Event): finish_reason "cancelled" at the next step, with the text so far. Greedy
+results are cached by (model, revision, quantization, prompt, parameters).
 
 Deadlines (`deadline_s`, counted from submission): when the deadline passes during generation the result carries
 the text so far with finish_reason "deadline"; when it passes before the request left the queue, so no token was
@@ -39,9 +43,10 @@ from qcl.config import Settings
 from qcl.model.batch import BatchRunner, Request
 from qcl.model.errors import InvalidGenerationRequestError, ModelBusyError, ModelUnavailableError
 from qcl.model.loading import LoadedModel, load_model
-from qcl.model.params import FinishReason, GenerationParams, GenerationResult
+from qcl.model.params import PRIORITIES, FinishReason, GenerationParams, GenerationResult
 from qcl.model.steps import new_cache, prefill
 from qcl.model.text import prompt_opens_thinking
+from qcl.model.waiting import WaitingLine
 
 __all__ = ["FinishReason", "GenerationParams", "GenerationResult", "GenerationService", "load_service"]
 
@@ -107,12 +112,14 @@ class GenerationService:
         self.queue_size = queue_size
         self.max_batch = max_batch
         self.batch_window_s = batch_window_ms / 1000
-        self._queue: queue.Queue[Request] = queue.Queue(maxsize=queue_size)
+        self._queue = WaitingLine(queue_size)
         self._cache = ResultCache(result_cache)
         self._model_lock = threading.Lock()  # one forward pass at a time: batch steps and health checks
         # A fast tokenizer's Rust backend is not safe to call from two threads at once ("Already borrowed").
         self._tokenizer_lock = threading.Lock()
-        self._runner = BatchRunner(loaded, self._model_lock, self._tokenizer_lock, on_result=self._remember)
+        self._runner = BatchRunner(
+            loaded, self._model_lock, self._tokenizer_lock, on_result=self._remember, urgent=self._more_urgent
+        )
         self._busy = threading.Event()
         self._stopping = threading.Event()
         self._seconds_per_request = INITIAL_SECONDS_PER_REQUEST
@@ -163,6 +170,8 @@ class GenerationService:
             "loaded": self._worker.is_alive(),
             "load_s": round(self.loaded.load_s, 2),
             "queue_depth": self._queue.qsize(),
+            "queue_by_priority": {PRIORITIES[rank]: n for rank, n in sorted(self._queue.counts().items())},
+            "preemptions": self._runner.preemptions,
             "queue_size": self.queue_size,
             "busy": self._busy.is_set(),
             "threads": self.threads,
@@ -253,7 +262,7 @@ class GenerationService:
         return float(max(1, math.ceil(waiting * self._seconds_per_request / self.max_batch)))
 
     def _remember(self, request: Request, result: GenerationResult) -> None:
-        if request.cache_key is not None and result.finish_reason != "deadline":
+        if request.cache_key is not None and result.finish_reason not in ("deadline", "cancelled"):
             self._cache.put(request.cache_key, result)
 
     # --- the worker -----------------------------------------------------------------------------------------------
@@ -282,16 +291,22 @@ class GenerationService:
             self.requests_served += len(batch)
 
     def _gather(self, first: Request) -> list[Request]:
-        """`first` plus the requests that arrive within the batch window, up to max_batch."""
+        """`first` plus the requests of its class that arrive within the batch window, up to max_batch (a batch is
+        of one class, so that a class that preempts it never shares its steps)."""
         batch = [first]
+        rank = first.params.rank
         closes_at = time.monotonic() + self.batch_window_s
         while len(batch) < self.max_batch:
             remaining = closes_at - time.monotonic()
             try:
-                batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+                batch.append(self._queue.get(max(0.0, remaining), rank=rank))
             except queue.Empty:
                 break
         return batch
+
+    def _more_urgent(self, rank: int) -> list[Request]:
+        """Waiting requests that preempt a running batch of class `rank` (the runner asks between decode steps)."""
+        return self._queue.take_before(rank, self.max_batch)
 
 
 def _drain(request: Request) -> Iterator[str]:
