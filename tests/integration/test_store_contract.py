@@ -149,3 +149,90 @@ def test_the_memory_store_drops_expired_keys_nobody_reads_again() -> None:
     now[0] = 11.0
     store.put("fresh", "1", ttl_s=10)  # the write that triggers a sweep
     assert len(store._values) == 1  # only "fresh" is left in memory
+
+
+# -- the job queue's operations: counters, window scores, atomic moves -----------------------------------------------
+
+
+def test_window_items_carry_their_scores_lowest_first(store: Store) -> None:
+    store.window_add("w", 2.5, "b")
+    store.window_add("w", 1.0, "a")
+    assert store.window_items("w") == [("a", 1.0), ("b", 2.5)]
+    assert store.window_count("w") == 2
+    assert store.window_count("none") == 0
+
+
+def test_window_remove_says_whether_it_removed(store: Store) -> None:
+    store.window_add("w", 1.0, "a")
+    assert store.window_remove("w", "a") is True
+    assert store.window_remove("w", "a") is False
+    assert store.window_range("w") == []
+
+
+def test_window_incr_adds_to_a_score_starting_at_zero(store: Store) -> None:
+    assert store.window_incr("vt", "key-a", 2.5) == 2.5
+    assert store.window_incr("vt", "key-a", 0.5) == 3.0
+    assert store.window_items("vt") == [("key-a", 3.0)]
+
+
+def test_window_move_takes_the_lowest_member_into_the_target(store: Store) -> None:
+    store.window_add("ready", 2.0, "job-2")
+    store.window_add("ready", 1.0, "job-1")
+    assert store.window_move("ready", "leases", 100.0) == "job-1"
+    assert store.window_items("leases") == [("job-1", 100.0)]
+    assert store.window_range("ready") == ["job-2"]
+
+
+def test_window_move_of_a_named_member_only_moves_one_that_is_there(store: Store) -> None:
+    store.window_add("leases", 5.0, "job-1")
+    assert store.window_move("leases", "ready", 1.0, member="job-9") is None
+    assert store.window_move("leases", "ready", 1.0, member="job-1") == "job-1"
+    assert store.window_move("leases", "ready", 1.0, member="job-1") is None
+    assert store.window_items("ready") == [("job-1", 1.0)]
+
+
+def test_window_move_from_an_empty_window_moves_nothing(store: Store) -> None:
+    assert store.window_move("empty", "leases", 1.0) is None
+    assert store.window_count("leases") == 0
+
+
+def test_concurrent_window_moves_hand_each_member_to_exactly_one_mover(store: Store) -> None:
+    for n in range(200):
+        store.window_add("ready", float(n), f"job-{n}")
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer() -> None:
+        while (member := store.window_move("ready", "leases", 1.0)) is not None:
+            with lock:
+                claimed.append(member)
+
+    threads = [threading.Thread(target=claimer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(f"job-{n}" for n in range(200))
+    assert store.window_count("leases") == 200
+
+
+def test_counter_adds_and_expires_from_its_creation(store: Store) -> None:
+    assert store.incr("budget", 5, ttl_s=0.3) == 5.0
+    assert store.incr("budget", -2, ttl_s=10) == 3.0  # a later TTL does not extend the first
+    assert store.incr("plain") == 1.0
+    time.sleep(0.45)
+    assert store.get("budget") is None
+    assert store.incr("budget", 1) == 1.0
+
+
+def test_concurrent_increments_are_never_lost(store: Store) -> None:
+    def adder() -> None:
+        for _ in range(50):
+            store.incr("count", 1)
+
+    threads = [threading.Thread(target=adder) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.incr("count", 0) == 300.0

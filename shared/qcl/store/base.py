@@ -1,9 +1,11 @@
 """The store interface: the little state the pipeline keeps between events.
 
-Four shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
-position), rolling windows (members ordered by a score such as the observation time, trimmed by score), capped
-lists (recent insights, newest first), and token buckets (rate limits that hold across API instances). Two backends
-implement it: `memory` (embedded default) and `redis`.
+Five shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
+position), counters (quota usage), rolling windows (members ordered by a score such as the observation time,
+trimmed by score; the job queue's ready, lease and fair-share sets), capped lists (recent insights, newest first),
+and token buckets (rate limits that hold across API instances). Two backends implement it: `memory` (embedded
+default) and `redis`. Every operation is atomic on its own; `window_move` is the queue's claim (a member leaves one
+window and enters another in one step, so a crash between the two cannot lose it).
 """
 
 from __future__ import annotations
@@ -40,6 +42,32 @@ class Store(ABC):
     @abstractmethod
     def window_trim(self, name: str, below_score: float) -> int:
         """Drop members scored below `below_score`; returns how many went."""
+
+    @abstractmethod
+    def window_items(self, name: str) -> list[tuple[str, float]]:
+        """Every (member, score), lowest score first."""
+
+    @abstractmethod
+    def window_count(self, name: str) -> int:
+        """How many members the window holds."""
+
+    @abstractmethod
+    def window_remove(self, name: str, member: str) -> bool:
+        """Remove `member`; True when this call removed it (of concurrent callers, exactly one gets True)."""
+
+    @abstractmethod
+    def window_incr(self, name: str, member: str, by: float) -> float:
+        """Add `by` to the member's score (a missing member starts at 0); returns the new score."""
+
+    @abstractmethod
+    def window_move(self, source: str, target: str, score: float, member: str | None = None) -> str | None:
+        """Move `member` (None: the lowest-scored one) from `source` into `target` at `score`, in one atomic step;
+        returns the member moved, or None when `source` did not hold it (of concurrent movers, exactly one wins)."""
+
+    @abstractmethod
+    def incr(self, key: str, by: float = 1.0, *, ttl_s: float | None = None) -> float:
+        """Add `by` to the counter `key` (missing: 0) and return the new value; `ttl_s` applies when this call
+        created the counter (a daily budget expires on its own)."""
 
     @abstractmethod
     def list_push(self, name: str, value: str, *, max_len: int) -> None:

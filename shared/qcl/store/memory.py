@@ -89,6 +89,46 @@ class MemoryStore(Store):
                 del window[member]
             return len(gone)
 
+    def window_items(self, name: str) -> list[tuple[str, float]]:
+        with self._lock:
+            return sorted(self._windows.get(name, {}).items(), key=lambda item: (item[1], item[0]))
+
+    def window_count(self, name: str) -> int:
+        with self._lock:
+            return len(self._windows.get(name, {}))
+
+    def window_remove(self, name: str, member: str) -> bool:
+        with self._lock:
+            return self._windows.get(name, {}).pop(member, None) is not None
+
+    def window_incr(self, name: str, member: str, by: float) -> float:
+        with self._lock:
+            window = self._windows.setdefault(name, {})
+            window[member] = window.get(member, 0.0) + by
+            return window[member]
+
+    def window_move(self, source: str, target: str, score: float, member: str | None = None) -> str | None:
+        with self._lock:
+            window = self._windows.get(source, {})
+            if member is None:
+                if not window:
+                    return None
+                member = min(window.items(), key=lambda item: (item[1], item[0]))[0]
+            if window.pop(member, None) is None:
+                return None
+            self._windows.setdefault(target, {})[member] = score
+            return member
+
+    def incr(self, key: str, by: float = 1.0, *, ttl_s: float | None = None) -> float:
+        with self._lock:
+            current = self._live(key)
+            if current is None:
+                value, expires_at = by, self._expiry(ttl_s)
+            else:
+                value, expires_at = float(current) + by, self._values[key][1]
+            self._values[key] = (repr(value), expires_at)
+            return value
+
     def list_push(self, name: str, value: str, *, max_len: int) -> None:
         with self._lock:
             entries = self._lists.setdefault(name, deque())

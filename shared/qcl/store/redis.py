@@ -25,6 +25,19 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1)
 return string.format('%.6f', wait)
 """
 
+# A queue claim: the lowest-scored member (or the named one) leaves KEYS[1] and enters KEYS[2] at ARGV[1], in one step.
+_WINDOW_MOVE = """
+local member = ARGV[2]
+if member == '' then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #first == 0 then return false end
+  member = first[1]
+end
+if redis.call('ZREM', KEYS[1], member) == 0 then return false end
+redis.call('ZADD', KEYS[2], ARGV[1], member)
+return member
+"""
+
 
 class RedisStore(Store):
     backend = "redis"
@@ -37,7 +50,8 @@ class RedisStore(Store):
         self._redis: Any = client or redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
         )
-        self._take_tokens: Any = None  # the registered script, on first use
+        self._take_tokens: Any = None  # the registered scripts, on first use
+        self._window_move: Any = None
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -63,6 +77,31 @@ class RedisStore(Store):
 
     def window_trim(self, name: str, below_score: float) -> int:
         return int(self._redis.zremrangebyscore(self._k(name), "-inf", f"({below_score!r}"))
+
+    def window_items(self, name: str) -> list[tuple[str, float]]:
+        return [(member, float(score)) for member, score in self._redis.zrange(self._k(name), 0, -1, withscores=True)]
+
+    def window_count(self, name: str) -> int:
+        return int(self._redis.zcard(self._k(name)))
+
+    def window_remove(self, name: str, member: str) -> bool:
+        return bool(self._redis.zrem(self._k(name), member))
+
+    def window_incr(self, name: str, member: str, by: float) -> float:
+        return float(self._redis.zincrby(self._k(name), by, member))
+
+    def window_move(self, source: str, target: str, score: float, member: str | None = None) -> str | None:
+        if self._window_move is None:
+            self._window_move = self._redis.register_script(_WINDOW_MOVE)
+        moved = self._window_move(keys=[self._k(source), self._k(target)], args=[repr(score), member or ""])
+        return str(moved) if moved is not None else None
+
+    def incr(self, key: str, by: float = 1.0, *, ttl_s: float | None = None) -> float:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incrbyfloat(self._k(key), by)
+        if ttl_s is not None:
+            pipe.pexpire(self._k(key), _ms(ttl_s), nx=True)  # only when this call created it (no TTL yet)
+        return float(pipe.execute()[0])
 
     def list_push(self, name: str, value: str, *, max_len: int) -> None:
         pipe = self._redis.pipeline(transaction=True)
