@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     # The dashboard's built files, served at /.
     web_dist: Path = Path("web/dist")
 
+    # --- jobs (qcl.compute) ---
+    # Worker threads `qcl up` runs jobs with (plus one that takes interactive jobs only), on the narrator's model.
+    jobs_workers: int = Field(default=4, ge=0, le=256)
+    # Seconds a worker's lease on a job lasts unrenewed; a worker killed mid-job loses it after this long.
+    jobs_lease_s: float = Field(default=30.0, ge=1, le=3600)
+    # Default quota of every key (an admin may override a key's quota in the store; see qcl.compute.quotas).
+    jobs_tokens_per_minute: int = Field(default=200_000, ge=1)
+    jobs_daily_tokens: int = Field(default=20_000_000, ge=1)
+    jobs_max_running: int = Field(default=8, ge=1)
+    jobs_max_queued: int = Field(default=20_000, ge=1)
+
     # --- oracle ---
     # Committee size n = 3f+1: 4 tolerates one faulty member, 7 tolerates two.
     oracle_nodes: Literal[4, 7] = 4

@@ -49,9 +49,12 @@ def build_services(
         model = getattr(narrator, "model", None)
         if callable(getattr(model, "health_check", None)) and callable(getattr(model, "status", None)):
             generation = model
+    from qcl.compute.quotas import open_jobs
+
     return ApiServices(
         settings=settings,
         store=store,
+        jobs=open_jobs(settings, store),
         keys=open_keys(settings, store),
         bus=bus,
         narrator=narrator,

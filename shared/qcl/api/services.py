@@ -116,6 +116,7 @@ class ApiServices:
     narrator: Narrator | None = None
     generation: Generation | None = None
     model_registry: Callable[[], list[dict[str, Any]]] | None = None  # qcl.model.registry.registry_table, bound
+    jobs: Any = None  # qcl.compute's JobQueue over the store (/api/jobs, /api/quotas)
     version: str = qcl.__version__
     started_at: float = field(default_factory=time.time)
     breakers: Breakers = field(default_factory=Breakers)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from qcl.compute.forecast import Forecast
 from qcl.compute.jobs import Job, JobState
 from qcl.compute.policy import (
     Cancelled,
@@ -90,8 +91,9 @@ def tokens_key(key_id: str, now: float) -> str:
     return f"jobs:tokens:{key_id}:{datetime.fromtimestamp(now, UTC).date().isoformat()}"
 
 
-class QuotaExceeded(Exception):
-    """A submission the key's quota does not allow; `refusal` says which limit and when to retry."""
+class QuotaExceeded(ValueError):
+    """A submission the key's quota does not allow; `refusal` says which limit and when to retry (a client error,
+    not a failing store: circuit breakers let it through)."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
@@ -113,6 +115,8 @@ class JobQueue:
         self.lease_s = lease_s
         self.clock = clock
         self.on_final = on_final  # called once per job by whoever wrote its outcome (e.g. publish to a topic)
+        self.forecast = Forecast()  # sampled at most once a second (observe_load) by submissions and workers
+        self._sampled_at = 0.0
 
     # --- admission --------------------------------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class JobQueue:
         key_id, now = jobs[0].key_id, self.clock()
         quota = self.quotas.get(key_id)
         cost = float(sum(job_cost(job) for job in jobs))
-        refusal = admit(quota, self.usage(key_id), jobs=len(jobs), cost=cost, now=now)
+        refusal = admit(quota, self.usage(key_id), jobs=len(jobs), cost=cost, now=now) or self._reachable(jobs, now)
         if refusal is not None:
             raise QuotaExceeded(refusal)
         wait = self.store.take_tokens(
@@ -150,6 +154,27 @@ class JobQueue:
             self.store.window_add(ready_key(job.priority, key_id), job.created_at, job.id)
         self.store.incr(ARRIVED, len(jobs))
         return jobs
+
+    def _reachable(self, jobs: list[Job], now: float) -> Refusal | None:
+        """Refuse jobs whose deadline is shorter than the predicted wait: they would only fail later."""
+        self.observe_load()
+        wait = self.forecast.predicted_wait_s()
+        deadlines = [job.deadline_at - now for job in jobs if job.deadline_at is not None]
+        if wait is None or not deadlines or min(deadlines) >= wait:
+            return None
+        message = f"the queue's predicted wait is {wait:.1f} s, longer than the deadline of {min(deadlines):.1f} s"
+        return Refusal("deadline_unreachable", message, wait - min(deadlines))
+
+    def observe_load(self) -> None:
+        """Feed the forecast (arrivals, service, queue length), at most once a second."""
+        now = self.clock()
+        if now - self._sampled_at < 1.0:
+            return
+        self._sampled_at = now
+        arrived, finished = self.totals()
+        depth = self.depth()
+        queued = sum(depth[priority] for priority in PRIORITIES) + depth["retrying"]
+        self.forecast.observe(now, arrived_total=arrived, finished_total=finished, queued=queued)
 
     def _catch_up(self, priority: str, key_id: str) -> None:
         times = dict(self.store.window_items(vt_key(priority)))

@@ -12,9 +12,14 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from qcl.compute.policy import Quota
+from qcl.config import Settings
 from qcl.store.base import Store
+
+if TYPE_CHECKING:
+    from qcl.compute.queue import JobQueue
 
 CACHE_S = 5.0  # an override reaches every process within this many seconds
 
@@ -47,3 +52,20 @@ class QuotaBook:
         self.store.put(quota_key(key_id), json.dumps(dataclasses.asdict(quota)))
         with self._lock:
             self._cache.pop(key_id, None)
+
+
+def default_quota(settings: Settings) -> Quota:
+    """Every key's quota unless overridden: the QCL_JOBS_* settings."""
+    return Quota(
+        tokens_per_minute=settings.jobs_tokens_per_minute,
+        daily_tokens=settings.jobs_daily_tokens,
+        max_running=settings.jobs_max_running,
+        max_queued=settings.jobs_max_queued,
+    )
+
+
+def open_jobs(settings: Settings, store: Store) -> JobQueue:
+    """The job queue over `store` with the settings' quotas and lease."""
+    from qcl.compute.queue import JobQueue
+
+    return JobQueue(store, QuotaBook(store, default_quota(settings)), lease_s=settings.jobs_lease_s)

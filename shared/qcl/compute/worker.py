@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from qcl.compute.forecast import Forecast
 from qcl.compute.jobs import Job
 from qcl.compute.placement import Runtimes
 from qcl.compute.queue import JobQueue
@@ -58,7 +57,6 @@ class WorkerPool:
         self.name = name
         self.idle_s = idle_s
         self.keep_every_s = keep_every_s
-        self.forecast = Forecast()
         self.completed = 0
         self._in_flight: dict[str, InFlight] = {}
         self._lock = threading.Lock()
@@ -88,7 +86,7 @@ class WorkerPool:
             "completed": self.completed,
             "queue": self.jobs.depth(),
             "runtimes": self.runtimes.status(),
-            "forecast": self.forecast.snapshot(),
+            "forecast": self.jobs.forecast.snapshot(),
         }
 
     # --- workers --------------------------------------------------------------------------------------------------
@@ -200,11 +198,6 @@ class WorkerPool:
                 if now - last_reap >= 1.0:
                     last_reap = now
                     self.jobs.reap()
-                    arrived, finished = self.jobs.totals()
-                    depth = self.jobs.depth()
-                    queued = sum(depth[p] for p in PRIORITIES) + depth["retrying"]
-                    self.forecast.observe(
-                        self.jobs.clock(), arrived_total=arrived, finished_total=finished, queued=queued
-                    )
+                    self.jobs.observe_load()
             except Exception:
                 log.exception("jobs: the keeper failed a round; it goes on")
