@@ -43,8 +43,9 @@ def test_a_batch_of_prompts_becomes_jobs_that_workers_finish(worked: Api) -> Non
     answer = submit(worked, {"kind": "completion", "prompts": ["one", "two", "three"], "max_tokens": 5})
     assert answer.status_code == 202 and len(answer.json["jobs"]) == 3 and answer.json["batch_id"]
     assert answer.headers["Location"] == f"/api/jobs/{answer.json['jobs'][0]}"
-    for job_id in answer.json["jobs"]:
-        assert wait_for(lambda job_id=job_id: job(worked, job_id).json["state"] == "done")
+    ids: list[str] = answer.json["jobs"]
+    assert wait_for(lambda: all(job(worked, job_id).json["state"] == "done" for job_id in ids))
+    for job_id in ids:
         done = job(worked, job_id).json
         assert done["result"]["tokens"] == 5 and done["result"]["runtime"] == "fake" and done["attempts"] == 1
     listed = worked.client.get("/api/jobs?state=done", headers=worked.headers(Role.OPERATOR)).json["jobs"]
