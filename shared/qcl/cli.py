@@ -257,6 +257,10 @@ from qcl.shard.commands import register as _register_shard  # noqa: E402
 
 _register_shard(app, bench_app)
 
+from qcl.compute.commands import register as _register_jobs  # noqa: E402
+
+_register_jobs(app, bench_app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

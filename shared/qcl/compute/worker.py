@@ -58,6 +58,7 @@ class WorkerPool:
         self.idle_s = idle_s
         self.keep_every_s = keep_every_s
         self.completed = 0
+        self.scheduling_s = 0.0  # time workers spent claiming jobs and recording outcomes (the scheduler's overhead)
         self._in_flight: dict[str, InFlight] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -94,7 +95,10 @@ class WorkerPool:
     def _work(self, worker: str, priorities: tuple[str, ...]) -> None:
         while not self._stopping.is_set():
             try:
+                started = time.perf_counter()
                 job = self.jobs.claim(worker, priorities)
+                if job is not None:
+                    self._count(time.perf_counter() - started)
             except Exception:
                 log.exception("jobs: %s could not claim a job; retrying", worker)
                 self._stopping.wait(1.0)
@@ -120,7 +124,13 @@ class WorkerPool:
         if flight.lost:
             log.warning("jobs: lease of %s was lost while it ran; its result is dropped", job.id)
             return
+        started = time.perf_counter()
         self._record(job, *outcome)
+        self._count(time.perf_counter() - started)
+
+    def _count(self, seconds: float) -> None:
+        with self._lock:
+            self.scheduling_s += seconds
 
     def _generate(self, job: Job, flight: InFlight) -> tuple[GenerationResult | None, str | None, str, bool, str]:
         """(result, error code, message, retryable, runtime name)."""
@@ -175,7 +185,8 @@ class WorkerPool:
                 job, "deadline_exceeded", f"its deadline passed after {result.tokens} tokens", retryable=False
             )
         elif self.jobs.finish(job, body):
-            self.completed += 1
+            with self._lock:
+                self.completed += 1
 
     # --- the keeper -------------------------------------------------------------------------------------------
 
