@@ -7,7 +7,9 @@ qcl bench jobs [--store memory|redis] [--n 10000] [--runtime tiny|fake] --json
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
 from typing import Annotated, Any, Literal
 
@@ -47,12 +49,15 @@ def work(
         except ModelUnavailableError as exc:
             raise fail(str(exc)) from None
     store = open_store(settings)
-    pool = WorkerPool(open_jobs(settings, store), Runtimes({"local": runtime}), workers=settings.jobs_workers)
+    name = f"//qcl/jobs/{socket.gethostname()}/{os.getpid()}"  # a job's `worker` says which process ran it
+    pool = WorkerPool(
+        open_jobs(settings, store), Runtimes({"local": runtime}), workers=settings.jobs_workers, name=name
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     pool.start()
-    name = runtime.status().get("model")
-    typer.echo(f"qcl jobs: {settings.jobs_workers} workers on {name} (store {store.backend}); Ctrl-C stops", err=True)
+    model = runtime.status().get("model")
+    typer.echo(f"qcl jobs: {settings.jobs_workers} workers on {model} (store {store.backend}) as {name}", err=True)
     try:
         while not stopping.wait(0.5):
             pass
