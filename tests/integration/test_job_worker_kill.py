@@ -55,6 +55,10 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
 
 
+def _states(jobs: JobQueue, *job_ids: str) -> list[str | None]:
+    return [view.state if (view := jobs.get(job_id)) else None for job_id in job_ids]
+
+
 def test_a_job_whose_worker_is_killed_mid_job_finishes_exactly_once(redis_env: dict[str, str], tmp_path: Path) -> None:
     store = RedisStore(redis_env["QCL_REDIS_URL"], prefix=redis_env["QCL_REDIS_PREFIX"])
     jobs = JobQueue(store, lease_s=1.0)
@@ -71,10 +75,9 @@ def test_a_job_whose_worker_is_killed_mid_job_finishes_exactly_once(redis_env: d
         doomed.wait(timeout=10)
         assert jobs.get(first.id).state == "running"  # type: ignore[union-attr]  # nobody knows yet
         survivor = _worker(redis_env, tmp_path / "survivor.log")
-        assert wait_for(
-            lambda: all(jobs.get(j.id).state == "done" for j in (first, second)),
-            timeout_s=60,  # type: ignore[union-attr]
-        ), (tmp_path / "survivor.log").read_text()
+        assert wait_for(lambda: _states(jobs, first.id, second.id) == ["done", "done"], timeout_s=60), (
+            tmp_path / "survivor.log"
+        ).read_text()
         done = jobs.get(first.id)
         assert done is not None and done.attempts == 2 and str(survivor.pid) in (done.worker or "")
         assert done.result is not None and done.result["tokens"] == 60

@@ -47,6 +47,7 @@ class LocalStack:
     narrator: Any = None  # its Narrator: the API answers questions with the same one, so one model serves both
     generation: Any = None  # the model runtime, when the stack runs one: /readyz and /api/ai/status report it
     oracle: Any = None  # the 4-member oracle committee: analysis reports -> attestations on oracle-results
+    jobs: Any = None  # qcl.compute's worker pool: /api/jobs on the narrator's model
     _api: Any = None
     _api_ingest: Any = None
 
@@ -74,6 +75,7 @@ class LocalStack:
         self._subscriptions.append(self.bus.subscribe(QUBIC_TICKS, "analyzer", self.analyzer.handle))
         lines.append(f"analyzer {QUBIC_TICKS.subscription('analyzer')} -> {NETWORK_ANALYSIS.name}")
         lines.append(self._start_narrator())
+        lines.append(self._start_jobs())
         lines += self._start_oracle()
         lines += self._start_api()
         source = open_source(self.settings)
@@ -114,6 +116,20 @@ class LocalStack:
             + (f": {state['reason']}" if state.get("reason") else "")
             + ")"
         )
+
+    def _start_jobs(self) -> str:
+        from qcl.compute.placement import Runtimes
+        from qcl.compute.quotas import open_jobs
+        from qcl.compute.worker import WorkerPool
+
+        workers = self.settings.jobs_workers
+        if self.generation is None or workers == 0:
+            return "jobs     queued only: no model runs here" + ("" if workers else " (QCL_JOBS_WORKERS=0)")
+        # The narrator's generation service: its priority line puts interactive jobs before background narration.
+        runtimes = Runtimes({"local": self.generation})
+        self.jobs = WorkerPool(open_jobs(self.settings, self.store), runtimes, workers=workers, name="//qcl/up/jobs")
+        self.jobs.start()
+        return f"jobs     {workers} workers + 1 interactive lane on {self.generation.model_id} (/api/jobs)"
 
     def _start_oracle(self) -> list[str]:
         from qcl.oracle.service import OracleCommittee
@@ -190,6 +206,8 @@ class LocalStack:
             self._feeder.join(timeout=10)
         if self.oracle is not None:
             self.oracle.stop()
+        if self.jobs is not None:
+            self.jobs.stop()
         for subscription in self._subscriptions:
             subscription.close()
         if self.narration is not None:
