@@ -153,6 +153,8 @@ class JobQueue:
             self.store.window_add(ALL, job.created_at, job.id)
             self.store.window_add(ready_key(job.priority, key_id), job.created_at, job.id)
         self.store.incr(ARRIVED, len(jobs))
+        for listing in (ALL, by_key(key_id)):  # listings forget jobs whose records expired
+            self.store.window_trim(listing, now - JOB_TTL_S)
         return jobs
 
     def _reachable(self, jobs: list[Job], now: float) -> Refusal | None:
