@@ -186,6 +186,25 @@ def test_a_job_whose_deadline_passed_in_the_queue_fails_with_the_reason(store: S
     assert failed.error.code == "deadline_exceeded"
 
 
+def test_a_deadline_shorter_than_the_predicted_wait_is_refused_but_not_behind_a_lower_class(store: Store) -> None:
+    clock = Clock()
+    jobs = _queue(store, clock)
+    _submit(jobs, "k1", 40, priority="background")
+    jobs.observe_load()
+    for _ in range(4):  # 4 jobs a second served
+        claimed = jobs.claim("w")
+        assert claimed is not None
+        jobs.finish(claimed, {"text": ""})
+    clock.now += 1
+    jobs.observe_load()
+    assert jobs.forecast.predicted_wait_s() == pytest.approx(9.0)  # 36 waiting at 4 a second
+    with pytest.raises(QuotaExceeded) as refused:
+        _submit(jobs, "k2", 1, priority="background", deadline_s=5)
+    assert refused.value.refusal.code == "deadline_unreachable"
+    assert refused.value.refusal.retry_after_s == pytest.approx(4.0)
+    _submit(jobs, "k2", 1, priority="interactive", deadline_s=5)  # nothing of its class waits
+
+
 def test_cancelling_a_waiting_job_ends_it_and_it_is_never_claimed(store: Store) -> None:
     jobs = _queue(store)
     (job,) = _submit(jobs, "k1", 1)

@@ -55,12 +55,14 @@ class Forecast:
             self.service.update(max(0.0, finished_total - finished) / elapsed)
         self._last = (now, arrived_total, finished_total)
 
-    def predicted_wait_s(self) -> float | None:
-        """Seconds until a job submitted now starts, at the measured service rate; None before any was measured."""
+    def predicted_wait_s(self, queued: int | None = None) -> float | None:
+        """Seconds until a job submitted now starts behind `queued` jobs (default: the whole queue), at the measured
+        service rate; None while no service was measured."""
+        ahead = self.queued if queued is None else queued
         rate = self.service.forecast(0)
-        if self.queued == 0:
+        if ahead == 0:
             return 0.0
-        return None if rate <= 0 else self.queued / rate
+        return None if rate <= 0 else ahead / rate
 
     def predicted_queue(self, horizon_s: float) -> float:
         """Jobs waiting `horizon_s` from now: arrivals forecast over the horizon minus what the workers finish."""

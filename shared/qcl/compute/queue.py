@@ -158,14 +158,22 @@ class JobQueue:
         return jobs
 
     def _reachable(self, jobs: list[Job], now: float) -> Refusal | None:
-        """Refuse jobs whose deadline is shorter than the predicted wait: they would only fail later."""
-        self.observe_load()
-        wait = self.forecast.predicted_wait_s()
-        deadlines = [job.deadline_at - now for job in jobs if job.deadline_at is not None]
-        if wait is None or not deadlines or min(deadlines) >= wait:
+        """Refuse jobs whose deadline is shorter than their predicted wait (they would only fail later): the jobs
+        of their class and the more urgent ones, at the measured service rate."""
+        timed = [job for job in jobs if job.deadline_at is not None]
+        if not timed:
             return None
-        message = f"the queue's predicted wait is {wait:.1f} s, longer than the deadline of {min(deadlines):.1f} s"
-        return Refusal("deadline_unreachable", message, wait - min(deadlines))
+        self.observe_load()
+        depth = self.depth()
+        for job in timed:
+            assert job.deadline_at is not None
+            ahead = sum(depth[priority] for priority in PRIORITIES[: job.rank + 1])
+            wait = self.forecast.predicted_wait_s(queued=ahead)
+            left = job.deadline_at - now
+            if wait is not None and wait > left:
+                message = f"a {job.priority} job's predicted wait is {wait:.1f} s, past its deadline ({left:.1f} s)"
+                return Refusal("deadline_unreachable", message, wait - left)
+        return None
 
     def observe_load(self) -> None:
         """Feed the forecast (arrivals, service, queue length), at most once a second."""
