@@ -216,6 +216,7 @@ def run_jobs_bench(
     runtime: str = "tiny",
     workers: int = 4,
     probes: int = 20,
+    background: int = 200,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     service = _tiny_service(settings)
@@ -225,7 +226,7 @@ def run_jobs_bench(
         first = backlog(store, chosen, n=n, workers=workers, progress=progress)
         store.clear()
         second = interactive_latency(
-            store, service, probes=probes, background=200, workers=workers, rounds=4, progress=progress
+            store, service, probes=probes, background=background, workers=workers, rounds=4, progress=progress
         )
         store.clear()
     finally:
