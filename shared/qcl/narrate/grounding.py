@@ -13,6 +13,8 @@ A text passes when every one of these holds:
   matches the value's magnitude ("fell 5.8%" for a change of −5.8), a signed one must agree in sign ("−5.8%");
 - a percentage matches only a percentage of the report, a price in USD only a price or market cap, the number
   after the word "tick" only a tick and after "epoch" only an epoch; other numbers may match any value;
+- every number is bound to its quantity: written beside a word of the quantity it is a value of (binding.py), so
+  the market cap written as the burned supply fails though both are report values;
 - every HH:MM time and date it writes is one in the report (times in UTC, as the report has them);
 - every word about the network's state agrees with the report's status and findings ("healthy" needs a healthy
   status, "a serious problem" a warning or worse, "critical" / "嚴重" a critical finding; claims.py);
@@ -20,7 +22,8 @@ A text passes when every one of these holds:
   a fall in the report; a direction whose clause names no subject must agree with some trend of the report;
 - a count or identifier (ticks, epochs, findings, seconds the rules round to integers) is not written with
   decimals ("a score of 60/100, which is 1.00" does not copy anything);
-- it is written in the language asked for (language.py) and is not empty;
+- it is written in the language asked for (language.py), reads as finished prose (no stutter, broken characters or
+  sentence cut off: language.fluency_issue) and is not empty;
 - it says something checkable: at least one figure of the report, and, where `must_cite` names finding codes
   (a narrative of a report with warnings: those findings), a figure or trend of at least one of them;
 - it does not loop: no clause repeated, no short unit repeated back to back four times or more (small models
@@ -35,10 +38,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from qcl.narrate.binding import binding_issues
 from qcl.narrate.claims import direction_claims, state_claims
 from qcl.narrate.facts import Fact, ReportFacts
 from qcl.narrate.formats import Language
-from qcl.narrate.language import language_issue
+from qcl.narrate.language import fluency_issue, language_issue
 from qcl.narrate.mentions import NumberMention, extract
 
 _CLAUSE_END = re.compile(r"[.,:](?!\d)|[;!?\n。，；：！？、]")
@@ -100,7 +104,10 @@ def check_grounding(
         issues.append(problem)
     if (loop := repetition_issue(text)) is not None:
         issues.append(loop)
+    if (rough := fluency_issue(text, language)) is not None:
+        issues.append(rough)
     mentions = extract(text)
+    issues.extend(binding_issues(text, facts, mentions.numbers))
     for mention in mentions.numbers:
         found = [fact for fact in facts.values if matches(mention, fact)]
         if found:
