@@ -250,7 +250,7 @@ def market_cap_answer(m: NetworkMetrics, language: Language) -> Sentence:
     if language == "en":
         about = f" (about {words} USD)" if words else ""
         return f"The market cap is {cap} USD{about}", ("market_cap_usd",)
-    about = f"（約 {_zh_words(m.market_cap_usd)} 美元）" if m.market_cap_usd >= 10**4 else ""
+    about = f"（約 {_zh_words(m.market_cap_usd)}美元）" if m.market_cap_usd >= 10**4 else ""
     return f"市值為 {cap} 美元{about}", ("market_cap_usd",)
 
 

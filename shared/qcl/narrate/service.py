@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -47,6 +47,7 @@ from qcl.narrate.facts import ReportFacts, report_facts
 from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.grounding import GroundingResult, check_grounding
 from qcl.narrate.language import ends_sentence, to_traditional
+from qcl.narrate.phrasing import StreamEvent, stream_answer
 from qcl.narrate.prompts import answer_messages, narration_messages
 from qcl.narrate.questions import (
     NO_REPORT,
@@ -245,6 +246,12 @@ class Narrator:
         messages = answer_messages(question, composed)
         attempt = self._attempt(messages, report_facts(report), language, skip, frozenset(), priority="interactive")
         return self._finish("answer", composed, attempt, report, match.score, started, request_id)
+
+    def stream_answer(
+        self, question: str, language: Language, report: AnalysisReport | None, *, request_id: str | None = None
+    ) -> Iterator[StreamEvent]:
+        """The composed answer at once, then the model's checked sentences, then the final answer (phrasing.py)."""
+        return stream_answer(self, question, language, report, request_id)
 
     def phrasing_skip(
         self, language: Language, *, phrase: bool = True, declined: bool = False, injection: bool = False
