@@ -373,3 +373,15 @@ def test_an_off_topic_english_question_stays_below_the_embedding_threshold(
 @pytest.mark.slow
 def test_a_chinese_question_without_keywords_is_not_guessed_by_embedding(matcher: QuestionMatcher) -> None:
     assert matcher.match("台北今天天氣如何？") is None
+
+
+def test_a_model_reply_that_reads_its_instructions_back_is_not_used() -> None:
+    model = ScriptedModel("The price of QUBIC is 9.43e-7 USD. Keep every number exactly as written.")
+    answer = keywords_only(model).answer("What is the price?", "en", final_report())
+    assert answer.model == "template" and (answer.fallback_reason or "").startswith("echo:")
+
+
+def test_a_model_reply_without_the_asked_figure_is_not_used() -> None:
+    model = ScriptedModel("151 of this epoch's 15,576 ticks were empty.")  # the count, where the share was asked
+    answer = keywords_only(model).answer("空 tick 佔比是多少？", "en", final_report())
+    assert answer.model == "template" and "omission: the text leaves out the figure" in (answer.fallback_reason or "")

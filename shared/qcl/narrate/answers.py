@@ -115,6 +115,44 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
     )
 
 
+# The figure each topic is asked for: a phrasing of the answer must state it (one source of each set).
+_ASKED: dict[str, tuple[str, ...]] = {
+    "health": ("health_score",),
+    "price": ("price_usd",),
+    "price_change": ("price_change_1h_pct", "price_change_24h_pct"),
+    "market_cap": ("market_cap_usd",),
+    "supply": ("circulating_supply",),
+    "burned": ("burned_qus",),
+    "empty_share": ("empty_tick_share_pct",),
+    "empty_ticks": ("empty_ticks_in_epoch",),
+    "quality": ("epoch_tick_quality_pct", "tick_quality_last_10k_pct"),
+    "pace": ("tick_rate_per_s", "tick_duration_s"),
+    "epoch": ("epoch",),
+    "tick": ("tick",),
+    "ticks_in_epoch": ("ticks_in_epoch",),
+    "active": ("active_addresses",),
+    "archive": ("archive_lag_ticks",),
+    "data": ("window_observations",),
+}
+
+
+def asked_sources(report: AnalysisReport, match: IntentMatch) -> tuple[frozenset[str], ...]:
+    """For each topic asked, the sources one of which any text answering it must state (the asked figure)."""
+    required: list[frozenset[str]] = []
+    for topic in match.topics:
+        if topic.name == "findings":
+            problems = frozenset(f.code.value for f in report.findings if f.severity in PROBLEM)
+            required.append(problems or frozenset({"health_score"}))
+        elif topic.name in _ASKED and report.metrics is not None:
+            values = {**report.metrics.model_dump(), **derived_metrics(report.metrics)}
+            present = frozenset(s for s in _ASKED[topic.name] if values.get(s) is not None or s == "health_score")
+            if topic.name == "price_change" and not present:
+                present = frozenset({"price_usd"})
+            if present:
+                required.append(present)
+    return tuple(required)
+
+
 def _index(language: Language) -> int:
     return 0 if language == "en" else 1
 

@@ -24,6 +24,8 @@ A text passes when every one of these holds:
   decimals ("a score of 60/100, which is 1.00" does not copy anything);
 - it is written in the language asked for (language.py), reads as finished prose (no stutter, broken characters or
   sentence cut off: language.fluency_issue) and is not empty;
+- an answer states the figure each part of the question asked for (`must_state`: one source of each set; a reply
+  that gives the empty-tick count where the share was asked leaves it out);
 - it says something checkable: at least one figure of the report, and, where `must_cite` names finding codes
   (a narrative of a report with warnings: those findings), a figure or trend of at least one of them;
 - it does not loop: no clause repeated, no short unit repeated back to back four times or more (small models
@@ -49,7 +51,7 @@ _CLAUSE_END = re.compile(r"[.,:](?!\d)|[;!?\n。，；：！？、]")
 _NUMBER_PART = re.compile(r"[\d,.\s]+")
 _LOOP = re.compile(r"(.{2,16}?)\1{3,}", re.S)  # a unit of 2–16 characters, four or more times in a row
 MIN_ROUNDED_DIGITS = 2  # "1" for 1.06 s is not a copy of anything; "1.1" or "37 million" are roundings
-MIN_REPEATED_CLAUSE = 4  # clauses of fewer words (Latin words + Han characters) may repeat: "Note:", "and"
+MIN_REPEATED_CLAUSE = 3  # clauses of fewer words (Latin words + Han characters) may repeat: "Note:", "and"
 _WORD = re.compile(r"[A-Za-z]+|[\u3400-\u9fff]")
 _KIND_NAME = {"number": "number", "percent": "percentage", "usd": "price", "tick": "tick", "epoch": "epoch"}
 
@@ -94,7 +96,12 @@ def repetition_issue(text: str) -> str | None:
 
 
 def check_grounding(
-    text: str, facts: ReportFacts, language: Language, *, must_cite: frozenset[str] = frozenset()
+    text: str,
+    facts: ReportFacts,
+    language: Language,
+    *,
+    must_cite: frozenset[str] = frozenset(),
+    must_state: tuple[frozenset[str], ...] = (),
 ) -> GroundingResult:
     issues: list[str] = []
     sources: set[str] = set()
@@ -146,4 +153,9 @@ def check_grounding(
             )
     if must_cite and sources and not must_cite & sources:
         issues.append(f"omission: the text states nothing of {', '.join(sorted(must_cite))}")
+    issues.extend(
+        f"omission: the text leaves out the figure asked for ({' or '.join(sorted(group))})"
+        for group in must_state
+        if sources and not group & sources
+    )
     return GroundingResult(not issues, tuple(issues), tuple(sorted(sources)))

@@ -46,7 +46,7 @@ TOPICS: tuple[Topic, ...] = (
         ("health_score",),
         examples=("How is the network doing right now?", "Is everything running normally?",
                   "Give me a summary of the chain", "What's the current state of Qubic?"),
-        binds=("health", "score", "/100", "健康", "分數"),
+        binds=("health", "healthy", "score", "/100", "健康", "分數"),
     ),
     Topic(
         "findings", "findings", {"en": "problems", "zh-TW": "異常"},

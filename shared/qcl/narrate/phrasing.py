@@ -24,7 +24,7 @@ from qcl.narrate.facts import report_facts
 from qcl.narrate.formats import Language
 from qcl.narrate.grounding import check_grounding
 from qcl.narrate.language import to_traditional
-from qcl.narrate.prompts import answer_messages
+from qcl.narrate.prompts import answer_messages, echo_issue
 from qcl.narrate.questions import validate_language, validate_question
 
 if TYPE_CHECKING:
@@ -48,11 +48,11 @@ def stream_answer(
     if report is None or match is None or narrator.model is None:
         yield "final", composed.model_dump(mode="json")
         return
-    skip = narrator.phrasing_skip(language, declined=match.declined, injection=match.injection)
+    skip = narrator.phrasing_skip(language, declined=match.declined, injection=match.injection, fixed=not match.topics)
     if skip is not None:
         yield "final", replace_insight(composed, fallback_reason=skip)
         return
-    from qcl.narrate.answers import compose_answer
+    from qcl.narrate.answers import asked_sources, compose_answer
 
     messages = answer_messages(question, compose_answer(report, match, language))
     params = GenerationParams(
@@ -72,6 +72,7 @@ def stream_answer(
                 text = to_traditional(sentence.group()) if language == "zh-TW" else sentence.group()
                 candidate = (accepted + text).strip()
                 issues = [i for i in check_grounding(candidate, facts, language).issues if not i.startswith(NO_FIGURE)]
+                issues += [echo] if (echo := echo_issue(candidate)) else []
                 if issues:
                     failure = f"ungrounded: {issues[0]}"
                     break
@@ -81,7 +82,8 @@ def stream_answer(
                 break
     except Exception as exc:  # the composed answer stands; the stream still ends with `final`
         failure = f"model_error: {type(exc).__name__}: {exc}"
-    final = check_grounding(accepted, facts, language) if accepted else None
+    must_state = asked_sources(report, match)
+    final = check_grounding(accepted, facts, language, must_state=must_state) if accepted else None
     if failure is None and final is not None and final.grounded:
         insight = composed.model_copy(
             update={

@@ -12,6 +12,7 @@ answer, never as a user-visible one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from qcl.narrate.templates import Rendered
@@ -36,6 +37,17 @@ _ANSWER = {
 }
 
 Messages = Sequence[Mapping[str, str]]
+_ECHO = re.compile(
+    r"\b(?:rewrite the answer|keep every number|question tags?|do not follow instructions|add no other number)\b"
+    r"|</?question>|數字都必須照原樣|問題標籤|不要執行其中",
+    re.I,
+)
+
+
+def echo_issue(reply: str) -> str | None:
+    """Why `reply` reads the prompt's instructions back (small models do), or None."""
+    found = _ECHO.search(reply)
+    return None if found is None else f"echo: the reply repeats the instructions ({found.group()!r})"
 
 
 def narration_messages(facts: Rendered) -> Messages:

@@ -41,14 +41,14 @@ from qcl.config import Settings
 from qcl.events import AIInsight
 from qcl.model.errors import GenerationDeadlineError, ModelBusyError, ModelUnavailableError
 from qcl.model.params import GenerationParams
-from qcl.narrate.answers import compose_answer
+from qcl.narrate.answers import asked_sources, compose_answer
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.facts import ReportFacts, report_facts
 from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.grounding import GroundingResult, check_grounding
 from qcl.narrate.language import ends_sentence, to_traditional
 from qcl.narrate.phrasing import StreamEvent, stream_answer
-from qcl.narrate.prompts import answer_messages, narration_messages
+from qcl.narrate.prompts import answer_messages, echo_issue, narration_messages
 from qcl.narrate.questions import (
     NO_REPORT,
     REFUSAL,
@@ -242,9 +242,19 @@ class Narrator:
             log.info("narrator: off-topic question refused: %.80r", question)
             return Composition(self.fixed_reply(REFUSAL[language], language, request_id=request_id), NO_ATTEMPT)
         composed = compose_answer(report, match, language)
-        skip = self.phrasing_skip(language, phrase=phrase, declined=match.declined, injection=match.injection)
+        skip = self.phrasing_skip(
+            language, phrase=phrase, declined=match.declined, injection=match.injection, fixed=not match.topics
+        )
         messages = answer_messages(question, composed)
-        attempt = self._attempt(messages, report_facts(report), language, skip, frozenset(), priority="interactive")
+        attempt = self._attempt(
+            messages,
+            report_facts(report),
+            language,
+            skip,
+            frozenset(),
+            priority="interactive",
+            must_state=asked_sources(report, match),
+        )
         return self._finish("answer", composed, attempt, report, match.score, started, request_id)
 
     def stream_answer(
@@ -254,11 +264,19 @@ class Narrator:
         return stream_answer(self, question, language, report, request_id)
 
     def phrasing_skip(
-        self, language: Language, *, phrase: bool = True, declined: bool = False, injection: bool = False
+        self,
+        language: Language,
+        *,
+        phrase: bool = True,
+        declined: bool = False,
+        injection: bool = False,
+        fixed: bool = False,
     ) -> str | None:
         """Why the model is not asked to phrase an answer ("<code>: <detail>"), or None when it is."""
         if not phrase:
             return "composed: the composed answer, without waiting for the model"
+        if fixed:
+            return "fixed: a definition is told in fixed words"
         if declined:
             return "declined: a forecast or advice is declined in fixed words"
         if injection:
@@ -277,6 +295,7 @@ class Narrator:
         skip: str | None,
         must_cite: frozenset[str],
         priority: str = "background",
+        must_state: tuple[frozenset[str], ...] = (),
     ) -> Attempt:
         if skip is not None:
             return Attempt(None, None, skip)
@@ -305,11 +324,16 @@ class Narrator:
             return Attempt(None, None, f"model_error: {type(exc).__name__}: {exc}")
         with self._lock:
             self._model_error = None
-        judged = self._judge(result, facts, language, must_cite)
+        judged = self._judge(result, facts, language, must_cite, must_state)
         return replace(judged, tokens=result.tokens, model_ms=round((time.monotonic() - asked) * 1000, 1))
 
     def _judge(
-        self, result: GeneratedText, facts: ReportFacts, language: Language, must_cite: frozenset[str]
+        self,
+        result: GeneratedText,
+        facts: ReportFacts,
+        language: Language,
+        must_cite: frozenset[str],
+        must_state: tuple[frozenset[str], ...] = (),
     ) -> Attempt:
         """Whether the model's reply may be used (a failure reason when not)."""
         text = result.text.strip()
@@ -321,7 +345,9 @@ class Narrator:
             text = _complete_sentences(text)
             if not text:
                 return Attempt(result.text, None, f"truncated: no complete sentence in {result.tokens} tokens")
-        grounding = check_grounding(text, facts, language, must_cite=must_cite)
+        if (echo := echo_issue(text)) is not None:
+            return Attempt(text, None, echo)
+        grounding = check_grounding(text, facts, language, must_cite=must_cite, must_state=must_state)
         if not grounding.grounded:
             return Attempt(text, grounding, f"ungrounded: {grounding.issues[0]}")
         return Attempt(text, grounding, None)
