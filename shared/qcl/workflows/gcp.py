@@ -22,7 +22,7 @@ becomes a step of the same name (so every `next` still lands) holding two:
               result: narrate_en_response
           - narrate_en_result:
               assign:
-                - narrative_en: ${narrate_en_response.body}
+                - narrative_en: ${narrate_en_response.body.result}
 
 The API's connector route runs the same connector as the local executor, so results and errors (HttpError with
 the status code) match. QCL_API_BASE is a user environment variable of the deployed workflow (Terraform sets it).
@@ -99,7 +99,7 @@ def _http_step(name: str, body: dict[str, Any]) -> dict[str, Any]:
     steps: list[Any] = [{f"{name}_post": post}]
     if "result" in body:
         post["result"] = f"{name}_response"
-        steps.append({f"{name}_result": {"assign": [{body["result"]: f"${{{name}_response.body}}"}]}})
+        steps.append({f"{name}_result": {"assign": [{body["result"]: f"${{{name}_response.body.result}}"}]}})
     out: dict[str, Any] = {"steps": steps}
     if "next" in body:
         out["next"] = body["next"]

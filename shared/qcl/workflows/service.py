@@ -134,6 +134,7 @@ class WorkflowService:
         revision: int | None = None,
         execution_id: str | None = None,
         trigger: str = "manual",
+        launch: bool = True,
     ) -> dict[str, Any] | None:
         """Create an execution of the latest (or given) revision and run it on a thread; None when `execution_id`
         exists already (a trigger fired twice for one event)."""
@@ -158,7 +159,8 @@ class WorkflowService:
         }
         if not self.repo.create_execution(record):
             return None
-        self._launch(record)
+        if launch:  # else it waits, queued and unclaimed, for an executor's sweep (resume_orphans)
+            self._launch(record)
         return record
 
     def run(self, name: str, argument: Any = None, *, wait_s: float = 300.0, **options: Any) -> dict[str, Any]:
