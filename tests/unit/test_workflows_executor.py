@@ -285,7 +285,7 @@ def test_a_loop_over_too_many_items_is_refused_before_it_starts() -> None:
         "          steps:\n            - s:\n                call: test.call\n"
     )
     with pytest.raises(LimitExceeded, match="more than 100 iterations"):
-        _, recorder, _ = execute(source, limits=Limits(max_iterations=100))
+        execute(source, limits=Limits(max_iterations=100))
 
 
 def test_variables_over_the_payload_limit_stop_the_execution() -> None:
