@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import ValidationError
 
-from qcl.analysis import AnalysisReport, analyze_window
+from qcl.analysis import AnalysisReport, analyze_window, check_consistency
 from qcl.bus.base import Bus
 from qcl.events import WORKFLOW_EVENTS, WorkflowEvent
 from qcl.pipeline.analyzer import LATEST_KEY, WINDOW_KEY
@@ -95,9 +95,13 @@ class LocalConnectors:
             if not isinstance(epoch, int) or isinstance(epoch, bool):
                 raise http_error(400, f"epoch: must be an integer, got {epoch!r}")
             observations = [o for o in observations if o.stats.epoch == epoch]
-        if not observations:
+        consistent: list[Observation] = []
+        for observation in observations:  # as the analyzer does: skip what contradicts the window so far
+            if check_consistency(consistent, observation) is None:
+                consistent.append(observation)
+        if not consistent:
             raise http_error(404, "no stored observations in that window (is the analyzer running?)")
-        return analyze_window(observations).model_dump(mode="json")
+        return analyze_window(consistent).model_dump(mode="json")
 
     def _report(self, raw: Any) -> AnalysisReport | None:
         if raw is None:
