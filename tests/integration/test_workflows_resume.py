@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -56,7 +57,7 @@ main:
 
 
 class Counting(BaseHTTPRequestHandler):
-    hits: Counter[str] = Counter()
+    hits: ClassVar[Counter[str]] = Counter()
 
     def do_POST(self) -> None:
         step = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["step"]

@@ -111,8 +111,11 @@ class WorkflowService:
     def revision(self, name: str, number: int | None = None) -> dict[str, Any]:
         found = self.repo.revision(name, number)
         if found is None:
-            which = "any revision" if number is None else f"revision {number}"
-            raise UnknownWorkflowError(f"workflow {name!r} has no {which}; deployed: {', '.join(self.repo.names())}")
+            if number is not None and self.repo.revision(name) is not None:
+                latest = self.repo.revision(name) or {}
+                raise UnknownWorkflowError(f"workflow {name!r} has no revision {number}; latest: {latest['revision']}")
+            deployed = ", ".join(self.repo.names()) or "(none)"
+            raise UnknownWorkflowError(f"workflow {name!r} is not deployed; deployed: {deployed}")
         return found
 
     def workflow(self, revision: dict[str, Any]) -> Workflow:
