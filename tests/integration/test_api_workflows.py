@@ -110,3 +110,28 @@ def test_connector_route_runs_the_same_connector_as_the_executor(api: Api) -> No
     assert api.client.post("/api/workflows/connectors/nope", json={}, headers=headers).status_code == 404
     no_data = api.client.post("/api/workflows/connectors/analyze", json={}, headers=headers)
     assert no_data.status_code == 404
+
+
+def test_a_notification_reaches_the_live_stream(tmp_path: Path) -> None:
+    from qcl.api import ApiIngest, context
+    from qcl.api.stream import EventLog
+
+    api = make_api(tmp_path, narrator=TemplateNarrator())
+    ingest = ApiIngest(api.services, context(api.app).broadcaster)
+    ingest.start()
+    try:
+        notify = "main:\n  steps:\n    - n:\n        call: qcl.notify\n        args:\n          message: hello\n"
+        deploy(api, "notifier", notify)
+        answer = api.client.post(
+            "/api/workflows/notifier/executions", json={"wait_s": 10}, headers=api.headers(Role.OPERATOR)
+        )
+        assert answer.get_json()["state"] == "succeeded"
+        log = EventLog(api.services)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not [e for e in log.read_after(0) if e["type"] == "workflow"]:
+            time.sleep(0.05)
+        streamed = [e for e in log.read_after(0) if e["type"] == "workflow"]
+        assert streamed and streamed[0]["data"]["message"] == "hello"
+        assert streamed[0]["data"]["workflow"] == "notifier"
+    finally:
+        ingest.stop()

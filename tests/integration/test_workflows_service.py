@@ -265,3 +265,13 @@ def _all_steps(steps: list[Any]) -> list[Any]:
         for block in step.blocks.values():
             found += _all_steps(block)
     return found
+
+
+def test_deploy_folder_deploys_every_example_with_its_triggers(store: Store) -> None:
+    from qcl.workflows.service import deploy_folder
+
+    service = make_service(store, None)
+    lines = deploy_folder(service, EXAMPLES)
+    assert [line.split()[1] for line in lines] == ["critical-alert", "epoch-report", "question-batch"]
+    assert service.repo.revision("critical-alert")["triggers"][0]["topic"] == "network-analysis"
+    assert deploy_folder(service, EXAMPLES / "missing") == []

@@ -151,6 +151,8 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
     service = ctx.services.workflows or build_service(ctx)
     ctx.services.workflows = service
     name_param = {"name": {"type": "string", "pattern": NAME_PATTERN}}
+    missing = service.connectors.available() if isinstance(service.connectors, LocalConnectors) else {}
+    runnable = [name for name in QCL_CONNECTORS if missing.get(name) is None]
     id_param = {"execution_id": {"type": "string", "pattern": ID_PATTERN}}
 
     def not_found(exc: Exception) -> ApiError:
@@ -263,12 +265,15 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         "POST", "/api/workflows/connectors/{connector}", role=Role.OPERATOR, tag="workflows",
         summary="Run one qcl.* connector (what a workflow deployed on Cloud Workflows calls)",
         body=dict[str, JsonValue], responses={200: ConnectorResult, 400: None, 404: None, 503: None},
-        path_params={"connector": {"type": "string", "enum": [c.removeprefix("qcl.") for c in QCL_CONNECTORS]}},
+        path_params={"connector": {"type": "string", "enum": [c.removeprefix("qcl.") for c in runnable]}},
     )  # fmt: skip
     def run_connector(connector: str, body: dict[str, Any]) -> ConnectorResult:
         name = f"qcl.{connector}"
-        if name not in QCL_CONNECTORS:
-            raise ApiError(404, "not_found", f"no connector {name!r}; known: {', '.join(QCL_CONNECTORS)}")
+        if name not in runnable:
+            why = missing.get(name) or "no such connector"
+            raise ApiError(
+                404, "not_found", f"{name} cannot run on this instance: {why}; these can: {', '.join(runnable)}"
+            )
         try:
             result = service.connectors.call(name, body)
         except WorkflowRaised as exc:

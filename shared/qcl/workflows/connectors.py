@@ -75,13 +75,27 @@ class LocalConnectors:
         self.source = source
         self.context: dict[str, Any] = {}  # the execution calling (set per call by the service)
 
+    def available(self) -> dict[str, str | None]:
+        """Each qcl.* connector and why it cannot run here (None: it can)."""
+        needs = {
+            "qcl.narrate": (self.narrator, "no narrator is running in this process"),
+            "qcl.ask": (self.narrator, "no narrator is running in this process"),
+            "qcl.oracle": (self.bus, "no event bus is configured for this process"),
+            "qcl.notify": (self.bus, "no event bus is configured for this process"),
+            "qcl.complete": (self.generation, "no model is running in this process"),
+        }
+        return {name: (needs[name][1] if name in needs and needs[name][0] is None else None) for name in QCL_CONNECTORS}
+
     def call(self, name: str, args: dict[str, Any], *, context: Mapping[str, Any] | None = None) -> Any:
         if name.startswith("http."):
             return self._http(name.removeprefix("http."), args)
         handler = getattr(self, "_" + name.removeprefix("qcl."), None)
         if name not in QCL_CONNECTORS or handler is None:
             raise http_error(404, f"unknown connector {name!r}")
-        return handler(args, dict(context or {}))
+        try:
+            return handler(args, dict(context or {}))
+        except (ValueError, TypeError) as exc:  # arguments of the wrong shape (pydantic's errors are ValueErrors)
+            raise http_error(400, f"{name}: invalid arguments: {exc}") from None
 
     # -- qcl.* ---------------------------------------------------------------------------------------------------------
 

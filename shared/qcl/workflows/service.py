@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from qcl.store.base import Store
@@ -309,3 +310,22 @@ class WorkflowService:
             subscription.close()
         for thread in [*self._background, *([self._renewer] if self._renewer else [])]:
             thread.join(timeout=timeout_s)
+
+
+def deploy_folder(service: WorkflowService, folder: Path) -> list[str]:
+    """Deploy every *.yaml in `folder` (named after the file, _ as -) with its triggers from triggers.json there;
+    one line per workflow. A file that does not deploy is reported in its line and skipped."""
+    if not folder.is_dir():
+        return []
+    beside = folder / "triggers.json"
+    triggers = json.loads(beside.read_text(encoding="utf-8")) if beside.is_file() else {}
+    lines = []
+    for path in sorted(folder.glob("*.yaml")):
+        name = path.stem.replace("_", "-")
+        try:
+            revision = service.deploy(name, path.read_text(encoding="utf-8"), triggers=triggers.get(name, []))
+        except WorkflowSyntaxError as exc:
+            lines.append(f"workflow {name}: not deployed: {path}: {exc}")
+            continue
+        lines.append(f"workflow {name} revision {revision['revision_id']} ({len(revision['triggers'])} trigger(s))")
+    return lines
