@@ -1,4 +1,4 @@
-"""`qcl workflows ...`: deploy, run, list, show, history, steps, cancel, resume, translate.
+"""`qcl workflows ...`: deploy, run, list, show, history, steps, resume, translate; and `qcl bench workflows`.
 
     qcl workflows deploy workflows/epoch_report.yaml --name epoch-report
     qcl workflows run epoch-report --data '{"epoch": 190}' --wait --json
@@ -194,6 +194,31 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         else:
             for record in records:
                 typer.echo(f"{record['id']} {record['state']}")
+
+    @bench_app.command("workflows")
+    def bench_workflows(
+        iterations: Annotated[int, typer.Option("--steps", help="loop iterations (a step each)", min=1)] = 1000,
+        store: Annotated[str, typer.Option("--store", help="memory | redis (redis also runs memory)")] = "memory",
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Per-step cost of the durable executor (checkpoint per step) vs the bare interpreter, and resume speed."""
+        from qcl.bench.workflows import run_workflows_bench
+        from qcl.store.memory import MemoryStore
+
+        stores: dict[str, Any] = {"memory": MemoryStore()}
+        if store == "redis":
+            from qcl.store.redis import RedisStore
+
+            settings = settings_or_exit()
+            stores["redis"] = RedisStore(settings.redis_url, prefix=f"{settings.redis_prefix}bench-workflows:")
+        elif store != "memory":
+            raise fail(f"--store: memory or redis, got {store!r}", 2)
+        result = run_workflows_bench(stores, iterations=iterations, progress=lambda line: typer.echo(line, err=True))
+        if as_json:
+            print_json(result)
+            return
+        for row in result["runs"]:
+            typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
 
     @group.command()
     def translate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
