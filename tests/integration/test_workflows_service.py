@@ -275,3 +275,12 @@ def test_deploy_folder_deploys_every_example_with_its_triggers(store: Store) -> 
     assert [line.split()[1] for line in lines] == ["critical-alert", "epoch-report", "question-batch"]
     assert service.repo.revision("critical-alert")["triggers"][0]["topic"] == "network-analysis"
     assert deploy_folder(service, EXAMPLES / "missing") == []
+
+
+def test_a_finished_journal_is_sealed_into_a_value_that_expires(store: Store) -> None:
+    service = make_service(store, None)
+    service.deploy("adder", SMALL % 1)
+    record = service.run("adder", {"x": 1}, wait_s=10)
+    assert store.list_range(f"wf:journal:{record['id']}", 10) == []
+    assert store.get(f"wf:journal-sealed:{record['id']}") is not None
+    assert [s["step"] for s in service.steps(record["id"])] == ["r"]

@@ -6,7 +6,8 @@
 
 Keys (under the store's prefix): wf:names (window of names), wf:rev:<name>:<n> (a revision, never rewritten),
 wf:latest:<name>, wf:digest:<name>:<sha256> (the revision holding that exact source), wf:exec:<id> (the execution),
-wf:execs:<name> (window of its executions by start time), wf:journal:<id> (finished steps, newest first),
+wf:execs:<name> (window of its executions by start time), wf:journal:<id> (finished steps, newest first; sealed
+into wf:journal-sealed:<id>, which expires, once the execution ends),
 wf:active (window of unfinished executions), wf:lease:<id> (the executor that runs it, with a TTL),
 wf:cancel:<id>.
 """
@@ -85,6 +86,7 @@ class WorkflowRepo:
         if not self.store.put_if_absent(f"wf:exec:{record['id']}", json.dumps(record), ttl_s=_KEEP_S):
             return False
         self.store.window_add(f"wf:execs:{record['workflow']}", record["created_at"], record["id"])
+        self.store.window_trim(f"wf:execs:{record['workflow']}", record["created_at"] - _KEEP_S)  # expired ones
         self.store.window_add("wf:active", record["created_at"], record["id"])
         return True
 
@@ -118,7 +120,16 @@ class WorkflowRepo:
     def steps(self, execution_id: str) -> list[dict[str, Any]]:
         """Finished steps, oldest first."""
         rows = self.store.list_range(f"wf:journal:{execution_id}", MAX_JOURNAL)
+        if not rows:
+            sealed = self.store.get(f"wf:journal-sealed:{execution_id}")
+            return list(json.loads(sealed)) if sealed is not None else []
         return [json.loads(row) for row in reversed(rows)]
+
+    def seal_journal(self, execution_id: str) -> None:
+        """A finished execution's journal becomes one value that expires with the execution (lists cannot)."""
+        entries = self.steps(execution_id)
+        self.store.put(f"wf:journal-sealed:{execution_id}", json.dumps(entries, default=str), ttl_s=_KEEP_S)
+        self.store.delete(f"wf:journal:{execution_id}")
 
     # -- claims and cancel -----------------------------------------------------------------------------------------
 

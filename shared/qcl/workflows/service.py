@@ -273,6 +273,7 @@ class WorkflowService:
         record["ended_at"] = time.time()
         try:
             self.repo.put_execution(record)
+            self.repo.seal_journal(execution_id)
         finally:
             self.repo.release(execution_id, self.owner)
             with self._lock:
