@@ -236,7 +236,8 @@ class Run:
     def _record(self, record: dict[str, Any], frame: Frame, **outcome: Any) -> None:
         frames = [f.vars for f in frame.chain()]
         try:
-            text = json.dumps({"frames": frames, **outcome, "result": record.get("result")}, default=str)
+            with self._lock:  # parallel branches may be writing shared variables of an outer frame
+                text = json.dumps({"frames": frames, **outcome, "result": record.get("result")}, default=str)
         except (TypeError, ValueError) as exc:
             raise LimitExceeded(f"the variables cannot be stored: {exc}") from None
         if len(text.encode()) > self.limits.max_payload_bytes:
