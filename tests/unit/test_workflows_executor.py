@@ -368,3 +368,42 @@ def test_a_cancelled_run_stops_before_its_next_step() -> None:
     journal.cancel.set()
     with pytest.raises(ExecutionCancelled):
         execute(JOURNALED, journal=journal)
+
+
+BRANCH_FAILS = """
+main:
+  steps:
+    - both:
+        parallel:
+          %s
+          branches:
+            - failing:
+                steps:
+                  - boom:
+                      raise:
+                        message: left failed
+            - slow:
+                steps:
+                  - wait:
+                      call: sys.sleep
+                      args:
+                        seconds: 0.3
+                  - late:
+                      call: test.call
+"""
+
+
+def test_a_failing_branch_stops_the_others_by_default() -> None:
+    recorder = Recorder()
+    with pytest.raises(WorkflowRaised) as caught:
+        execute(BRANCH_FAILS % "", connectors=recorder)
+    assert caught.value.value == {"message": "left failed"}
+    assert recorder.calls == []  # the slow branch stopped before its next step
+
+
+def test_continue_all_lets_the_other_branches_finish_then_raises() -> None:
+    recorder = Recorder()
+    with pytest.raises(WorkflowRaised) as caught:
+        execute(BRANCH_FAILS % "exception_policy: continueAll", connectors=recorder)
+    assert caught.value.value == {"message": "left failed"}
+    assert len(recorder.calls) == 1

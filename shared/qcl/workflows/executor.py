@@ -83,6 +83,10 @@ class MemoryJournal:
         return self.cancel.is_set()
 
 
+class _BranchAborted(Exception):
+    """A sibling parallel branch failed (and the policy is not continueAll): this branch stops before its next step."""
+
+
 class _Returned(Exception):
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -152,6 +156,7 @@ class Run:
         self.log_line = log_line or (lambda severity, data: log.info("workflow log %s: %s", severity, data))
         self.steps_done = 0
         self._expression_calls = 0
+        self._branch = threading.local()  # .abort: the Event of the parallel step this thread runs a branch of
         self._lock = threading.RLock()
 
     # -- entry -----------------------------------------------------------------------------------------------------
@@ -212,6 +217,9 @@ class Run:
             return target
         if self.journal.cancelled():
             raise ExecutionCancelled("the execution was cancelled")
+        abort = getattr(self._branch, "abort", None)
+        if abort is not None and abort.is_set():
+            raise _BranchAborted()
         with self._lock:
             self.steps_done += 1
             if self.steps_done > self.limits.max_steps:
@@ -467,13 +475,24 @@ class Run:
                 jobs.append((f"{path}|{key.removeprefix('branch:')}", block, Frame({}, frame, True, shared)))
         limit = min(int(spec.get("concurrency_limit", self.limits.max_parallel)), self.limits.max_parallel)
         errors: list[Any] = []
+        # Cloud Workflows' default: the first unhandled error stops the other branches; continueAll lets them finish.
+        abort = threading.Event() if spec.get("exception_policy") != "continueAll" else None
 
         def branch(job: tuple[str, list[Step], Frame]) -> None:
             where, block, child = job
+            self._branch.abort = abort
             try:
                 target = self.block(block, child, where)
+            except _BranchAborted:
+                return
             except _Returned:
                 raise raised("ValueError", f"step {step.name!r}: a parallel branch cannot return") from None
+            except BaseException:
+                if abort is not None:
+                    abort.set()
+                raise
+            finally:
+                self._branch.abort = None
             if target not in (None, "end"):
                 raise raised("ValueError", f"step {step.name!r}: next: {target} cannot leave a parallel branch")
 
