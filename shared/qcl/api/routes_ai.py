@@ -7,7 +7,10 @@ QCL_ANSWER_CACHE_TTL_S, so the same question about the same network state costs 
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -26,6 +29,7 @@ from qcl.api.schemas import (
     ModelsResponse,
     OracleStatus,
     QuestionRequest,
+    QuestionTask,
     Role,
     StatusResponse,
 )
@@ -37,6 +41,10 @@ from qcl.qubic.types import Observation
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
+
+
+TASK_POLL_S = 0.2  # how often a streamed answer looks at its task on the board
+TASK_GRACE_S = 5.0  # past the narrator's own deadline, for the bus and the task board
 
 
 def language_of(given: Language | None) -> Language:
@@ -121,19 +129,26 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         responses={200: AIInsight, 503: None},
     )
     def ai_question(body: QuestionRequest) -> Any:
-        """Answered about the newest analysis report. X-Cache says whether the answer came from the cache."""
+        """Answered about the newest analysis report, at once, with the composed answer (every figure a report
+        value bound to its quantity). With `Accept: text/event-stream` the same endpoint streams Server-Sent
+        Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
+        sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
+        composed answer with the reason). X-Cache says whether a JSON answer came from the cache."""
         language = language_of(body.language)
         report = state.latest_report()
+        if services.narrator is None:
+            raise unavailable("narrator", "no narrator is configured for this API instance")
+        if flask.request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == "text/event-stream":
+            return _event_stream(ctx, body.question, language, report)
         key = state.answer_key(body.question, language, report)
         cached = state.cached_answer(key)
         if cached is not None:
             metrics.CACHE_HITS.labels(cache="answers").inc()
             return cached, 200, {"X-Cache": "hit"}
         metrics.CACHE_MISSES.labels(cache="answers").inc()
-        if services.narrator is None:
-            raise unavailable("narrator", "no narrator is configured for this API instance")
         try:
-            insight = services.breakers.call("model", services.narrator.answer, body.question, language, report)
+            answer = services.narrator.answer
+            insight = services.breakers.call("model", answer, body.question, language, report, phrase=False)
         except ApiError:
             raise
         except Exception as exc:
@@ -164,6 +179,59 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if services.model_registry is None:
             raise unavailable("model_registry", "the model runtime is not installed in this API instance")
         return ModelsResponse(models=json.loads(json.dumps(services.model_registry(), default=str)))
+
+
+def _event_stream(ctx: ApiContext, question: str, language: Language, report: AnalysisReport | None) -> Any:
+    """Server-Sent Events of the answer; a field error is a 422 before the stream starts. With a model here the
+    narrator phrases it in this process (Narrator.stream_answer); without one (the Cloud API image has no model
+    runtime) the question goes to the narrator service as a task, as POST /api/tasks files it, and its answer is
+    the final event: one path for every answer that a model phrases."""
+    services = ctx.services
+    narrator = services.narrator
+    assert narrator is not None
+    try:
+        if narrator.status().get("mode") == "model" or services.bus is None:
+            events = narrator.stream_answer(question, language, report)
+        else:
+            events = _via_narrator_service(ctx, question, language, report)
+        first = next(events)
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise model_error(exc) from None
+
+    def frames() -> Iterator[str]:
+        for name, data in itertools.chain([first], events):
+            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return flask.Response(flask.stream_with_context(frames()), mimetype="text/event-stream", headers=headers)
+
+
+def _via_narrator_service(
+    ctx: ApiContext, question: str, language: Language, report: AnalysisReport | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The composed answer, then the narrator service's answer to the same question filed as a task."""
+    from qcl.api.routes_tasks import submit_task_of
+
+    services = ctx.services
+    assert services.narrator is not None
+    composed = services.narrator.answer(question, language, report, phrase=False)
+    yield "answer", composed.model_dump(mode="json")
+    task = submit_task_of(ctx, QuestionTask(kind="question", question=question, language=language))
+    deadline = time.monotonic() + services.settings.narrate_deadline_s + TASK_GRACE_S
+    why = f"narrator_service: no answer from the narrator service within {services.settings.narrate_deadline_s:g} s"
+    while time.monotonic() < deadline:
+        found = ctx.state.task(task.id)
+        if found is not None and found.state == "done" and found.result:
+            yield "final", found.result
+            return
+        if found is not None and found.state == "failed":
+            why = f"narrator_service: {found.error.message if found.error else 'the task failed'}"
+            break
+        time.sleep(TASK_POLL_S)
+    update = {"fallback_used": True, "fallback_reason": why}
+    yield "final", composed.model_copy(update=update).model_dump(mode="json")
 
 
 def _status(ctx: ApiContext) -> StatusResponse:
