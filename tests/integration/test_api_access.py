@@ -25,7 +25,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
     instance.bus.close()
 
 
-SAMPLE_PATH_VALUES = {"task_id": "t-1", "job_id": "j-1", "key_id": "0000aaaa", "path": "x.js", "name": "x.ico", "model": "m-1"}
+SAMPLE_PATH_VALUES = {
+    "task_id": "t-1",
+    "job_id": "j-1",
+    "key_id": "0000aaaa",
+    "path": "x.js",
+    "name": "x.ico",
+    "model": "m-1",
+}
 
 
 def call(api: Api, route: Route, role: Role | None) -> int:

@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from qcl.api import build_services, create_app
 from qcl.api.schemas import Role
@@ -26,7 +27,7 @@ from qcl.store.memory import MemoryStore
 from tests.integration.test_api_fixtures import api_settings
 
 MODEL = "tiny-random-llama"
-HELLO = [{"role": "user", "content": "Say hello to the Qubic network."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello to the Qubic network."}]
 
 
 @dataclass

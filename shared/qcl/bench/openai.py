@@ -1,6 +1,6 @@
 """`qcl bench openai`: time to first token and tokens/s through /v1/chat/completions vs the generation service.
 
-    qcl bench openai --json                                   # the default model, 4 prompts x 3 runs, 64 tokens
+    qcl bench openai --json                                   # the default model, 4 prompts x 5 runs, 64 tokens
     qcl bench openai --model tiny-random-llama --runs 1 --tokens 16 --json
 
 Method (fixed so runs compare): one generation service, loaded once, serves both paths in the same run. The
@@ -10,7 +10,9 @@ open_stream(). Each prompt is sampled (temperature 0.7, top_p 0.95) with the sam
 produce the same tokens (and nothing comes from the greedy result cache). Per run: ttft = submission to the first
 text delta; tokens/s = completion tokens / (submission to the last delta). One warm-up run per path is excluded;
 the two paths take turns going first, so drift on a shared machine hits both alike. Medians are reported, and
-ratios where 1.0 means no overhead: tokens_per_s endpoint/direct and ttft direct/endpoint (the issue asks >= 0.9).
+ratios where 1.0 means no overhead: tokens_per_s endpoint/direct and ttft direct/endpoint (the issue asks >= 0.9),
+each the median over pairs (the same prompt and seed on both paths, back to back), which cancels most of the drift
+of a shared machine; ttft_overhead_ms_p50 is the median of the pairs' differences.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def run_openai_bench(
     *,
     model_id: str = DEFAULT_MODEL,
     new_tokens: int = 64,
-    runs: int = 3,
+    runs: int = 5,
     progress: Progress = _stderr,
 ) -> dict[str, Any]:
     try:
@@ -138,8 +140,10 @@ def run_openai_bench(
         threads = service.threads
 
     summary = {path: _summary(rows) for path, rows in measured.items()}
-    tokens_ratio = summary["endpoint"]["tokens_per_s_p50"] / summary["direct"]["tokens_per_s_p50"]
-    ttft_ratio = summary["direct"]["ttft_ms_p50"] / summary["endpoint"]["ttft_ms_p50"]
+    pairs = list(zip(measured["direct"], measured["endpoint"], strict=True))
+    tokens_ratio = statistics.median(e[1] / d[1] for d, e in pairs)
+    ttft_ratio = statistics.median(d[0] / e[0] for d, e in pairs)
+    overhead_ms = statistics.median(e[0] - d[0] for d, e in pairs)
     same_tokens = [d[2] for d in measured["direct"]] == [e[2] for e in measured["endpoint"]]
     return {
         "suite": "openai",
@@ -154,6 +158,7 @@ def run_openai_bench(
         "same_tokens_both_paths": same_tokens,
         "tokens_per_s_ratio": round(tokens_ratio, 3),
         "ttft_ratio": round(ttft_ratio, 3),
+        "ttft_overhead_ms_p50": round(overhead_ms, 1),
         "target_ratio": TARGET_RATIO,
         "meets_target": tokens_ratio >= TARGET_RATIO and ttft_ratio >= TARGET_RATIO,
     }
