@@ -16,7 +16,7 @@ import pytest
 from qcl.api.schemas import Role
 from qcl.config import load_settings
 from qcl.model.loading import LoadedModel, load_model
-from qcl.model.service import GenerationService
+from qcl.model.service import GenerationParams, GenerationService
 from tests.integration.test_api_fixtures import Api, make_api
 
 MODEL = "tiny-random-llama"  # its context holds 2,048 tokens
@@ -72,6 +72,7 @@ def test_malformed_json_is_a_400(api: Api) -> None:
         ("seed", -1),
         ("stop", ["a", "b", "c", "d", "e"]),
         ("stop", ""),
+        ("stop", 5),
         ("user", 7),
     ],
 )
@@ -115,7 +116,9 @@ def test_an_unsupported_parameter_is_a_400_naming_it(api: Api, field: str, value
     assert "not supported" in error["message"] or "only" in error["message"]
 
 
-@pytest.mark.parametrize(("field", "value"), [("echo", True), ("best_of", 3), ("suffix", "end"), ("prompt", [])])
+@pytest.mark.parametrize(
+    ("field", "value"), [("echo", True), ("best_of", 3), ("suffix", "end"), ("prompt", []), ("prompt", 5)]
+)
 def test_an_unsupported_completion_parameter_is_a_400_naming_it(api: Api, field: str, value: Any) -> None:
     body = {"model": MODEL, "prompt": "Once", field: value}
     openai_error(api.client.post("/v1/completions", json=body, headers=api.headers(Role.OPERATOR)), 400, field)
@@ -193,3 +196,35 @@ def test_the_openapi_document_describes_v1_errors_in_openai_shape(api: Api) -> N
     )
     assert "422" not in operation["responses"] and "Role: operator" in operation["description"]
     assert "Role: viewer" in spec["paths"]["/v1/models"]["get"]["description"]
+
+
+def test_a_full_model_queue_is_a_503_with_retry_after(tmp_path: Path, generation: GenerationService) -> None:
+    long = GenerationParams(max_new_tokens=1500, ban_eos=True)
+    with GenerationService(generation.loaded, queue_size=1, max_batch=1, batch_window_ms=0) as small:
+        api = make_api(tmp_path, generation=small)
+        running = small.open_stream("first", long)
+        next(iter(running))  # decoding: the worker holds it, the queue is empty
+        waiting = small.open_stream("second", long)  # the queue's one place
+        try:
+            response = chat(api, messages=HELLO, max_tokens=4)
+            error = openai_error(response, 503, None, "model_busy")
+            assert error["type"] == "server_error" and int(response.headers["Retry-After"]) >= 1
+        finally:
+            waiting.close()
+            running.close()
+
+
+def test_developer_messages_and_text_parts_are_accepted(api: Api) -> None:
+    messages = [
+        {"role": "developer", "content": "Answer briefly."},
+        {"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]},
+    ]
+    response = chat(api, messages=messages, max_tokens=3, temperature=0)
+    assert response.status_code == 200, response.json
+    assert response.json["usage"]["completion_tokens"] >= 1
+
+
+def test_an_image_part_is_a_400_naming_the_content(api: Api) -> None:
+    part = {"type": "image_url", "image_url": {"url": "http://example.com/tick.png"}}
+    response = chat(api, messages=[{"role": "user", "content": [part]}])
+    assert "only text content parts" in openai_error(response, 400, "messages[0].content")["message"]

@@ -37,6 +37,18 @@ class ChatMessage(_Request):
     content: str | list[TextPart]  # text parts are joined; other part types (images, audio) are refused
     name: str | None = Field(default=None, max_length=64)
 
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        """Say what is wrong with content as a whole, rather than once per member of the union."""
+        if isinstance(value, list):
+            kinds = [part.get("type") if isinstance(part, dict) else type(part).__name__ for part in value]
+            if any(kind != "text" for kind in kinds):
+                raise ValueError(f"only text content parts are supported, got parts of type {kinds}")
+        elif not isinstance(value, str):
+            raise ValueError(f"expected a string or a list of text parts, got {type(value).__name__}")
+        return value
+
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "\n".join(part.text for part in self.content)
 
@@ -238,9 +250,16 @@ _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_re
 _CODES = {"unauthorized": "invalid_api_key", "rate_limited": "rate_limit_exceeded", "validation_error": "invalid_value"}
 
 
+# Pydantic names the member of a union in an error's location (stop.str, prompt.list[str]): not a field.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|[A-Z]\w*)$")
+
+
 def openai_param(field: str | None) -> str | None:
     """Our dotted field path as OpenAI writes a param: messages.0.role -> messages[0].role."""
-    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", field) if field else None
+    if not field:
+        return None
+    path = ".".join(part for part in field.split(".") if not _UNION_MEMBER.match(part))
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", path)
 
 
 def openai_error_body(
