@@ -99,7 +99,12 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
             )
         return generation
 
-    def submit(call: Callable[[Prompt, GenerationParams], Any], prompt: Prompt, body: Any, field: str) -> Any:
+    def submit(
+        call: Callable[[Prompt, GenerationParams], Any],
+        prompt: Prompt,
+        body: ChatCompletionRequest | CompletionRequest,
+        field: str,
+    ) -> Any:
         """Run `call` (generate or open_stream) with the body's parameters; model refusals become OpenAI errors."""
         asked = body.token_limit()
         params = _params(body, asked or DEFAULT_MAX_TOKENS)
