@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -23,6 +24,7 @@ from qcl.bus.memory import MemoryBus
 from qcl.config import load_settings
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import GenerationService
+from qcl.shard.errors import ShardError
 from qcl.store.memory import MemoryStore
 from tests.integration.test_api_fixtures import api_settings
 
@@ -191,3 +193,27 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_generation(served: Ser
     # the request would end as served with finish_reason "length"; it stops at its next token instead.
     _wait_until(lambda: status()["requests_cancelled"] == cancelled_before + 1 and not status()["busy"])
     assert status()["requests_served"] == served_before + 1
+
+
+def test_a_model_failure_mid_stream_reaches_the_client_as_an_error_event(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = served.generation._runner
+    take = runner._take
+    taken: list[int] = []
+
+    def failing_take(row: Any, token: int) -> None:  # the model's fourth token fails, as a lost shard would
+        taken.append(token)
+        if len(taken) == 4:
+            raise ShardError("stage 1 went away")
+        take(row, token)
+
+    monkeypatch.setattr(runner, "_take", failing_take)
+    stream = served.client().chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=50, temperature=0, stream=True
+    )
+    received: list[str] = []
+    with pytest.raises(openai.APIError, match="generation failed: stage 1 went away"):
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "")
+    assert len(received) >= 2  # the stream had started: the error came as an event, not as a status

@@ -46,6 +46,7 @@ from qcl.api.openai_schemas import (
 )
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import Role
+from qcl.errors import QclError
 from qcl.model.errors import ContextLengthError, InvalidGenerationRequestError
 from qcl.model.params import GenerationParams, GenerationResult, RawPrompt
 
@@ -167,12 +168,12 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         """The chat template of the model is applied to `messages`; `developer` messages count as `system`."""
         generation = served(body.model)
         messages = [{"role": _role(m.role), "content": m.text()} for m in body.messages]
-        head = _Head("chatcmpl", services.now(), generation)
+        head = _Head("chatcmpl", services.now(), generation, body.user)
         if body.stream:
             stream = submit(generation.open_stream, messages, body, "messages")
             return _sse(_chat_events(head, stream, body.include_usage), stream)
         result = submit(generation.generate, messages, body, "messages")
-        _log(head, body, result)
+        _log(head, result)
         choice = ChatChoice(message=AssistantMessage(content=result.text), finish_reason=_FINISH[result.finish_reason])
         return ChatCompletion(**head.fields(), choices=[choice], usage=_usage(result))
 
@@ -189,12 +190,12 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         """The prompt is continued as it is, without the chat template."""
         generation = served(body.model)
         prompt = RawPrompt(body.text())
-        head = _Head("cmpl", services.now(), generation)
+        head = _Head("cmpl", services.now(), generation, body.user)
         if body.stream:
             stream = submit(generation.open_stream, prompt, body, "prompt")
             return _sse(_completion_events(head, stream, body.include_usage), stream)
         result = submit(generation.generate, prompt, body, "prompt")
-        _log(head, body, result)
+        _log(head, result)
         choice = CompletionChoice(text=result.text, finish_reason=_FINISH[result.finish_reason])
         return Completion(**head.fields(), choices=[choice], usage=_usage(result))
 
@@ -202,8 +203,9 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
 class _Head:
     """The fields every answer and chunk of one completion repeats."""
 
-    def __init__(self, prefix: str, now: Any, generation: TextGeneration) -> None:
+    def __init__(self, prefix: str, now: Any, generation: TextGeneration, user: str | None) -> None:
         self.id = f"{prefix}-{uuid.uuid4().hex}"
+        self.user = user or "-"  # OpenAI's end-user id, for abuse monitoring: it goes to the log
         self.created = int(now.timestamp())
         self.model = generation.model_id
         loaded = getattr(generation, "loaded", None)
@@ -243,11 +245,11 @@ def _usage(result: GenerationResult) -> Usage:
     )
 
 
-def _log(head: _Head, body: ChatCompletionRequest | CompletionRequest, result: GenerationResult) -> None:
+def _log(head: _Head, result: GenerationResult) -> None:
     log.info(
         "%s for user %s: %d prompt + %d completion tokens, %s, %.0f ms",
         head.id,
-        body.user or "-",
+        head.user,
         result.prompt_tokens,
         result.tokens,
         result.finish_reason,
@@ -301,14 +303,17 @@ def _streamed(
         for text in stream:
             yield _event(chunk(delta(text)))
         result = stream.result()
+        _log(head, result)
         yield _event(chunk(last(_FINISH[result.finish_reason])))
         if include_usage:
             yield _event({**chunk(None), "usage": _usage(result).model_dump()})
         yield "data: [DONE]\n\n"
     except Exception as exc:  # headers are sent: the error travels as an event, as OpenAI sends it
         log.exception("%s failed while streaming", head.id)
-        status = int(getattr(exc, "status", 500))
-        yield _event(openai_error_body(status, "stream_failed", f"generation failed: {exc}", None, head.request_id)[1])
+        # Our own errors say what went wrong in words meant for users; anything else stays in the log.
+        why = str(exc) if isinstance(exc, QclError) else f"internal error; quote request id {head.request_id}"
+        body = openai_error_body(500, "stream_failed", f"generation failed: {why}", None, head.request_id)[1]
+        yield _event(body)
     finally:
         stream.close()
 
