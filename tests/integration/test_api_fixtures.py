@@ -64,7 +64,9 @@ class TemplateNarrator:
             raise self.fail_with
         return self._insight("narrative", f"health {report.health_score} ({report.status})", language)
 
-    def answer(self, question: str, language: Language, report: AnalysisReport | None) -> AIInsight:
+    def answer(
+        self, question: str, language: Language, report: AnalysisReport | None, *, phrase: bool = True
+    ) -> AIInsight:
         self.calls.append(("answer", question))
         if self.fail_with is not None:
             raise self.fail_with

@@ -9,12 +9,13 @@ import pytest
 
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
+from qcl.narrate.answers import compose_answer
 from qcl.narrate.facts import Fact, report_facts
 from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.grounding import check_grounding, matches
-from qcl.narrate.intents import INTENTS
+from qcl.narrate.intents import TOPICS
 from qcl.narrate.mentions import NumberMention, extract
-from qcl.narrate.questions import IntentMatch, answer_template
+from qcl.narrate.questions import IntentMatch
 from qcl.narrate.templates import narrative
 
 
@@ -163,13 +164,13 @@ def test_every_template_narrative_of_the_sample_passes_the_check(language: Langu
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_template_answer_of_the_sample_passes_the_check(language: Language) -> None:
+def test_every_composed_answer_of_the_sample_passes_the_check(language: Language) -> None:
     for report in reports():
         facts = report_facts(report)
-        for intent in INTENTS:
-            text = answer_template(report, IntentMatch((intent,), 0.9, "keywords"), language).text
+        for topic in TOPICS:
+            text = compose_answer(report, IntentMatch((topic,), (), 0.9, "keywords"), language).text
             result = check_grounding(text, facts, language)
-            assert result.grounded, (report.observed_at, intent.name, result.issues)
+            assert result.grounded, (report.observed_at, topic.name, result.issues)
 
 
 def _bump_first_number(text: str) -> str:
@@ -323,3 +324,47 @@ def test_a_negated_problem_word_claims_nothing() -> None:
         f"健康分數 {report.health_score}/100，目前沒有任何異常。", report_facts(report), "zh-TW"
     ).grounded
     assert check_grounding(f"Score {report.health_score}/100 with no problems.", report_facts(report), "en").grounded
+
+
+# --- numbers bound to their quantity ------------------------------------------------------------------------------
+
+
+@cache
+def final() -> AnalysisReport:
+    from qcl.analysis import analyze_capture
+    from qcl.qubic.capture import read_capture
+    from qcl.qubic.synth import sample_capture_path
+
+    return analyze_capture(read_capture(sample_capture_path())).report  # market cap 148,050,688, epoch 187
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "148,050,688 QU have been burned so far.",  # the market cap, written as burned supply
+        "The health score dropped to 9.43e-7 USD.",  # the price, written as the health score
+        "The current tick has run for 187 seconds.",  # the epoch, written as a duration
+        "已銷毀 148,050,688 QU。",
+    ],
+)
+def test_a_report_value_written_as_another_quantity_fails(text: str) -> None:
+    result = check_grounding(text, report_facts(final()), "zh-TW" if "銷毀" in text else "en")
+    assert not result.grounded and any(issue.startswith("unbound:") for issue in result.issues), result.issues
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The market cap is 148,050,688 USD.", "en"),
+        ("市值為 148,050,688 美元（約 1.48 億美元）。", "zh-TW"),
+        ("Epoch 187 has had 15,576 ticks so far, 151 of them empty.", "en"),
+    ],
+)
+def test_a_value_written_beside_its_own_quantity_passes(text: str, language: Language) -> None:
+    result = check_grounding(text, report_facts(final()), language)
+    assert result.grounded, result.issues
+
+
+def test_a_number_beside_no_quantity_word_is_unbound() -> None:
+    result = check_grounding("It is 148,050,688 today.", report_facts(final()), "en")
+    assert any("names no quantity" in issue for issue in result.issues)

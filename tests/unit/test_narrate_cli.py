@@ -43,7 +43,8 @@ def test_ask_answers_from_the_bundled_sample_by_default() -> None:
     result = runner.invoke(app, ["ask", "what is the price trend today?", "--lang", "en", "--json", "--no-model"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    assert answer["kind"] == "answer" and "price_trend" in answer["sources"]
+    assert answer["kind"] == "answer" and "price_change_1h_pct" in answer["sources"]
+    assert answer["text"].startswith("The price is up 1.1% over 1 h")
 
 
 def test_ask_refuses_an_off_topic_question_politely() -> None:
@@ -77,3 +78,27 @@ def test_ask_with_a_missing_capture_exits_2(tmp_path: Path) -> None:
 def test_bench_narrate_with_an_unsupported_language_exits_2() -> None:
     result = runner.invoke(app, ["bench", "narrate", "--lang", "en,fr"])
     assert result.exit_code == 2 and "language: must be one of zh-TW, en (got 'fr')" in result.output
+
+
+def test_eval_questions_reports_accuracy_latency_and_unbound_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "set.jsonl"
+    rows = [
+        {"question": "市值多少？", "language": "zh-TW", "labels": ["market_cap"], "kind": "answer"},
+        {"question": "Will the price rise tomorrow?", "language": "en", "labels": ["forecast"], "kind": "decline"},
+        {"question": "What is the price?", "language": "en", "labels": ["market_cap"], "kind": "answer"},  # wrong
+    ]
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows))
+    result = runner.invoke(app, ["eval", "questions", "--input", str(path), "--no-embeddings", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["questions"] == 3 and figures["intent_accuracy"] == round(2 / 3, 4)
+    assert figures["decline_accuracy"] == 1.0 and figures["answer_accuracy"] < 1.0
+    assert figures["unbound_numbers"] == 0 and figures["composed_latency_ms"]["p95"] is not None
+    assert figures["wrong"][0]["question"] == "What is the price?"
+
+
+def test_eval_questions_with_a_broken_set_exits_2_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text("not json\n")
+    result = runner.invoke(app, ["eval", "questions", "--input", str(path)])
+    assert result.exit_code == 2 and "questions line 1" in result.output

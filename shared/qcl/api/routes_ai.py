@@ -7,7 +7,9 @@ QCL_ANSWER_CACHE_TTL_S, so the same question about the same network state costs 
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -37,6 +39,7 @@ from qcl.qubic.types import Observation
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
+    from qcl.api.services import Narrator
 
 
 def language_of(given: Language | None) -> Language:
@@ -121,19 +124,26 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         responses={200: AIInsight, 503: None},
     )
     def ai_question(body: QuestionRequest) -> Any:
-        """Answered about the newest analysis report. X-Cache says whether the answer came from the cache."""
+        """Answered about the newest analysis report, at once, with the composed answer (every figure a report
+        value bound to its quantity). With `Accept: text/event-stream` the same endpoint streams Server-Sent
+        Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
+        sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
+        composed answer with the reason). X-Cache says whether a JSON answer came from the cache."""
         language = language_of(body.language)
         report = state.latest_report()
+        if services.narrator is None:
+            raise unavailable("narrator", "no narrator is configured for this API instance")
+        if flask.request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == "text/event-stream":
+            return _event_stream(services.narrator, body.question, language, report)
         key = state.answer_key(body.question, language, report)
         cached = state.cached_answer(key)
         if cached is not None:
             metrics.CACHE_HITS.labels(cache="answers").inc()
             return cached, 200, {"X-Cache": "hit"}
         metrics.CACHE_MISSES.labels(cache="answers").inc()
-        if services.narrator is None:
-            raise unavailable("narrator", "no narrator is configured for this API instance")
         try:
-            insight = services.breakers.call("model", services.narrator.answer, body.question, language, report)
+            answer = services.narrator.answer
+            insight = services.breakers.call("model", answer, body.question, language, report, phrase=False)
         except ApiError:
             raise
         except Exception as exc:
@@ -164,6 +174,22 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if services.model_registry is None:
             raise unavailable("model_registry", "the model runtime is not installed in this API instance")
         return ModelsResponse(models=json.loads(json.dumps(services.model_registry(), default=str)))
+
+
+def _event_stream(narrator: Narrator, question: str, language: Language, report: AnalysisReport | None) -> Any:
+    """Server-Sent Events of Narrator.stream_answer; a field error is a 422 before the stream starts."""
+    try:
+        events = narrator.stream_answer(question, language, report)
+        first = next(events)
+    except Exception as exc:
+        raise model_error(exc) from None
+
+    def frames() -> Iterator[str]:
+        for name, data in itertools.chain([first], events):
+            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return flask.Response(flask.stream_with_context(frames()), mimetype="text/event-stream", headers=headers)
 
 
 def _status(ctx: ApiContext) -> StatusResponse:

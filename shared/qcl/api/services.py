@@ -10,7 +10,7 @@ publishes (idempotent: consumers de-duplicate on the event id) are retried with 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -35,7 +35,13 @@ class Narrator(Protocol):
 
     def narrate(self, report: AnalysisReport, language: Language) -> AIInsight: ...
 
-    def answer(self, question: str, language: Language, report: AnalysisReport | None) -> AIInsight: ...
+    def answer(
+        self, question: str, language: Language, report: AnalysisReport | None, *, phrase: bool = True
+    ) -> AIInsight: ...
+
+    def stream_answer(
+        self, question: str, language: Language, report: AnalysisReport | None
+    ) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
     def status(self) -> dict[str, Any]: ...
 

@@ -112,10 +112,21 @@ def _figures(compositions: list[Composition]) -> dict[str, Any]:
     model_s = sum(a.model_ms for a in asked) / 1000
     failed = next((c.attempt for c in compositions if c.attempt.failure and c.attempt.text), None)
     passed = next((c.insight.text for c in compositions if c.insight.grounded), None)
+    checked = [c.attempt.grounding for c in compositions if c.attempt.grounding is not None]
+
+    def clean_share(*prefixes: str) -> float | None:
+        """Of the model texts that were checked, the share with no issue of these kinds."""
+        clean = sum(not any(i.startswith(prefixes) for i in g.issues) for g in checked)
+        return round(clean / len(checked), 3) if checked else None
+
     return {
         "count": len(compositions),
         "grounded": grounded,
         "grounded_share": round(grounded / len(compositions), 3) if compositions else None,
+        "model_texts_checked": len(checked),
+        "bound_share": clean_share("unbound:"),
+        "fluent_share": clean_share("fluency:", "repetition:"),
+        "in_language_share": clean_share("language:"),
         "fallback_reasons": dict(
             Counter((c.attempt.failure or "").split(":")[0] for c in compositions if not c.insight.grounded)
         ),
@@ -142,6 +153,7 @@ def run_narrate_bench(
     started = time.monotonic()
     service = load_service(settings)
     load_s = time.monotonic() - started
+    # Every language is asked, whatever the registry allows: this bench is how a model's capability is measured.
     narrator = Narrator(service, matcher=QuestionMatcher(encoder=None), deadline_s=settings.narrate_deadline_s)
     chosen = sample_onset_reports()[:reports]
     asked = {language: QUESTIONS[language] if questions else () for language in languages}

@@ -3,6 +3,7 @@
 qcl narrate --input capture.jsonl --lang zh-TW|en [--json] [--no-model]
 qcl ask "為什麼現在空 tick 變多？" [--input capture.jsonl] [--lang zh-TW|en] [--json] [--no-model]
 qcl bench narrate [--reports N] [--lang zh-TW,en] [--no-questions] [--json]
+qcl eval questions [--input set.jsonl] [--model N] [--no-embeddings] [--json]
 
 Exit status: 0 with a text (a model's or a template's: the JSON says which and why), 2 for a bad argument
 ("error: question: must not be empty").
@@ -127,7 +128,58 @@ def bench_narrate(
         typer.echo(f"{key:<16} {value}")
 
 
+def eval_questions(
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="evaluation set (JSON lines; default: the bundled one)", dir_okay=False),
+    ] = None,
+    model: Annotated[
+        int, typer.Option("--model", min=0, help="also ask the model to phrase N answers per language")
+    ] = 0,
+    no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="rules only, no sentence embeddings")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Intent, answer and decline accuracy of the answers to a labelled question set, latency, unbound numbers."""
+    from qcl.narrate.evaluation import eval_reports, evaluate, load_questions
+    from qcl.narrate.questions import QuestionMatcher
+    from qcl.narrate.service import Narrator, open_narrator
+
+    try:
+        questions = load_questions(input)
+    except (OSError, ValueError) as exc:
+        raise fail(f"--input: {exc}", 2) from None
+    settings = settings_or_exit()
+    if model:
+        narrator = open_narrator(settings, use_model=True)
+        if no_embeddings:
+            narrator.matcher = QuestionMatcher(encoder=None)
+    else:
+        narrator = Narrator(None, matcher=QuestionMatcher(encoder=None) if no_embeddings else None)
+    try:
+        result = evaluate(
+            narrator,
+            questions,
+            eval_reports(),
+            model_sample=model,
+            progress=lambda done, total: typer.echo(f"\r{done}/{total}", nl=False, err=True),
+        )
+    finally:
+        narrator.close()
+    typer.echo("", err=True)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for key, value in result.items():
+        if key not in ("wrong", "per_intent"):
+            typer.echo(f"{key:<20} {value}")
+    for item in result["wrong"]:
+        typer.echo(f"wrong: {item['question']!r} (report {item['report']}): {'; '.join(item['problems'])}")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("narrate")(narrate)
     app.command("ask")(ask)
     bench_app.command("narrate")(bench_narrate)
+    eval_app = typer.Typer(no_args_is_help=True, help="Evaluations of the AI layer's answers (--json for machines).")
+    eval_app.command("questions")(eval_questions)
+    app.add_typer(eval_app, name="eval")

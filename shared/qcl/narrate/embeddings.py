@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qcl.narrate.intents import INTENTS, Intent
+from qcl.narrate.intents import TOPICS, Topic
 
 # A question this close (cosine) to an intent's example is about that intent; below, it is off-topic.
 # Chosen on tests/unit/test_questions.py's on- and off-topic questions: on-topic paraphrases score ≥ 0.5 there,
@@ -61,12 +61,12 @@ class SentenceEncoder:
 class IntentIndex:
     """The intents' example phrasings, embedded once."""
 
-    def __init__(self, encoder: SentenceEncoder, intents: Sequence[Intent] = INTENTS) -> None:
+    def __init__(self, encoder: SentenceEncoder, intents: Sequence[Topic] = TOPICS) -> None:
         self.encoder = encoder
         self._owners = [intent for intent in intents for _ in intent.examples]
         self._examples = encoder.encode([example for intent in intents for example in intent.examples])  # (n, 384)
 
-    def best(self, question: str) -> tuple[Intent, float]:
+    def best(self, question: str) -> tuple[Topic, float]:
         """The intent of the example closest to `question`, and that cosine similarity."""
         similarities = self._examples @ self.encoder.encode([question])[0]  # (n,)
         index = int(similarities.argmax())

@@ -72,6 +72,7 @@ _METRIC_KIND: dict[str, Kind] = {
     "price_change_24h_pct": "percent",
     "price_usd": "usd",
     "market_cap_usd": "usd",
+    "empty_tick_share_pct": "percent",
 }
 _TICK_KEYS = {"tick", "initial_tick", "archive_tick", "live_tick"}
 _EPOCH_KEYS = {"epoch", "previous_epoch"}
@@ -131,8 +132,20 @@ def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:
     dates.add(utc.strftime("%Y-%m-%d"))
 
 
+def derived_metrics(metrics: NetworkMetrics) -> dict[str, float | None]:
+    """Values computed from the metrics, stated like metrics: the share of this epoch's ticks that were empty."""
+    ticks = metrics.ticks_in_epoch
+    share = 100 * metrics.empty_ticks_in_epoch / ticks if ticks > 0 else None
+    return {"empty_tick_share_pct": share}
+
+
+def metric_values(metrics: NetworkMetrics) -> dict[str, float | None]:
+    """Every metric of the report by name, the derived ones included."""
+    return {**metrics.model_dump(), **derived_metrics(metrics)}
+
+
 def _metric_facts(metrics: NetworkMetrics) -> Iterable[Fact]:
-    for name, value in metrics.model_dump().items():
+    for name, value in metric_values(metrics).items():
         if value is not None:
             yield Fact(name, float(value), _METRIC_KIND.get(name, "number"), isinstance(value, int))
         for figure in METRIC_DEFINITIONS.get(name, ()):

@@ -59,6 +59,7 @@ METRIC_FORMAT: dict[str, Callable[[float], str]] = {
     "epoch_tick_quality_pct": percent(2),
     "tick_quality_last_10k_pct": percent(2),
     "empty_ticks_in_epoch": count,
+    "empty_tick_share_pct": percent(2),
     "ticks_in_epoch": count,
     "price_usd": price,
     "price_change_1h_pct": percent(1, signed=True),

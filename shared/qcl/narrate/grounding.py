@@ -13,6 +13,8 @@ A text passes when every one of these holds:
   matches the value's magnitude ("fell 5.8%" for a change of −5.8), a signed one must agree in sign ("−5.8%");
 - a percentage matches only a percentage of the report, a price in USD only a price or market cap, the number
   after the word "tick" only a tick and after "epoch" only an epoch; other numbers may match any value;
+- every number is bound to its quantity: written beside a word of the quantity it is a value of (binding.py), so
+  the market cap written as the burned supply fails though both are report values;
 - every HH:MM time and date it writes is one in the report (times in UTC, as the report has them);
 - every word about the network's state agrees with the report's status and findings ("healthy" needs a healthy
   status, "a serious problem" a warning or worse, "critical" / "嚴重" a critical finding; claims.py);
@@ -20,7 +22,10 @@ A text passes when every one of these holds:
   a fall in the report; a direction whose clause names no subject must agree with some trend of the report;
 - a count or identifier (ticks, epochs, findings, seconds the rules round to integers) is not written with
   decimals ("a score of 60/100, which is 1.00" does not copy anything);
-- it is written in the language asked for (language.py) and is not empty;
+- it is written in the language asked for (language.py), reads as finished prose (no stutter, broken characters or
+  sentence cut off: language.fluency_issue) and is not empty;
+- an answer states the figure each part of the question asked for (`must_state`: one source of each set; a reply
+  that gives the empty-tick count where the share was asked leaves it out);
 - it says something checkable: at least one figure of the report, and, where `must_cite` names finding codes
   (a narrative of a report with warnings: those findings), a figure or trend of at least one of them;
 - it does not loop: no clause repeated, no short unit repeated back to back four times or more (small models
@@ -35,17 +40,18 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from qcl.narrate.binding import binding_issues
 from qcl.narrate.claims import direction_claims, state_claims
 from qcl.narrate.facts import Fact, ReportFacts
 from qcl.narrate.formats import Language
-from qcl.narrate.language import language_issue
+from qcl.narrate.language import fluency_issue, language_issue
 from qcl.narrate.mentions import NumberMention, extract
 
 _CLAUSE_END = re.compile(r"[.,:](?!\d)|[;!?\n。，；：！？、]")
 _NUMBER_PART = re.compile(r"[\d,.\s]+")
 _LOOP = re.compile(r"(.{2,16}?)\1{3,}", re.S)  # a unit of 2–16 characters, four or more times in a row
 MIN_ROUNDED_DIGITS = 2  # "1" for 1.06 s is not a copy of anything; "1.1" or "37 million" are roundings
-MIN_REPEATED_CLAUSE = 4  # clauses of fewer words (Latin words + Han characters) may repeat: "Note:", "and"
+MIN_REPEATED_CLAUSE = 3  # clauses of fewer words (Latin words + Han characters) may repeat: "Note:", "and"
 _WORD = re.compile(r"[A-Za-z]+|[\u3400-\u9fff]")
 _KIND_NAME = {"number": "number", "percent": "percentage", "usd": "price", "tick": "tick", "epoch": "epoch"}
 
@@ -90,7 +96,12 @@ def repetition_issue(text: str) -> str | None:
 
 
 def check_grounding(
-    text: str, facts: ReportFacts, language: Language, *, must_cite: frozenset[str] = frozenset()
+    text: str,
+    facts: ReportFacts,
+    language: Language,
+    *,
+    must_cite: frozenset[str] = frozenset(),
+    must_state: tuple[frozenset[str], ...] = (),
 ) -> GroundingResult:
     issues: list[str] = []
     sources: set[str] = set()
@@ -100,7 +111,10 @@ def check_grounding(
         issues.append(problem)
     if (loop := repetition_issue(text)) is not None:
         issues.append(loop)
+    if (rough := fluency_issue(text, language)) is not None:
+        issues.append(rough)
     mentions = extract(text)
+    issues.extend(binding_issues(text, facts, mentions.numbers))
     for mention in mentions.numbers:
         found = [fact for fact in facts.values if matches(mention, fact)]
         if found:
@@ -139,4 +153,9 @@ def check_grounding(
             )
     if must_cite and sources and not must_cite & sources:
         issues.append(f"omission: the text states nothing of {', '.join(sorted(must_cite))}")
+    issues.extend(
+        f"omission: the text leaves out the figure asked for ({' or '.join(sorted(group))})"
+        for group in must_state
+        if sources and not group & sources
+    )
     return GroundingResult(not issues, tuple(issues), tuple(sorted(sources)))

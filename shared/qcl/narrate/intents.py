@@ -1,141 +1,224 @@
-"""What a question is about: one table of intents, each with its keywords (English and Chinese), the finding codes
-and metric groups that answer it, and example phrasings for the sentence-embedding match.
+"""What a question can ask for: one table of topics, each with the words that name it (English and Traditional
+Chinese), the report values and finding codes that answer it, and English example phrasings.
 
-    from qcl.narrate.intents import keyword_intents
-    [i.name for i in keyword_intents("為什麼現在空 tick 變多？")]    # ["empty_ticks"]
+    from qcl.narrate.intents import TOPICS_BY_NAME
+    TOPICS_BY_NAME["market_cap"].sources      # ("market_cap_usd",)
 
-Keywords of both languages apply to every question (a zh-TW user may write "epoch" or "price"). English keywords
-match whole words, Chinese ones as substrings. `overview` answers generic questions ("is the network ok?") and
-gives way when a specific intent matches too. A question no keyword matches may still match an intent by sentence
-embedding (embeddings.py), English questions only: the embedding model does not read Chinese (its vocabulary turns
-most Han characters into one unknown token, so any two Chinese questions look alike).
+The same words serve twice: questions.py finds a question's topics by them, and binding.py checks that each number
+of a text is written next to a word of the quantity it belongs to ("the market cap is 148,050,688 USD"). Topic
+kinds:
+- `metric`: one quantity of the report (price, market cap, burned supply, empty-tick share, …): its figure first;
+- `health`: the overall state (status, health score, how many findings);
+- `findings`: what is wrong, most serious first ("anything wrong?");
+- `definition`: what a term means (no figures of ours: none is needed);
+- `forecast` / `advice`: declined, with what the data does show.
+English words match whole words (an optional plural "s"), Chinese ones as substrings.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
+
+TopicKind = Literal["health", "findings", "metric", "definition", "forecast", "advice"]
 
 
-@dataclass(frozen=True)
-class Intent:
+@dataclass(frozen=True, eq=False)  # one object per topic: compared and hashed by identity
+class Topic:
     name: str
-    topic: dict[str, str]  # language -> how a sentence names the topic ("the price", "價格")
-    keywords: tuple[str, ...]
-    codes: frozenset[str] | None  # finding codes that answer it; None = every finding
-    groups: tuple[str, ...]  # metric sentence groups of templates.py (and "coverage")
-    examples: tuple[str, ...]  # English phrasings for the embedding match (the embedding model reads English)
+    kind: TopicKind
+    label: dict[str, str]  # language -> how an answer names it ("the market cap", "市值")
+    cues: tuple[str, ...]  # words naming it in a question (both languages)
+    sources: tuple[str, ...] = ()  # report values (NetworkMetrics fields, derived values) its answer states
+    codes: frozenset[str] = frozenset()  # finding codes that belong to it
+    examples: tuple[str, ...] = ()  # English phrasings for the embedding match
+    # Words that tie a number to it in an answer (binding.py); the cues and these, minus question-only phrasings.
+    binds: tuple[str, ...] = field(default=())
 
 
-INTENTS: tuple[Intent, ...] = (
-    Intent(
-        "overview",
-        {"en": "the network's overall health", "zh-TW": "網路整體健康狀況"},
-        ("health", "healthy", "status", "overall", "summary", "network", "qubic", "ok", "okay", "working", "problem",
-         "problems", "issue", "issues", "anomaly", "anomalies", "alert", "alerts", "tick", "ticks", "block", "blocks",
-         "chain", "健康", "狀態", "狀況", "整體", "摘要", "總結", "網路", "正常", "問題", "異常", "警報", "區塊"),
-        None,
-        ("network", "quality", "price"),
-        ("How is the network doing right now?", "Is everything running normally?", "Give me a summary of the chain",
-         "Are there any problems at the moment?"),
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "health", "health", {"en": "the network's health", "zh-TW": "網路健康狀況"},
+        ("health", "healthy", "health score", "status", "overall", "summary", "summarize", "summarise", "ok", "okay",
+         "fine", "normal", "running", "working", "how is the network", "how's the network", "how is qubic",
+         "state of the network", "network state", "doing", "健康", "健康分數", "狀態", "狀況", "整體", "摘要", "總結",
+         "正常", "運作", "怎麼樣", "好嗎", "還好"),
+        ("health_score",),
+        examples=("How is the network doing right now?", "Is everything running normally?",
+                  "Give me a summary of the chain", "What's the current state of Qubic?"),
+        binds=("health", "healthy", "score", "/100", "健康", "分數"),
     ),
-    Intent(
-        "price",
-        {"en": "the price", "zh-TW": "價格"},
-        ("price", "prices", "usd", "dollar", "dollars", "market", "trend", "crash", "spike", "pump", "dump", "cost",
-         "worth", "valuation", "market cap", "marketcap", "價格", "價錢", "幣價", "行情", "走勢", "趨勢", "漲",
-         "跌", "市值", "美元", "崩盤"),
-        frozenset({"price_trend", "price_crash", "price_spike"}),
-        ("price",),
-        ("What is the price trend today?", "How much is QUBIC worth?", "Did the coin go up or down?",
-         "Is the token falling?"),
+    Topic(
+        "findings", "findings", {"en": "problems", "zh-TW": "異常"},
+        ("wrong", "problem", "issue", "anomaly", "anomalies", "alert", "finding", "warning", "serious", "worst",
+         "concern", "happening", "happened", "異常", "問題", "警報", "警示", "不對", "不對勁", "出事", "嚴重", "毛病",
+         "狀況嗎", "怎麼了", "發生什麼"),
+        ("findings",),
+        examples=("Is anything wrong?", "Are there any problems at the moment?", "What is the most serious issue?",
+                  "Explain the worst finding"),
+        binds=("finding", "problem", "critical", "warning", "note", "issue", "異常", "狀況", "嚴重", "警示", "資訊",
+               "項"),
     ),
-    Intent(
-        "empty_ticks",
-        {"en": "empty ticks", "zh-TW": "空 tick"},
-        ("empty", "空 tick", "空tick", "空白 tick", "空的 tick"),
+    Topic(
+        "price", "metric", {"en": "the price", "zh-TW": "價格"},
+        ("price", "usd price", "cost", "worth", "how much is qubic", "how much is a qu", "how much is qu",
+         "how much is one qu", "quote", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價"),
+        ("price_usd",), frozenset({"price_crash", "price_spike", "price_trend"}),
+        examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
+        binds=("price", "trades", "worth", "價格", "價", "報價"),
+    ),
+    Topic(
+        "price_change", "metric", {"en": "the price change", "zh-TW": "價格變化"},
+        ("change", "changed", "move", "moved", "trend", "up or down", "rise", "rose", "risen", "fall", "fell",
+         "fallen", "drop", "dropped", "dropping", "going down", "going up", "rising", "gain", "gained", "lose",
+         "lost", "crash", "spike", "pump", "dump", "24h",
+         "24 h", "1h", "1 h", "hourly", "daily", "漲跌", "變化", "變動", "走勢", "趨勢", "漲", "跌", "升", "降", "崩",
+         "暴漲", "暴跌"),
+        ("price_change_1h_pct", "price_change_24h_pct"), frozenset({"price_crash", "price_spike", "price_trend"}),
+        examples=("What is the price trend today?", "Did the coin go up or down?", "Is the token falling?",
+                  "How much did the price move in the last day?"),
+        binds=("change", "rose", "fell", "up", "down", "hour", "漲", "跌", "小時", "變化"),
+    ),
+    Topic(
+        "market_cap", "metric", {"en": "the market cap", "zh-TW": "市值"},
+        ("market cap", "marketcap", "market capitalization", "market capitalisation", "market value", "valuation",
+         "mcap", "市值", "總市值", "市場價值"),
+        ("market_cap_usd",),
+        examples=("What is the market cap?", "How much is the whole network valued at?"),
+        binds=("market cap", "market capitalization", "valuation", "市值"),
+    ),
+    Topic(
+        "supply", "metric", {"en": "the circulating supply", "zh-TW": "流通量"},
+        ("supply", "circulating", "circulation", "total supply", "issued", "issuance", "emission", "供應", "流通",
+         "發行", "總量"),
+        ("circulating_supply",), frozenset({"supply_anomaly"}),
+        examples=("How many QU are in circulation?", "What is the total supply?"),
+        binds=("supply", "circulating", "circulation", "供應", "流通"),
+    ),
+    Topic(
+        "burned", "metric", {"en": "the burned supply", "zh-TW": "銷毀量"},
+        ("burn", "burned", "burnt", "burning", "destroyed", "銷毀", "燒毀", "燃燒", "焚毀", "燒掉"),
+        ("burned_qus",), frozenset({"supply_anomaly"}),
+        examples=("How much has been burned?", "How many coins were destroyed?"),
+        binds=("burn", "burned", "burnt", "銷毀", "燒毀"),
+    ),
+    Topic(
+        "empty_share", "metric", {"en": "the empty-tick share", "zh-TW": "空 tick 佔比"},
+        ("empty tick share", "share of empty", "empty share", "percentage of empty", "empty tick rate",
+         "empty tick ratio", "proportion of empty", "fraction of empty", "% empty", "percent empty",
+         "空 tick 佔比", "空tick佔比", "空 tick 比例", "空tick比例", "空 tick 比率", "空 tick 的比例", "空 tick 的佔比",
+         "空 tick 占比", "空tick占比", "空塊比例", "空 tick 百分比"),
+        ("empty_tick_share_pct", "empty_ticks_in_epoch", "ticks_in_epoch"),
         frozenset({"empty_ticks_high", "tick_quality_drop"}),
-        ("quality",),
-        ("Why are there more empty ticks now?", "How many ticks were empty?"),
+        examples=("What share of ticks were empty?", "What percentage of ticks are empty?"),
+        binds=("empty", "share", "空", "佔", "占"),
     ),
-    Intent(
-        "quality",
-        {"en": "tick quality", "zh-TW": "tick 品質"},
-        ("quality", "品質", "質量"),
-        frozenset({"tick_quality_drop", "empty_ticks_high"}),
-        ("quality",),
-        ("What is the tick quality of this epoch?", "Is the quality dropping?"),
+    Topic(
+        "empty_ticks", "metric", {"en": "empty ticks", "zh-TW": "空 tick"},
+        ("empty", "empty tick", "空 tick", "空tick", "空白 tick", "空的 tick", "空塊", "空區塊"),
+        ("empty_ticks_in_epoch", "ticks_in_epoch", "empty_tick_share_pct"),
+        frozenset({"empty_ticks_high", "tick_quality_drop"}),
+        examples=("Why are there more empty ticks now?", "How many ticks were empty?"),
+        binds=("empty", "空"),
     ),
-    Intent(
-        "speed",
-        {"en": "tick speed and stalls", "zh-TW": "tick 速度與停滯"},
-        ("stall", "stalled", "stuck", "halt", "halted", "slow", "slower", "speed", "fast", "rate", "pace", "frozen",
-         "freeze", "tps", "停滯", "卡住", "停住", "暫停", "速度", "變慢", "很慢", "太慢", "出塊"),
-        frozenset({"tick_stall", "tick_rate_low", "epoch_transition"}),
-        ("network",),
-        ("Is the network stuck?", "Why are ticks so slow?", "How fast are ticks produced?"),
+    Topic(
+        "quality", "metric", {"en": "tick quality", "zh-TW": "tick 品質"},
+        ("quality", "tick quality", "品質", "質量", "tick 品質"),
+        ("epoch_tick_quality_pct", "tick_quality_last_10k_pct"), frozenset({"tick_quality_drop", "empty_ticks_high"}),
+        examples=("What is the tick quality of this epoch?", "Is the quality dropping?"),
+        binds=("quality", "品質", "last", "最近"),
     ),
-    Intent(
-        "epoch",
-        {"en": "the epoch", "zh-TW": "epoch"},
-        ("epoch", "epochs", "transition", "weekly", "wednesday", "紀元", "轉換", "每週", "週三"),
-        frozenset({"epoch_transition"}),
-        ("network",),
-        ("Which epoch are we in?", "When does the next epoch start?"),
+    Topic(
+        "pace", "metric", {"en": "tick speed", "zh-TW": "tick 速度"},
+        ("speed", "fast", "slow", "slower", "rate", "pace", "per second", "tps", "stall", "stalled", "stuck",
+         "halt", "halted", "frozen", "freeze", "pause", "paused", "producing", "速度", "多快", "很慢", "變慢", "太慢",
+         "每秒", "停滯", "卡住", "停住", "暫停", "停頓", "出塊", "快嗎", "慢嗎"),
+        ("tick_rate_per_s", "tick_duration_s"), frozenset({"tick_stall", "tick_rate_low"}),
+        examples=("Is the network stuck?", "Why are ticks so slow?", "How fast are ticks produced?",
+                  "Are blocks still being produced?"),
+        binds=("per second", "second", "advance", "run", "stall", "stuck", "每秒", "秒", "持續", "停"),
     ),
-    Intent(
-        "supply",
-        {"en": "the supply", "zh-TW": "供應量"},
-        ("supply", "circulating", "burn", "burned", "burnt", "issuance", "emission", "inflation", "供應", "流通",
-         "銷毀", "燒毀", "發行", "通膨"),
-        frozenset({"supply_anomaly"}),
-        ("supply",),
-        ("How many QU are in circulation?", "How much has been burned?"),
+    Topic(
+        "epoch", "metric", {"en": "the epoch", "zh-TW": "epoch"},
+        ("epoch", "which epoch", "current epoch", "紀元", "第幾個 epoch"),
+        ("epoch",), frozenset({"epoch_transition"}),
+        examples=("Which epoch are we in?", "When does the next epoch start?"),
+        binds=("epoch", "紀元"),
     ),
-    Intent(
-        "archive",
-        {"en": "the archive", "zh-TW": "歸檔"},
+    Topic(
+        "tick", "metric", {"en": "the current tick", "zh-TW": "目前的 tick"},
+        ("current tick", "latest tick", "tick number", "tick height", "block height", "which tick", "what tick",
+         "height", "目前 tick", "目前的 tick", "最新 tick", "最新的 tick", "現在的 tick", "tick 高度", "區塊高度",
+         "高度", "第幾個 tick"),
+        ("tick",),
+        examples=("What is the latest tick?", "What block height are we at?"),
+        binds=("tick",),
+    ),
+    Topic(
+        "ticks_in_epoch", "metric", {"en": "ticks this epoch", "zh-TW": "本 epoch 的 tick 數"},
+        ("how many ticks", "number of ticks", "ticks this epoch", "ticks in this epoch", "tick count",
+         "多少個 tick", "多少 tick", "幾個 tick", "tick 數", "tick數"),
+        ("ticks_in_epoch",),
+        examples=("How many ticks has this epoch had?",),
+        binds=("tick", "epoch"),
+    ),
+    Topic(
+        "active", "metric", {"en": "active addresses", "zh-TW": "活躍地址"},
+        ("active", "addresses", "address", "users", "wallets", "holders", "activity", "活躍", "地址", "用戶", "錢包",
+         "使用者", "持有人"),
+        ("active_addresses",),
+        examples=("How many active addresses are there?", "How many people use the network?"),
+        binds=("active", "address", "addresses", "活躍", "地址"),
+    ),
+    Topic(
+        "archive", "metric", {"en": "the archive", "zh-TW": "歸檔"},
         ("archive", "archiver", "archived", "indexer", "lag", "lagging", "behind", "sync", "synced", "歸檔", "封存",
          "落後", "同步"),
-        frozenset({"archive_lag"}),
-        ("archive",),
-        ("Is the archive keeping up with the network?", "How far behind is the indexer?"),
+        ("archive_lag_ticks",), frozenset({"archive_lag"}),
+        examples=("Is the archive keeping up with the network?", "How far behind is the indexer?"),
+        binds=("archive", "behind", "lag", "歸檔", "落後"),
     ),
-    Intent(
-        "data",
-        {"en": "the data feed", "zh-TW": "資料來源"},
-        ("gap", "gaps", "missing", "invalid", "rejected", "observation", "observations", "feed", "缺漏", "缺失", "無效",
-         "觀測", "中斷"),
-        frozenset({"data_gap", "data_invalid"}),
-        ("coverage",),
-        ("Is any data missing?", "Were observations rejected?"),
+    Topic(
+        "data", "metric", {"en": "the data feed", "zh-TW": "資料來源"},
+        ("gap", "missing", "invalid", "rejected", "observation", "feed", "coverage", "data quality", "缺漏", "缺失",
+         "無效", "觀測", "中斷", "資料"),
+        ("window_observations",), frozenset({"data_gap", "data_invalid"}),
+        examples=("Is any data missing?", "Were observations rejected?"),
+        binds=("observation", "data", "gap", "觀測", "資料", "缺漏", "筆"),
     ),
-    Intent(
-        "activity",
-        {"en": "network activity", "zh-TW": "網路活躍度"},
-        ("active", "addresses", "address", "users", "wallets", "activity", "活躍", "地址", "用戶", "錢包"),
-        frozenset(),
-        ("activity",),
-        ("How many active addresses are there?", "How many people use the network?"),
+    Topic(
+        "forecast", "forecast", {"en": "a forecast", "zh-TW": "預測"},
+        ("tomorrow", "next week", "next month", "next year", "forecast", "predict", "prediction", "in the future",
+         "future price", "price target", "will the price", "will it", "will qubic", "going to", "gonna", "expect",
+         "明天", "明日", "下週", "下周", "下個月", "明年", "未來", "預測", "預估", "會漲", "會跌", "會不會", "將會",
+         "之後會", "接下來會"),
+        examples=("Will the price rise tomorrow?", "Predict the price next week", "Where will QUBIC be in a month?"),
+    ),
+    Topic(
+        "advice", "advice", {"en": "investment advice", "zh-TW": "投資建議"},
+        ("should i buy", "should i sell", "should i hold", "should i invest", "invest", "investment", "buy now",
+         "worth buying", "good buy", "financial advice", "all in", "該買", "要買", "買入", "賣出", "投資", "值得買",
+         "該不該買", "該不該賣", "可以買", "建議買", "進場", "出場", "抄底"),
+        examples=("Should I buy QUBIC now?", "Is it a good investment?"),
     ),
 )  # fmt: skip
-INTENTS_BY_NAME = {intent.name: intent for intent in INTENTS}
-GENERIC = frozenset({"overview"})  # gives way to a specific intent
 
+TOPICS_BY_NAME = {topic.name: topic for topic in TOPICS}
+GENERIC = frozenset({"health"})  # gives way to a specific topic asked in the same part of a question
+DECLINED = frozenset({"forecast", "advice"})  # absorb the price topics of their part: the decline tells the price
 
-def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    english = [re.escape(k) for k in keywords if k.isascii()]
-    chinese = [re.escape(k) for k in keywords if not k.isascii()]
-    parts = ([r"\b(?:" + "|".join(english) + r")\b"] if english else []) + chinese
-    return re.compile("|".join(parts), re.I)
-
-
-_PATTERNS = {intent.name: _pattern(intent.keywords) for intent in INTENTS}
-
-
-def keyword_intents(question: str) -> list[Intent]:
-    """The intents whose keywords the question contains, most hits first; `overview` only when alone."""
-    hits = {name: len(pattern.findall(question)) for name, pattern in _PATTERNS.items()}
-    found = sorted((intent for intent in INTENTS if hits[intent.name]), key=lambda i: -hits[i.name])
-    specific = [intent for intent in found if intent.name not in GENERIC]
-    return specific or found
+# Terms a definition can be asked of: name -> words naming it (both languages).
+TERMS: dict[str, tuple[str, ...]] = {
+    "tick": ("tick", "ticks"),
+    "epoch": ("epoch", "epochs", "紀元"),
+    "tick_quality": ("tick quality", "quality", "tick 品質", "品質"),
+    "empty_tick": ("empty tick", "empty ticks", "空 tick", "空tick"),
+    "burn": ("burn", "burning", "burned", "銷毀", "燒毀"),
+    "qu": ("qu", "qus", "qubic", "qubic coin"),
+    "computor": ("computor", "computors", "計算節點"),
+    "quorum": ("quorum", "法定人數"),
+    "health_score": ("health score", "健康分數"),
+    "market_cap": ("market cap", "market capitalization", "市值"),
+    "archive": ("archive", "archiver", "歸檔"),
+    "arbitrator": ("arbitrator", "仲裁者"),
+}

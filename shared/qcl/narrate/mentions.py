@@ -33,6 +33,8 @@ class NumberMention:
     precision: float  # the unit of the last written digit; 0 for exact forms such as 10^12
     kind: Kind  # "tick"/"epoch": written right after the word; "percent"/"usd": written with the unit
     signed: bool  # an explicit + or − was written
+    start: int = 0  # where it is written in normalize(text)
+    end: int = 0
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class _Scan:
         elif integer_ref and (ref := _REF_BEFORE.search(before)):
             kind = "tick" if (ref.group(1) or "").lower() == "tick" else "epoch"
         text = (self.original[start:end] + (unit.group() if unit else "")).strip()  # "5.8%", "8.7e-7 USD"
-        self.numbers.append(NumberMention(text, value, precision, kind, signed))
+        self.numbers.append(NumberMention(text, value, precision, kind, signed, start, end))
         self.mask(start, end)
 
 

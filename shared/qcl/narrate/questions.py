@@ -1,33 +1,48 @@
-"""Questions: checked fields, the intents they are about, and the template answer built from the report.
+"""Questions: checked fields, and what a question asks for, every part of it.
 
-    from qcl.narrate.questions import QuestionMatcher, answer_template, validate_question
-    question = validate_question("為什麼現在空 tick 變多？")     # QuestionError for empty / oversized questions
+    from qcl.narrate.questions import QuestionMatcher, validate_question
+    question = validate_question("網路健康嗎？價格變化多少？")   # QuestionError for empty / oversized / binary text
     match = QuestionMatcher().match(question)                    # None: not about the network's state
-    answer_template(report, match, "zh-TW").text
+    match.labels                                                 # ("health", "price_change")
 
-Matching: keywords first (intents.py, both languages); an English question no keyword matches is compared with
-each intent's example phrasings by sentence embedding (embeddings.py, loaded on first need) and matches when the
-closest is at least MIN_SIMILARITY. Anything else is off-topic and gets REFUSAL, never a guess. A question's
-wording never changes what is done: "ignore previous instructions…" is matched like any other text.
+How a question is read (rules first, then embeddings):
+1. Simplified characters become Traditional (OpenCC s2twp), full-width forms ASCII, letters lower case.
+2. It is cut into parts at sentence ends and conjunctions ("？", "還有", "and", …): a compound question gets every
+   part answered.
+3. In each part the topics' words (intents.py) are found longest first, so "空 tick 佔比" is the empty-tick share,
+   not empty ticks; a misspelt English word within a small edit distance of one still counts ("markt cap").
+   A definition ("what is an epoch?", "什麼是 tick 品質") is a definition, not the current value. A generic topic
+   (health) gives way to a specific one in the same part; the price change absorbs the price; a forecast or advice
+   request absorbs the price topics of its part (the decline states the price). A part with no topic that asks for
+   a value ("目前是多少？") refers to the previous part's topic.
+4. An English question no word matches is compared with the topics' example phrasings by sentence embedding
+   (embeddings.py) and matches when the closest is at least MIN_SIMILARITY.
+Anything else, or a question about another coin, is off-topic and gets REFUSAL, never a guess. A question's wording
+never changes what is done: "ignore previous instructions…" is read like any other text, and `injection` marks it
+so that no model is asked to phrase its answer.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from functools import cache
+from typing import Literal
 
-from qcl.analysis.report import AnalysisReport
 from qcl.narrate.embeddings import MIN_SIMILARITY, IntentIndex, SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
 from qcl.narrate.formats import LANGUAGES, Language
-from qcl.narrate.intents import Intent, keyword_intents
-from qcl.narrate.templates import Rendered, compose
+from qcl.narrate.intents import DECLINED, GENERIC, TERMS, TOPICS, TOPICS_BY_NAME, Topic
+from qcl.narrate.language import to_traditional
 
 MAX_QUESTION_CHARS = 500  # the limit of AIRequest.question (events.py)
-KEYWORD_SCORE = 0.9  # a keyword hit can still misread a question ("bitcoin price"): not full certainty
+KEYWORD_SCORE = 0.9  # a keyword hit can still misread a question: not full certainty
+FUZZY_SCORE = 0.8  # a misspelt keyword
+FUZZY_CUTOFF = 0.8  # difflib ratio: "prise"/"price" 0.8, "helth"/"health" 0.91, "rate"/"rise" 0.5
 
 REFUSAL = {
     "en": "I can only answer questions about the Qubic network's state (ticks, epochs, tick quality, price, supply).",
@@ -37,11 +52,36 @@ NO_REPORT = {
     "en": "No analysis of the network is available yet; please ask again in a minute.",
     "zh-TW": "目前還沒有網路的分析資料，請稍後再問。",
 }
-NO_FINDING = {
-    "en": "The latest report raises no finding about {topic}",
-    "zh-TW": "最新的分析報告中沒有關於「{topic}」的異常",
-}
 _HAN = re.compile(r"[\u3400-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_PARTS = re.compile(
+    r"[?？!！。；;\n]+|，?(?:還有|以及|另外|順便問|順便|此外|而且|並且)|\s(?:and also|and|also|plus)\s|,\s"
+)
+_VALUE_ASK = re.compile(r"多少|幾|how (?:much|many|high|fast|far)|what(?:'s| is) it|數字|數值|現在呢|目前呢")
+_OTHER_COINS = re.compile(
+    r"\b(?:bitcoin|btc|ethereum|eth|ether|solana|sol|doge|dogecoin|xrp|bnb|cardano|ada|usdt|tether)\b"
+    r"|比特幣|以太坊|以太幣|狗狗幣|泰達幣"
+)
+_OURS = re.compile(r"\b(?:qubic|qus?)\b")
+_INJECTION = re.compile(
+    r"ignore (?:all |the )?(?:previous|prior|above)|disregard|system prompt|you are now|new instructions|"
+    r"pretend|忽略|無視|之前的指示|所有指示|假裝|扮演|系統提示"
+)
+_NETWORK_CONTEXT = re.compile(
+    r"\b(?:qubic|qus?|network|coin|token|chain|crypto|price|market|ticks?|epochs?|supply)\b|網路|幣|鏈|加密|價|漲|跌|市值"
+)
+_DEFINITION_EN = (
+    r"\bwhat(?:'s| is| are)\s+(?:a|an)\s+({term})s?\b",
+    r"\bwhat\s+(?:is|are)\s+({term})s?\s*$",
+    r"\bwhat\s+does\s+(?:an?\s+|the\s+)?({term})s?\s+mean",
+    r"\b(?:meaning|definition)\s+of\s+(?:an?\s+|the\s+)?({term})s?\b",
+    r"\b(?:define|explain what)\s+(?:an?\s+|the\s+)?({term})s?\b",
+)
+_DEFINITION_ZH = (
+    r"什麼是\s*(?:一個\s*)?({term})",
+    r"({term})\s*(?:是什麼意思|的意思|的定義|是指什麼|代表什麼|是什麼東西|是啥)",
+    r"^\s*({term})\s*是什麼\s*$",
+)
 
 
 def validate_language(language: object) -> Language:
@@ -62,18 +102,33 @@ def validate_question(question: object) -> str:
         raise QuestionError("must not be empty")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"must be at most {MAX_QUESTION_CHARS} characters (got {len(text)})")
+    if (bad := _CONTROL.search(text)) is not None:
+        raise QuestionError(f"must be plain text (found the control or replacement character {bad.group()!r})")
     return text
 
 
 @dataclass(frozen=True)
 class IntentMatch:
-    intents: tuple[Intent, ...]
-    score: float  # KEYWORD_SCORE for keywords, the cosine similarity for an embedding match
-    via: Literal["keywords", "embedding"]
+    """What a question asks for: its topics in the order asked, the terms it wants defined."""
+
+    topics: tuple[Topic, ...]
+    definitions: tuple[str, ...]  # TERMS keys
+    score: float  # KEYWORD_SCORE for words, FUZZY_SCORE for a misspelt one, the cosine for an embedding match
+    via: Literal["keywords", "fuzzy", "embedding"]
+    injection: bool = False  # the question tries to instruct: no model phrases its answer
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Topic names and "definition:<term>", as the evaluation set labels questions."""
+        return tuple(t.name for t in self.topics) + tuple(f"definition:{term}" for term in self.definitions)
+
+    @property
+    def declined(self) -> bool:
+        return any(topic.name in DECLINED for topic in self.topics)
 
 
 class QuestionMatcher:
-    """Keyword matching, then embeddings for English questions; the encoder loads on first need, once."""
+    """Rules, then embeddings for English questions; the encoder loads on first need, once."""
 
     def __init__(self, encoder: Callable[[], SentenceEncoder | None] | None = SentenceEncoder.bundled) -> None:
         self._make_encoder = encoder
@@ -82,13 +137,23 @@ class QuestionMatcher:
         self._lock = threading.Lock()
 
     def match(self, question: str) -> IntentMatch | None:
-        found = keyword_intents(question)
-        if found:
-            return IntentMatch(tuple(found), KEYWORD_SCORE, "keywords")
-        if _HAN.search(question) or (index := self._intent_index()) is None:
+        text = normalize_question(question)
+        injection = bool(_INJECTION.search(text))
+        if _OTHER_COINS.search(text) and not _OURS.search(text):
             return None
-        intent, similarity = index.best(question)
-        return IntentMatch((intent,), round(similarity, 3), "embedding") if similarity >= MIN_SIMILARITY else None
+        found = read_rules(text)
+        if found is not None:
+            topics, definitions, fuzzy = found
+            if any(t.kind == "forecast" for t in topics) and not _NETWORK_CONTEXT.search(text) and len(topics) == 1:
+                return None  # "will it rain tomorrow?": a forecast of nothing on the network
+            score, via = (FUZZY_SCORE, "fuzzy") if fuzzy else (KEYWORD_SCORE, "keywords")
+            return IntentMatch(topics, definitions, score, via, injection)  # type: ignore[arg-type]
+        if _HAN.search(text) or (index := self._intent_index()) is None:
+            return None
+        topic, similarity = index.best(question)
+        if similarity < MIN_SIMILARITY:
+            return None
+        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection)
 
     def _intent_index(self) -> IntentIndex | None:
         with self._lock:
@@ -99,17 +164,135 @@ class QuestionMatcher:
             return self._index
 
 
-def answer_template(report: AnalysisReport, match: IntentMatch, language: Language) -> Rendered:
-    """The intents' findings and metric sentences; says so when no finding of theirs is active."""
-    code_sets = [intent.codes for intent in match.intents]
-    codes = None if any(c is None for c in code_sets) else frozenset().union(*cast(list[frozenset[str]], code_sets))
-    groups = tuple(dict.fromkeys(group for intent in match.intents for group in intent.groups))
-    overview = codes is None
-    rendered = compose(report, language, codes=codes, groups=groups, health=overview)
-    if codes and not any(finding.code.value in codes for finding in report.findings):
-        topics = ("、" if language == "zh-TW" else ", ").join(
-            intent.topic[language] for intent in match.intents if intent.codes
-        )
-        missing = NO_FINDING[language].format(topic=topics)
-        return Rendered(language, (missing, *rendered.sentences), rendered.sources)
-    return rendered
+def normalize_question(question: str) -> str:
+    """Traditional characters, ASCII forms, lower case, single spaces."""
+    text = unicodedata.normalize("NFKC", to_traditional(question)).lower()
+    return re.sub(r"\s+", " ", text.replace("’", "'")).strip()
+
+
+def read_rules(text: str) -> tuple[tuple[Topic, ...], tuple[str, ...], bool] | None:
+    """(topics, defined terms, whether a misspelt word was needed) by the rules, or None when nothing matched."""
+    topics: list[Topic] = []
+    definitions: list[str] = []
+    fuzzy = False
+    previous: tuple[Topic, ...] = ()
+    for part in (p.strip() for p in _PARTS.split(text)):
+        if not part:
+            continue
+        terms, rest = _definitions(part)
+        found, misspelt = _topics(rest)
+        fuzzy |= misspelt and not terms
+        if not found and not terms and _VALUE_ASK.search(part) and previous:
+            found = list(previous)  # "目前是多少？" after "什麼是 tick 品質？"
+        definitions.extend(t for t in terms if t not in definitions)
+        topics.extend(t for t in found if t not in topics)
+        previous = tuple(found) or tuple(TOPICS_BY_NAME[_TERM_TOPIC[t]] for t in terms if t in _TERM_TOPIC)
+    if "price_change" in {t.name for t in topics}:
+        topics = [t for t in topics if t.name != "price"]
+    if not topics and not definitions:
+        return None
+    return tuple(topics), tuple(definitions), fuzzy
+
+
+_TERM_TOPIC = {
+    "tick_quality": "quality",
+    "empty_tick": "empty_ticks",
+    "burn": "burned",
+    "market_cap": "market_cap",
+    "epoch": "epoch",
+    "tick": "tick",
+    "health_score": "health",
+    "archive": "archive",
+}
+
+
+def _definitions(part: str) -> tuple[list[str], str]:
+    """The terms `part` asks to define, and the part without those phrases."""
+    found: list[str] = []
+    for pattern in _definition_patterns():
+        for match in list(pattern.finditer(part)):
+            term = _term_of(match.group(1))
+            if term is not None and term not in found:
+                found.append(term)
+                part = part[: match.start()] + " " * (match.end() - match.start()) + part[match.end() :]
+    return found, part
+
+
+def _term_of(words: str) -> str | None:
+    words = words.strip()
+    return next((term for term, names in TERMS.items() if words in names), None)
+
+
+@cache
+def _definition_patterns() -> tuple[re.Pattern[str], ...]:
+    names = sorted({name for names in TERMS.values() for name in names}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(n).replace(r"\ ", r"\s*") for n in names)
+    return tuple(re.compile(p.format(term=alternatives)) for p in (*_DEFINITION_EN, *_DEFINITION_ZH))
+
+
+def _topics(part: str) -> tuple[list[Topic], bool]:
+    """The topics named in `part`, longest words first, and whether a misspelt word was needed."""
+    part = _SCOPE.sub(" ", part)  # "this epoch" says which ticks, it does not ask for the epoch
+    hits: list[tuple[int, Topic]] = []
+    for _, topic, pattern in _cue_patterns():
+        for match in list(pattern.finditer(part)):
+            hits.append((match.start(), topic))
+            part = part[: match.start()] + "\0" * (match.end() - match.start()) + part[match.end() :]
+    misspelt = False
+    for match in re.finditer(r"(?=(\b[a-z]{3,}(?: [a-z]{3,})?))", part):
+        for words in dict.fromkeys((match.group(1), match.group(1).split(" ")[0])):
+            close = [
+                c for c in difflib.get_close_matches(words, _fuzzy_cues(), cutoff=FUZZY_CUTOFF) if c[0] == words[0]
+            ]
+            if close:
+                hits.append((match.start(), _fuzzy_cue_topic()[close[0]]))
+                misspelt = True
+                break
+    ordered = list(dict.fromkeys(topic for _, topic in sorted(hits, key=lambda hit: hit[0])))
+    names = {t.name for t in ordered}
+    if names & DECLINED:  # "will the network stall tomorrow?" asks for a forecast, not today's pace
+        ordered = [t for t in ordered if t.kind in ("forecast", "advice", "findings")]
+    if "empty_ticks" in names and _SHARE.search(part):
+        ordered = [TOPICS_BY_NAME["empty_share"] if t.name == "empty_ticks" else t for t in ordered]
+    specific = [t for t in ordered if t.name not in GENERIC]
+    if specific:
+        ordered = specific
+    metrics = [t for t in ordered if t.kind == "metric" and t.name not in _PRICE_WORDS]
+    if metrics and "price" not in names:  # "when does the epoch change?": the change is the epoch's
+        ordered = [t for t in ordered if t.name != "price_change"]
+    return list(dict.fromkeys(ordered)), misspelt
+
+
+_SCOPE = re.compile(r"\b(?:in |of )?this epoch(?:'s)?\b|本\s*epoch|這個\s*epoch|本期")
+_SHARE = re.compile(r"\b(?:share|percentage|percent|ratio|proportion|fraction|rate)\b|%|佔比|占比|比例|比率|百分比")
+_PRICE_WORDS = frozenset({"price", "price_change", "market_cap"})
+
+
+@cache
+def _cue_patterns() -> tuple[tuple[str, Topic, re.Pattern[str]], ...]:
+    pairs = sorted(((cue, topic) for topic in TOPICS for cue in topic.cues), key=lambda pair: -len(pair[0]))
+    return tuple((cue, topic, cue_pattern(cue)) for cue, topic in pairs)
+
+
+def cue_pattern(cue: str) -> re.Pattern[str]:
+    """English words as whole words (an optional plural s), Chinese ones anywhere; spaces optional in Chinese."""
+    body = re.escape(cue).replace(r"\ ", r"\s*" if not cue.isascii() else r"\s+")
+    if cue.isascii() and cue[0].isalnum():
+        return re.compile(rf"(?<![a-z0-9]){body}(?:s|es|ed|d|ing)?(?![a-z0-9])")
+    return re.compile(body)
+
+
+@cache
+def _fuzzy_cue_topic() -> dict[str, Topic]:
+    """English words of the network's quantities a misspelling may stand for (not the phrasings of declines)."""
+    return {
+        cue: topic
+        for topic in TOPICS
+        if topic.kind in ("metric", "health", "findings")
+        for cue in topic.cues
+        if cue.isascii() and len(cue) >= 5 and cue.count(" ") <= 1
+    }
+
+
+def _fuzzy_cues() -> list[str]:
+    return list(_fuzzy_cue_topic())

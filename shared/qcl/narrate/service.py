@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -41,16 +41,18 @@ from qcl.config import Settings
 from qcl.events import AIInsight
 from qcl.model.errors import GenerationDeadlineError, ModelBusyError, ModelUnavailableError
 from qcl.model.params import GenerationParams
+from qcl.narrate.answers import asked_sources, compose_answer
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.facts import ReportFacts, report_facts
-from qcl.narrate.formats import Language
+from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.grounding import GroundingResult, check_grounding
-from qcl.narrate.prompts import narration_messages, question_messages
+from qcl.narrate.language import ends_sentence, to_traditional
+from qcl.narrate.phrasing import StreamEvent, stream_answer
+from qcl.narrate.prompts import answer_messages, echo_issue, narration_messages
 from qcl.narrate.questions import (
     NO_REPORT,
     REFUSAL,
     QuestionMatcher,
-    answer_template,
     validate_language,
     validate_question,
 )
@@ -118,8 +120,10 @@ class Narrator:
         matcher: QuestionMatcher | None = None,
         deadline_s: float = 60.0,
         max_new_tokens: Mapping[Language, int] = MAX_NEW_TOKENS,
+        writes: Sequence[Language] = LANGUAGES,
     ) -> None:
         self.model = model
+        self.writes = tuple(writes)  # languages the model may write (the registry's measured capability)
         self.unavailable_reason = unavailable_reason  # None with no model: templates only, by choice
         self.matcher = matcher or QuestionMatcher()
         self.deadline_s = deadline_s
@@ -143,10 +147,17 @@ class Narrator:
         return self.compose_narrative(report, language, skip_model=skip_model, request_id=request_id).insight
 
     def answer(
-        self, question: str, language: Language, report: AnalysisReport | None, *, request_id: str | None = None
+        self,
+        question: str,
+        language: Language,
+        report: AnalysisReport | None,
+        *,
+        request_id: str | None = None,
+        phrase: bool = True,
     ) -> AIInsight:
-        """An answer from `report` (the latest); QuestionError / UnsupportedLanguageError name a bad field."""
-        return self.compose_answer(question, language, report, request_id=request_id).insight
+        """An answer from `report` (the latest); QuestionError / UnsupportedLanguageError name a bad field.
+        `phrase` False returns the composed answer at once, without asking the model to phrase it."""
+        return self.compose_answer(question, language, report, request_id=request_id, phrase=phrase).insight
 
     def fixed_reply(
         self,
@@ -208,11 +219,18 @@ class Narrator:
         template = narrative(report, language)
         prompt_facts = compose(report, language, codes=None, groups=())  # health and findings: the short version
         problems = frozenset(f.code.value for f in report.findings if f.severity != "info")
-        attempt = self._attempt(narration_messages(prompt_facts), report_facts(report), language, skip_model, problems)
+        skip = skip_model or self.phrasing_skip(language)
+        attempt = self._attempt(narration_messages(prompt_facts), report_facts(report), language, skip, problems)
         return self._finish("narrative", template, attempt, report, 1.0, started, request_id)
 
     def compose_answer(
-        self, question: str, language: Language, report: AnalysisReport | None, *, request_id: str | None = None
+        self,
+        question: str,
+        language: Language,
+        report: AnalysisReport | None,
+        *,
+        request_id: str | None = None,
+        phrase: bool = True,
     ) -> Composition:
         started = time.monotonic()
         language = validate_language(language)
@@ -223,11 +241,49 @@ class Narrator:
         if match is None:
             log.info("narrator: off-topic question refused: %.80r", question)
             return Composition(self.fixed_reply(REFUSAL[language], language, request_id=request_id), NO_ATTEMPT)
-        template = answer_template(report, match, language)
-        attempt = self._attempt(
-            question_messages(question, template), report_facts(report), language, None, frozenset()
+        composed = compose_answer(report, match, language)
+        skip = self.phrasing_skip(
+            language, phrase=phrase, declined=match.declined, injection=match.injection, fixed=not match.topics
         )
-        return self._finish("answer", template, attempt, report, match.score, started, request_id)
+        messages = answer_messages(question, composed)
+        attempt = self._attempt(
+            messages,
+            report_facts(report),
+            language,
+            skip,
+            frozenset(),
+            priority="interactive",
+            must_state=asked_sources(report, match),
+        )
+        return self._finish("answer", composed, attempt, report, match.score, started, request_id)
+
+    def stream_answer(
+        self, question: str, language: Language, report: AnalysisReport | None, *, request_id: str | None = None
+    ) -> Iterator[StreamEvent]:
+        """The composed answer at once, then the model's checked sentences, then the final answer (phrasing.py)."""
+        return stream_answer(self, question, language, report, request_id)
+
+    def phrasing_skip(
+        self,
+        language: Language,
+        *,
+        phrase: bool = True,
+        declined: bool = False,
+        injection: bool = False,
+        fixed: bool = False,
+    ) -> str | None:
+        """Why the model is not asked to phrase an answer ("<code>: <detail>"), or None when it is."""
+        if not phrase:
+            return "composed: the composed answer, without waiting for the model"
+        if fixed:
+            return "fixed: a definition is told in fixed words"
+        if declined:
+            return "declined: a forecast or advice is declined in fixed words"
+        if injection:
+            return "injection: the question tries to give instructions; the composed answer stands"
+        if self.model is not None and language not in self.writes:
+            return f"language_unsupported: {self.model.model_id} is not measured to write {language} fluently"
+        return None
 
     # --- internals ------------------------------------------------------------------------------------------------
 
@@ -238,6 +294,8 @@ class Narrator:
         language: Language,
         skip: str | None,
         must_cite: frozenset[str],
+        priority: str = "background",
+        must_state: tuple[frozenset[str], ...] = (),
     ) -> Attempt:
         if skip is not None:
             return Attempt(None, None, skip)
@@ -266,21 +324,30 @@ class Narrator:
             return Attempt(None, None, f"model_error: {type(exc).__name__}: {exc}")
         with self._lock:
             self._model_error = None
-        judged = self._judge(result, facts, language, must_cite)
+        judged = self._judge(result, facts, language, must_cite, must_state)
         return replace(judged, tokens=result.tokens, model_ms=round((time.monotonic() - asked) * 1000, 1))
 
     def _judge(
-        self, result: GeneratedText, facts: ReportFacts, language: Language, must_cite: frozenset[str]
+        self,
+        result: GeneratedText,
+        facts: ReportFacts,
+        language: Language,
+        must_cite: frozenset[str],
+        must_state: tuple[frozenset[str], ...] = (),
     ) -> Attempt:
         """Whether the model's reply may be used (a failure reason when not)."""
         text = result.text.strip()
         if result.finish_reason == "deadline":
             return Attempt(text, None, f"deadline: the model passed its {self.deadline_s:g} s deadline")
-        if result.finish_reason == "length":
+        if language == "zh-TW":
+            text = to_traditional(text)  # a model that slips into Simplified characters is converted, not refused
+        if not ends_sentence(text):  # cut by the token limit or a stop sequence: keep the finished sentences
             text = _complete_sentences(text)
             if not text:
                 return Attempt(result.text, None, f"truncated: no complete sentence in {result.tokens} tokens")
-        grounding = check_grounding(text, facts, language, must_cite=must_cite)
+        if (echo := echo_issue(text)) is not None:
+            return Attempt(text, None, echo)
+        grounding = check_grounding(text, facts, language, must_cite=must_cite, must_state=must_state)
         if not grounding.grounded:
             return Attempt(text, grounding, f"ungrounded: {grounding.issues[0]}")
         return Attempt(text, grounding, None)
@@ -339,6 +406,14 @@ def _complete_sentences(text: str) -> str:
     return text[: ends[-1].end()].strip() if ends else ""
 
 
+def model_languages(model_id: str) -> tuple[Language, ...]:
+    """The languages the registry says `model_id` writes well enough to be asked (all, for a model it lacks)."""
+    from qcl.model.registry import MODELS
+
+    spec = MODELS.get(model_id)
+    return spec.writes if spec is not None else LANGUAGES
+
+
 def open_narrator(
     settings: Settings, *, use_model: bool | None = None, load: Callable[[], TextModel] | None = None
 ) -> Narrator:
@@ -346,7 +421,11 @@ def open_narrator(
     templates only when QCL_NARRATE_MODEL (or `use_model`) is off or the model cannot load; then its status and
     every fallback_reason say why."""
     matcher = QuestionMatcher(SentenceEncoder.bundled if settings.narrate_embeddings else None)
-    options: dict[str, Any] = {"matcher": matcher, "deadline_s": settings.narrate_deadline_s}
+    options: dict[str, Any] = {
+        "matcher": matcher,
+        "deadline_s": settings.narrate_deadline_s,
+        "writes": model_languages(settings.model),
+    }
     if not (settings.narrate_model if use_model is None else use_model):
         return Narrator(None, **options)
     try:

@@ -1,0 +1,433 @@
+"""Composed answers: every part of a question answered from the report, the asked figure first, exact by construction.
+
+    from qcl.narrate.answers import compose_answer
+    compose_answer(report, QuestionMatcher().match("網路健康嗎？價格變化多少？"), "zh-TW").text
+    # "網路目前健康，健康分數 100/100，沒有發現任何異常。價格 1 小時上漲 1.1%，24 小時變化尚無資料，目前價格為 …"
+
+One sentence per topic asked (intents.py), in the order asked; then the problems of those topics (warning or
+critical findings, worst first) in the words of findings_text.py. Figures are report values written by formats.py,
+each next to the word of its quantity (binding.py checks that of every text). Forecasts and investment advice are
+declined in the user's language, with what the data does show; definitions are fixed texts with no figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
+from qcl.narrate.facts import derived_metrics
+from qcl.narrate.findings_text import finding_sentence
+from qcl.narrate.formats import Language, approx_large, metric_text
+from qcl.narrate.intents import Topic
+from qcl.narrate.questions import IntentMatch
+from qcl.narrate.templates import STATUS_WORD, Rendered
+
+Sentence = tuple[str, tuple[str, ...]]  # the text (no final stop) and the report values / codes it states
+PROBLEM = ("warning", "critical")
+MAX_PROBLEMS = 3  # findings told after the figures: more would bury the answer
+
+NO_METRICS = {
+    "en": "The latest observation could not be read, so no current figures are available",
+    "zh-TW": "最新一筆觀測資料無法讀取，暫時沒有最新數據",
+}
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "tick": (
+        "A tick is one step of the Qubic network: the computors agree on a new tick every few seconds, and each "
+        "tick can carry transactions",
+        "tick 是 Qubic 網路的一個步進單位：計算節點（computor）每隔幾秒就對一個新的 tick 達成共識，"
+        "每個 tick 都可以打包交易",
+    ),
+    "epoch": (
+        "An epoch is Qubic's weekly cycle: a new epoch starts every Wednesday at noon UTC, and the network pauses "
+        "briefly while it changes over",
+        "epoch 是 Qubic 每週一次的週期：每週三中午（UTC）開始新的 epoch，切換時網路會短暫暫停",
+    ),
+    "tick_quality": (
+        "Tick quality is the share of ticks that are not empty: the higher, the more ticks the network filled",
+        "tick 品質是非空 tick 所佔的比例，越高代表網路產出的有效 tick 越多",
+    ),
+    "empty_tick": (
+        "An empty tick is a tick the computors closed without agreeing on its content, so it carries no transactions",
+        "空 tick 是計算節點未能就內容達成共識而結束的 tick，裡面不含任何交易",
+    ),
+    "burn": (
+        "Burning removes QU from circulation for good: fees and smart-contract costs are burned, which lowers the "
+        "circulating supply",
+        "銷毀（burn）是把 QU 永久移出流通：手續費和智慧合約的費用會被銷毀，流通量因此減少",
+    ),
+    "qu": (
+        "QU (QUBIC) is the coin of the Qubic network; it pays for transactions and smart contracts",
+        "QU（QUBIC）是 Qubic 網路的代幣，用來支付交易和智慧合約的費用",
+    ),
+    "computor": (
+        "Computors are the nodes that run the Qubic network and agree on each tick; they are chosen every epoch",
+        "計算節點（computor）是運行 Qubic 網路、對每個 tick 達成共識的節點，每個 epoch 重新選出",
+    ),
+    "quorum": (
+        "The quorum is the share of computors that must agree for a tick to be final: a two-thirds majority",
+        "法定人數（quorum）是一個 tick 要確定時必須同意的計算節點數量，需要絕大多數的計算節點同意",
+    ),
+    "health_score": (
+        "The health score sums up our analysis of the network, out of a hundred: stalls, slow ticks, empty ticks, "
+        "price shocks and data problems each take points off",
+        "健康分數是我們對網路分析的總評，分數越高越健康：停滯、tick 變慢、空 tick、價格劇烈波動和資料問題都會扣分",
+    ),
+    "market_cap": (
+        "The market cap is the price of one QU times the circulating supply",
+        "市值是單一 QU 的價格乘以流通量",
+    ),
+    "archive": (
+        "The archive is the service that stores every tick for explorers and wallets; when it falls behind, "
+        "recent ticks are not yet searchable",
+        "歸檔服務保存每一個 tick，供區塊瀏覽器和錢包查詢；歸檔落後時，最新的 tick 暫時還查不到",
+    ),
+    "arbitrator": (
+        "The arbitrator is the entity that settles disputes among computors and publishes each epoch's computor list",
+        "仲裁者（arbitrator）負責處理計算節點之間的爭議，並公布每個 epoch 的計算節點名單",
+    ),
+}
+DECLINE = {
+    "forecast": {
+        "en": "I can't predict where the price or the network goes next: nothing in the data supports a forecast",
+        "zh-TW": "無法預測價格或網路接下來的走向：現有資料無法支撐任何預測",
+    },
+    "advice": {
+        "en": "I can't give investment advice; I can only tell you what the network data shows",
+        "zh-TW": "我無法提供投資建議，只能告訴你網路資料顯示的狀況",
+    },
+}
+KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
+
+
+def compose_answer(report: AnalysisReport, match: IntentMatch, language: Language) -> Rendered:
+    """Every topic and definition of `match`, answered from `report` (see the module docstring)."""
+    sentences: list[Sentence] = [(DEFINITIONS[term][_index(language)], ()) for term in match.definitions]
+    told: set[str] = set()
+    for topic in match.topics:
+        sentences.extend(_topic_sentences(report, topic, language, told))
+    codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
+    problems = [f for f in _worst_first(report.findings) if f.severity in PROBLEM and f.code.value in codes]
+    sentences.extend(_finding(f, report, language) for f in problems[:MAX_PROBLEMS] if f.code.value not in told)
+    return Rendered(
+        language,
+        tuple(text for text, _ in sentences),
+        tuple(dict.fromkeys(source for _, sources in sentences for source in sources)),
+    )
+
+
+# The figure each topic is asked for: a phrasing of the answer must state it (one source of each set).
+_ASKED: dict[str, tuple[str, ...]] = {
+    "health": ("health_score",),
+    "price": ("price_usd",),
+    "price_change": ("price_change_1h_pct", "price_change_24h_pct"),
+    "market_cap": ("market_cap_usd",),
+    "supply": ("circulating_supply",),
+    "burned": ("burned_qus",),
+    "empty_share": ("empty_tick_share_pct",),
+    "empty_ticks": ("empty_ticks_in_epoch",),
+    "quality": ("epoch_tick_quality_pct", "tick_quality_last_10k_pct"),
+    "pace": ("tick_rate_per_s", "tick_duration_s"),
+    "epoch": ("epoch",),
+    "tick": ("tick",),
+    "ticks_in_epoch": ("ticks_in_epoch",),
+    "active": ("active_addresses",),
+    "archive": ("archive_lag_ticks",),
+    "data": ("window_observations",),
+}
+
+
+def asked_sources(report: AnalysisReport, match: IntentMatch) -> tuple[frozenset[str], ...]:
+    """For each topic asked, the sources one of which any text answering it must state (the asked figure)."""
+    required: list[frozenset[str]] = []
+    for topic in match.topics:
+        if topic.name == "findings":
+            problems = frozenset(f.code.value for f in report.findings if f.severity in PROBLEM)
+            required.append(problems or frozenset({"health_score"}))
+        elif topic.name in _ASKED and report.metrics is not None:
+            values = {**report.metrics.model_dump(), **derived_metrics(report.metrics)}
+            present = frozenset(s for s in _ASKED[topic.name] if values.get(s) is not None or s == "health_score")
+            if topic.name == "price_change" and not present:
+                present = frozenset({"price_usd"})
+            if present:
+                required.append(present)
+    return tuple(required)
+
+
+def _index(language: Language) -> int:
+    return 0 if language == "en" else 1
+
+
+def _worst_first(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])  # stable: report order within a rank
+
+
+def _finding(finding: Finding, report: AnalysisReport, language: Language) -> Sentence:
+    epoch = report.metrics.epoch if report.metrics else None
+    return finding_sentence(finding, language, epoch=epoch), (finding.code.value,)
+
+
+def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, told: set[str]) -> list[Sentence]:
+    if topic.kind == "health":
+        return [health(report, language)]
+    if topic.kind == "findings":
+        found = _findings(report, language)
+        told.update(code for _, sources in found for code in sources)
+        return found
+    if topic.kind in ("forecast", "advice"):
+        return _decline(report, topic.kind, language)
+    if topic.name == "data":
+        return _data(report, language, told)
+    if report.metrics is None:
+        return [(NO_METRICS[language], ())]
+    if topic.name == "pace":
+        return [pace_answer(report, language)]
+    return [METRIC_ANSWERS[topic.name](report.metrics, language)]
+
+
+def health(report: AnalysisReport, language: Language) -> Sentence:
+    score, status = f"{report.health_score}/100", STATUS_WORD[language][report.status]
+    problems = [f for f in report.findings if f.severity in PROBLEM]
+    counts = {s: sum(f.severity == s for f in problems) for s in PROBLEM}
+    if language == "en":
+        state = {"healthy": "is healthy", "degraded": "is degraded", "critical": "is in a critical state"}
+        if not problems:
+            found = "and nothing is wrong"
+        else:
+            parts = ", ".join(f"{counts[s]} {s}" for s in ("critical", "warning") if counts[s])
+            found = f"with {len(problems)} problem{'s' if len(problems) > 1 else ''} found ({parts})"
+        return f"The network {state[report.status]}: health score {score}, {found}", ("health_score",)
+    if not problems:
+        return f"網路目前{status}，健康分數 {score}，沒有發現任何異常", ("health_score",)
+    zh = {"critical": "嚴重", "warning": "警示"}
+    parts = "、".join(f"{zh[s]} {counts[s]} 項" for s in ("critical", "warning") if counts[s])
+    return f"網路目前{status}，健康分數 {score}，發現 {len(problems)} 項異常（{parts}）", ("health_score",)
+
+
+def _findings(report: AnalysisReport, language: Language) -> list[Sentence]:
+    problems = [f for f in _worst_first(report.findings) if f.severity in PROBLEM]
+    if not problems:
+        score = f"{report.health_score}/100"
+        text = (
+            f"Nothing is wrong right now: the latest analysis found no problems (health score {score})"
+            if language == "en"
+            else f"目前沒有異常：最新的分析沒有發現任何問題（健康分數 {score}）"
+        )
+        return [(text, ("health_score",))]
+    n = len(problems)
+    if language == "en":
+        lead = f"The analysis found {n} problem{'s' if n > 1 else ''}; the most serious first"
+    else:
+        lead = f"分析發現 {n} 項異常，依重要性排列如下"
+    return [(lead, ("findings",)), *(_finding(f, report, language) for f in problems[:MAX_PROBLEMS])]
+
+
+def _data(report: AnalysisReport, language: Language, told: set[str]) -> list[Sentence]:
+    n = f"{report.window_observations:,}"
+    problems = [f for f in report.findings if f.code.value in ("data_gap", "data_invalid")]
+    told.update(f.code.value for f in problems)
+    if language == "en":
+        rest = "" if problems else ", with no gaps and no rejected observations"
+        lead = f"The analysis covers {n} observations{rest}"
+    else:
+        rest = "" if problems else "，沒有缺漏，也沒有被拒收的資料"
+        lead = f"這次分析涵蓋 {n} 筆觀測資料{rest}"
+    return [(lead, ("window_observations",)), *(_finding(f, report, language) for f in problems[:MAX_PROBLEMS])]
+
+
+def _decline(report: AnalysisReport, kind: str, language: Language) -> list[Sentence]:
+    decline = (DECLINE[kind][language], ())
+    if report.metrics is None:
+        return [decline]
+    price, sources = price_answer(report.metrics, language)
+    known = KNOWN[language].format(price[0].lower() + price[1:] if language == "en" else price)
+    return [decline, (known, sources), health(report, language)]
+
+
+# --- one sentence per metric topic ----------------------------------------------------------------------------------
+
+
+def _change_words(m: NetworkMetrics, language: Language) -> str:
+    parts = []
+    for field, en, zh in (("price_change_1h_pct", "1 h", "1 小時"), ("price_change_24h_pct", "24 h", "24 小時")):
+        value = getattr(m, field)
+        if value is None:
+            parts.append(f"no {en} change yet" if language == "en" else f"{zh}變化尚無資料")
+            continue
+        size = metric_text(field, abs(value)).lstrip("+")
+        if language == "en":
+            word = "up" if value > 0 else "down" if value < 0 else "unchanged"
+            parts.append(f"{word} {size} over {en}" if value else f"unchanged over {en}")
+        else:
+            word = "上漲" if value > 0 else "下跌" if value < 0 else "持平"
+            parts.append(f"{zh}{word} {size}" if value else f"{zh}持平")
+    return ", ".join(parts) if language == "en" else "，".join(parts)
+
+
+def price_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    price = metric_text("price_usd", m.price_usd)
+    sources = ("price_usd", "price_change_1h_pct", "price_change_24h_pct")
+    if language == "en":
+        return f"The price of QUBIC is {price} USD ({_change_words(m, language)})", sources
+    return f"QUBIC 目前價格為 {price} 美元（{_change_words(m, language)}）", sources
+
+
+def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    price = metric_text("price_usd", m.price_usd)
+    sources = ("price_change_1h_pct", "price_change_24h_pct", "price_usd")
+    if m.price_change_1h_pct is None and m.price_change_24h_pct is None:
+        if language == "en":
+            return f"No price change is known yet (it needs an hour of prices); the price is {price} USD", sources
+        return f"還沒有價格變化的資料（需要累積一小時的價格）；目前價格為 {price} 美元", sources
+    if language == "en":
+        return f"The price is {_change_words(m, language)}, and now stands at {price} USD", sources
+    return f"價格 {_change_words(m, language)}，目前價格為 {price} 美元", sources
+
+
+def market_cap_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    cap, words = metric_text("market_cap_usd", m.market_cap_usd), approx_large(m.market_cap_usd, language)
+    if language == "en":
+        about = f" (about {words} USD)" if words else ""
+        return f"The market cap is {cap} USD{about}", ("market_cap_usd",)
+    about = f"（約 {_zh_words(m.market_cap_usd)}美元）" if m.market_cap_usd >= 10**4 else ""
+    return f"市值為 {cap} 美元{about}", ("market_cap_usd",)
+
+
+def supply_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    supply = metric_text("circulating_supply", m.circulating_supply)
+    if language == "en":
+        words = approx_large(m.circulating_supply, language)
+        about = f" (about {words})" if words else ""
+        return f"The circulating supply is {supply} QU{about}", ("circulating_supply",)
+    about = f"（約 {_zh_words(m.circulating_supply)}）" if m.circulating_supply >= 10**4 else ""
+    return f"流通量為 {supply} QU{about}", ("circulating_supply",)
+
+
+def burned_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    burned = metric_text("burned_qus", m.burned_qus)
+    if language == "en":
+        words = approx_large(m.burned_qus, language)
+        about = f" (about {words})" if words else ""
+        return f"{burned} QU{about} have been burned so far", ("burned_qus",)
+    about = f"（約 {_zh_words(m.burned_qus)}）" if m.burned_qus >= 10**4 else ""
+    return f"目前已銷毀 {burned} QU{about}", ("burned_qus",)
+
+
+def _zh_words(value: int) -> str:
+    """An amount in Taiwan's large units ("1.48 億"), or with separators below 萬."""
+    words = approx_large(value, "zh-TW")
+    return words if words else f"{value:,}"
+
+
+def _empty(m: NetworkMetrics, language: Language, *, share_first: bool) -> Sentence:
+    share = derived_metrics(m)["empty_tick_share_pct"]
+    empty, ticks = (
+        metric_text("empty_ticks_in_epoch", m.empty_ticks_in_epoch),
+        metric_text("ticks_in_epoch", m.ticks_in_epoch),
+    )
+    sources = ("empty_tick_share_pct", "empty_ticks_in_epoch", "ticks_in_epoch")
+    if share is None:
+        text = "This epoch has no ticks yet" if language == "en" else "本 epoch 還沒有任何 tick"
+        return text, ("ticks_in_epoch",)
+    pct = metric_text("empty_tick_share_pct", share)
+    if language == "en":
+        if share_first:
+            return f"Empty ticks are {pct} of this epoch: {empty} empty out of {ticks} ticks", sources
+        return f"{empty} of this epoch's {ticks} ticks were empty, a share of {pct}", sources
+    if share_first:
+        return f"本 epoch 的空 tick 佔比為 {pct}：總共 {ticks} 個 tick，其中空 tick 有 {empty} 個", sources
+    return f"本 epoch 的空 tick 有 {empty} 個，佔總共 {ticks} 個 tick 的 {pct}", sources
+
+
+def quality_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    quality = metric_text("epoch_tick_quality_pct", m.epoch_tick_quality_pct)
+    last = m.tick_quality_last_10k_pct
+    sources = ("epoch_tick_quality_pct", "tick_quality_last_10k_pct")
+    if language == "en":
+        recent = (
+            ""
+            if last is None
+            else f"; over the last 10,000 ticks it is {metric_text('tick_quality_last_10k_pct', last)}"
+        )
+        return f"Tick quality this epoch is {quality}{recent}", sources
+    recent = "" if last is None else f"，最近 10,000 個 tick 的品質為 {metric_text('tick_quality_last_10k_pct', last)}"
+    return f"本 epoch 的 tick 品質為 {quality}{recent}", sources
+
+
+def pace_answer(report: AnalysisReport, language: Language) -> Sentence:
+    m = report.metrics
+    assert m is not None
+    text, sources = _pace(m, language)
+    if any(f.code.value in ("tick_stall", "tick_rate_low") for f in report.findings):
+        return text, sources
+    calm = "; no stall was detected" if language == "en" else "，沒有偵測到停滯"
+    return text + calm, sources
+
+
+def _pace(m: NetworkMetrics, language: Language) -> Sentence:
+    duration = metric_text("tick_duration_s", m.tick_duration_s)
+    sources = ("tick_rate_per_s", "tick_duration_s")
+    if m.tick_rate_per_s is None:
+        if language == "en":
+            return f"The current tick has run for {duration} s; the tick rate needs one more observation", sources
+        return f"目前這個 tick 已持續 {duration} 秒；tick 速度還需要再一筆觀測才能計算", sources
+    rate = metric_text("tick_rate_per_s", m.tick_rate_per_s)
+    if language == "en":
+        return f"Ticks advance at {rate} per second, and the current tick has run for {duration} s", sources
+    return f"tick 目前每秒前進 {rate} 個，目前這個 tick 已持續 {duration} 秒", sources
+
+
+def epoch_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    epoch, tick = metric_text("epoch", m.epoch), metric_text("tick", m.tick)
+    if language == "en":
+        return (
+            f"The network is in epoch {epoch}, at tick {tick}; a new epoch starts every Wednesday at noon UTC",
+            ("epoch", "tick"),
+        )
+    return f"目前是 epoch {epoch}，最新的 tick 是 {tick}；每週三中午（UTC）會進入新的 epoch", ("epoch", "tick")
+
+
+def tick_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    epoch, tick = metric_text("epoch", m.epoch), metric_text("tick", m.tick)
+    if language == "en":
+        return f"The latest tick is tick {tick}, in epoch {epoch}", ("tick", "epoch")
+    return f"最新的 tick 是 tick {tick}（epoch {epoch}）", ("tick", "epoch")
+
+
+def ticks_in_epoch_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    epoch, ticks = metric_text("epoch", m.epoch), metric_text("ticks_in_epoch", m.ticks_in_epoch)
+    if language == "en":
+        return f"Epoch {epoch} has had {ticks} ticks so far", ("ticks_in_epoch", "epoch")
+    return f"epoch {epoch} 到目前為止共有 {ticks} 個 tick", ("ticks_in_epoch", "epoch")
+
+
+def active_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    active = metric_text("active_addresses", m.active_addresses)
+    if language == "en":
+        return f"There are {active} active addresses", ("active_addresses",)
+    return f"活躍地址數為 {active}", ("active_addresses",)
+
+
+def archive_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    if m.archive_lag_ticks is None:
+        return ("No archive position was observed", ()) if language == "en" else ("沒有觀測到歸檔進度", ())
+    lag = metric_text("archive_lag_ticks", m.archive_lag_ticks)
+    if language == "en":
+        return f"The archive is {lag} ticks behind the live network", ("archive_lag_ticks",)
+    return f"歸檔進度落後即時網路 {lag} 個 tick", ("archive_lag_ticks",)
+
+
+METRIC_ANSWERS: dict[str, Callable[[NetworkMetrics, Language], Sentence]] = {
+    "price": price_answer,
+    "price_change": price_change_answer,
+    "market_cap": market_cap_answer,
+    "supply": supply_answer,
+    "burned": burned_answer,
+    "empty_share": lambda m, language: _empty(m, language, share_first=True),
+    "empty_ticks": lambda m, language: _empty(m, language, share_first=False),
+    "quality": quality_answer,
+    "epoch": epoch_answer,
+    "tick": tick_answer,
+    "ticks_in_epoch": ticks_in_epoch_answer,
+    "active": active_answer,
+    "archive": archive_answer,
+}

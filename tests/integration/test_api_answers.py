@@ -1,0 +1,123 @@
+"""The question endpoint with the real narrator: the composed answer at once, and Server-Sent Events that send the
+model's phrasing only sentence by sentence after each sentence passed the checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qcl.analysis import analyze_capture
+from qcl.analysis.report import AnalysisReport
+from qcl.api.schemas import Role
+from qcl.model.params import GenerationParams
+from qcl.narrate.questions import QuestionMatcher
+from qcl.narrate.service import Narrator
+from qcl.pipeline.analyzer import LATEST_KEY
+from qcl.qubic.capture import read_capture
+from qcl.qubic.synth import sample_capture_path
+from tests.integration.test_api_fixtures import Api, make_api
+
+
+@cache
+def final_report() -> AnalysisReport:
+    return analyze_capture(read_capture(sample_capture_path())).report  # market cap 148,050,688 USD
+
+
+@dataclass
+class Reply:
+    text: str
+    finish_reason: str = "stop"
+    tokens: int = 3
+
+
+@dataclass
+class StreamingModel:
+    """Streams `reply` in small pieces, as the generation service does, and records each request."""
+
+    reply: str
+    model_id: str = "streaming-model"
+    calls: list[GenerationParams] = field(default_factory=list)
+
+    def generate(self, messages: Sequence[Mapping[str, str]], params: GenerationParams) -> Reply:
+        self.calls.append(params)
+        return Reply(self.reply)
+
+    def stream(self, messages: Sequence[Mapping[str, str]], params: GenerationParams) -> Iterator[str]:
+        self.calls.append(params)
+        for start in range(0, len(self.reply), 7):
+            yield self.reply[start : start + 7]
+
+
+def answering_api(tmp_path: Path, model: StreamingModel | None) -> Api:
+    narrator = Narrator(model, matcher=QuestionMatcher(encoder=None), writes=("en",))
+    api = make_api(tmp_path, narrator=narrator)
+    api.store.put(LATEST_KEY, final_report().model_dump_json())
+    return api
+
+
+def events(api: Api, question: str, language: str = "en") -> list[tuple[str, dict[str, Any]]]:
+    headers = api.headers(Role.OPERATOR, Accept="text/event-stream")
+    response = api.client.post("/api/ai/question", headers=headers, json={"question": question, "language": language})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    found = []
+    for frame in response.get_data(as_text=True).strip().split("\n\n"):
+        name, data = (line.split(": ", 1)[1] for line in frame.splitlines())
+        found.append((name, json.loads(data)))
+    return found
+
+
+def test_the_json_answer_is_the_composed_one_without_waiting_for_the_model(tmp_path: Path) -> None:
+    model = StreamingModel("The market cap is 148,050,688 USD.")
+    api = answering_api(tmp_path, model)
+    response = api.client.post(
+        "/api/ai/question", headers=api.headers(Role.OPERATOR), json={"question": "市值多少？", "language": "zh-TW"}
+    )
+    assert response.status_code == 200 and model.calls == []
+    assert response.json["text"] == "市值為 148,050,688 美元（約 1.48 億美元）。"
+
+
+def test_the_stream_sends_the_composed_answer_then_checked_sentences_then_the_final_answer(tmp_path: Path) -> None:
+    model = StreamingModel("The market cap is 148,050,688 USD. In words, the market cap is about 148.05 million USD.")
+    got = events(answering_api(tmp_path, model), "What's the market cap?")
+    assert [name for name, _ in got] == ["answer", "delta", "delta", "final"]
+    assert got[0][1]["text"] == "The market cap is 148,050,688 USD (about 148.05 million USD)."
+    assert got[1][1] == {"text": "The market cap is 148,050,688 USD."}
+    assert got[-1][1]["model"] == "streaming-model" and got[-1][1]["grounded"] is True
+    assert model.calls[0].max_new_tokens > 0
+
+
+def test_a_sentence_that_fails_the_check_is_never_sent(tmp_path: Path) -> None:
+    model = StreamingModel("The market cap is 148,050,688 USD. Also 148,050,688 QU were burned.")
+    got = events(answering_api(tmp_path, model), "What's the market cap?")
+    assert [name for name, _ in got] == ["answer", "delta", "final"]
+    final = got[-1][1]
+    assert final["model"] == "template" and final["fallback_reason"].startswith("ungrounded: unbound:")
+    assert final["text"] == got[0][1]["text"]
+
+
+def test_a_language_the_model_does_not_write_streams_no_model_text(tmp_path: Path) -> None:
+    model = StreamingModel("市值為 148,050,688 美元。")
+    got = events(answering_api(tmp_path, model), "市值多少？", "zh-TW")
+    assert [name for name, _ in got] == ["answer", "final"] and model.calls == []
+    assert got[-1][1]["fallback_reason"].startswith("language_unsupported: streaming-model")
+
+
+def test_a_forecast_is_declined_on_the_stream_too(tmp_path: Path) -> None:
+    model = StreamingModel("The price will double.")
+    got = events(answering_api(tmp_path, model), "Will the price rise tomorrow?")
+    assert [name for name, _ in got] == ["answer", "final"] and model.calls == []
+    assert got[0][1]["text"].startswith("I can't predict where the price")
+
+
+@pytest.mark.parametrize("question", ["", "x" * 501, "price\u0000?"])
+def test_a_bad_question_on_the_stream_is_a_422_before_any_event(tmp_path: Path, question: str) -> None:
+    api = answering_api(tmp_path, None)
+    headers = api.headers(Role.OPERATOR, Accept="text/event-stream")
+    response = api.client.post("/api/ai/question", headers=headers, json={"question": question})
+    assert response.status_code == 422 and response.json["error"]["field"] == "question"
