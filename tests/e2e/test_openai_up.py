@@ -46,6 +46,7 @@ def up_with_model(tmp_path: Path) -> Iterator[tuple[str, str]]:
         url = re.search(r"qcl up: api\s+(http://127\.0\.0\.1:\d+)", "".join(output))
         assert url, "".join(output)
         assert "narration: model" in "".join(output), "".join(output)
+        assert f"qcl up: openai   {url.group(1)}/v1 " in "".join(output)  # where to point the client
         yield url.group(1), (tmp_path / "state" / "admin.key").read_text().strip()
     finally:
         if process.poll() is None:
