@@ -148,6 +148,18 @@ def test_a_seed_makes_sampling_repeatable(served: Served) -> None:
     assert sample(7) != sample(8)
 
 
+def test_top_p_zero_is_greedy(served: Served) -> None:
+    client = served.client()
+
+    def text(temperature: float, top_p: float) -> str:
+        answer = client.chat.completions.create(
+            model=MODEL, messages=HELLO, max_tokens=12, temperature=temperature, top_p=top_p
+        )
+        return answer.choices[0].message.content or ""
+
+    assert text(temperature=1.5, top_p=0) == text(temperature=0, top_p=1)
+
+
 def test_an_unknown_model_is_a_not_found_error_naming_the_model(served: Served) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         served.client().chat.completions.create(model="gpt-4o", messages=HELLO)
