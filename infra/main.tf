@@ -29,6 +29,7 @@ locals {
     "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
     "vpcaccess.googleapis.com",
+    "workflows.googleapis.com",
   ]
 }
 

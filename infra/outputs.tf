@@ -13,6 +13,11 @@ output "image_repository" {
   value       = local.repository
 }
 
+output "workflow_revisions" {
+  description = "Cloud Workflow name to its deployed revision id."
+  value       = module.workflows.revisions
+}
+
 output "topics" {
   description = "Topic and dead-letter topic ids."
   value       = module.pubsub.topic_ids

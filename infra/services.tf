@@ -122,7 +122,8 @@ module "function" {
       env        = {}
       secret_env = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
       max        = var.api_max_instances, timeout_s = local.timeouts["api"]
-      ingress    = "ALLOW_ALL", invokers = var.api_invokers
+      # Cloud Workflows call the qcl.* connectors with OIDC tokens of the workflows' service account.
+      ingress = "ALLOW_ALL", invokers = concat(var.api_invokers, ["serviceAccount:${google_service_account.component["workflows"].email}"])
     }
   }
 

@@ -257,6 +257,10 @@ from qcl.shard.commands import register as _register_shard  # noqa: E402
 
 _register_shard(app, bench_app)
 
+from qcl.workflows.cli import register as _register_workflows  # noqa: E402
+
+_register_workflows(app, bench_app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

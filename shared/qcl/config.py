@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     # The dashboard's built files, served at /.
     web_dist: Path = Path("web/dist")
 
+    # --- workflows ---
+    # Seconds an executor's claim on a running execution lasts unrenewed; after a crash another executor resumes
+    # the execution once it has lapsed.
+    workflow_lease_s: float = Field(default=15.0, ge=0.5, le=3600)
+
     # --- oracle ---
     # Committee size n = 3f+1: 4 tolerates one faulty member, 7 tolerates two.
     oracle_nodes: Literal[4, 7] = 4

@@ -136,6 +136,17 @@ class OracleProtocolMessage(_Event):
     wire: str = Field(max_length=1_000_000)  # the message, canonical JSON
 
 
+class WorkflowEvent(_Event):
+    """What a workflow tells the world: a `qcl.notify` step's message, with the execution it came from."""
+
+    workflow: str = Field(min_length=1, max_length=128)
+    execution_id: str = Field(min_length=1, max_length=128)
+    revision: int = Field(ge=1)
+    severity: Literal["info", "warning", "critical"] = "info"
+    message: str = Field(min_length=1, max_length=4000)
+    data: JsonValue = None
+
+
 class NodeEvent(_Event):
     """A shard or oracle node joined, left, failed or recovered."""
 
@@ -226,7 +237,7 @@ NETWORK_ANALYSIS = Topic(
     AnalysisReport,
     "health score and findings over the rolling window",
     ("analyzer",),
-    ("narrator", "api", "oracle"),
+    ("narrator", "api", "oracle", "workflows"),
 )
 AI_REQUESTS = Topic(
     "ai-requests",
@@ -278,6 +289,15 @@ NODE_EVENTS = Topic(
     ("api",),
 )
 
+WORKFLOW_EVENTS = Topic(
+    "workflow-events",
+    "qcl.workflow.event.v1",
+    WorkflowEvent,
+    "notifications from workflow executions (qcl.notify)",
+    ("workflows",),
+    ("api",),
+)
+
 TOPICS: dict[str, Topic[Any]] = {
     t.name: t
     for t in (
@@ -289,6 +309,7 @@ TOPICS: dict[str, Topic[Any]] = {
         ORACLE_RESULTS,
         ORACLE_PROTOCOL,
         NODE_EVENTS,
+        WORKFLOW_EVENTS,
     )
 }
 

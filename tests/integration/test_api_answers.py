@@ -14,14 +14,16 @@ import pytest
 
 from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
+from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.model.params import GenerationParams
 from qcl.narrate.questions import QuestionMatcher
 from qcl.narrate.service import Narrator
 from qcl.pipeline.analyzer import LATEST_KEY
+from qcl.pipeline.narrator import NarratorService
 from qcl.qubic.capture import read_capture
 from qcl.qubic.synth import sample_capture_path
-from tests.integration.test_api_fixtures import Api, make_api
+from tests.integration.test_api_fixtures import Api, ingesting_api, make_api
 
 
 @cache
@@ -121,3 +123,32 @@ def test_a_bad_question_on_the_stream_is_a_422_before_any_event(tmp_path: Path, 
     headers = api.headers(Role.OPERATOR, Accept="text/event-stream")
     response = api.client.post("/api/ai/question", headers=headers, json={"question": question})
     assert response.status_code == 422 and response.json["error"]["field"] == "question"
+
+
+# --- without a model in the API process, the narrator service phrases the streamed answer --------------------------
+
+
+@pytest.fixture
+def cloud_shaped(tmp_path: Path) -> Iterator[tuple[Api, StreamingModel]]:
+    """An API without a model runtime (templates here, like the Cloud image) and a narrator service with a model."""
+    model = StreamingModel("The market cap is 148,050,688 USD.")
+    with ingesting_api(tmp_path, narrator=Narrator(None, matcher=QuestionMatcher(encoder=None))) as api:
+        api.store.put(LATEST_KEY, final_report().model_dump_json())
+        narrator = Narrator(model, matcher=QuestionMatcher(encoder=None), writes=("en",))
+        subscriptions = NarratorService(api.bus, api.store, narrator, name="//narrator").subscribe()
+        yield api, model
+        for subscription in subscriptions:
+            subscription.close()
+
+
+def test_the_stream_without_a_local_model_ends_with_the_narrator_services_answer(
+    cloud_shaped: tuple[Api, StreamingModel],
+) -> None:
+    api, model = cloud_shaped
+    got = events(api, "What's the market cap?")
+    assert [name for name, _ in got] == ["answer", "final"]
+    assert got[0][1]["model"] == "template"
+    assert got[-1][1]["text"] == "The market cap is 148,050,688 USD." and got[-1][1]["model"] == "streaming-model"
+    assert len(model.calls) == 1
+    tasks = [entry for entry in context(api.app).log.read_after(0) if entry["type"] == "task"]
+    assert tasks and tasks[-1]["data"]["request"]["question"] == "What's the market cap?"

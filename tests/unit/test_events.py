@@ -11,7 +11,7 @@ from qcl.events import AI_REQUESTS, QUBIC_TICKS, TOPICS, AIRequest, registry_tab
 
 ARCHITECTURE_TOPICS = {  # ARCHITECTURE.md's table: topic -> (producers, consumers)
     "qubic-ticks": ({"ingest"}, {"analyzer"}),
-    "network-analysis": ({"analyzer"}, {"narrator", "api", "oracle"}),
+    "network-analysis": ({"analyzer"}, {"narrator", "api", "oracle", "workflows"}),
     "ai-requests": ({"api", "scheduler"}, {"narrator"}),
     "ai-insights": ({"narrator"}, {"api"}),
     "oracle-requests": ({"api", "scheduler"}, {"oracle"}),
@@ -19,6 +19,8 @@ ARCHITECTURE_TOPICS = {  # ARCHITECTURE.md's table: topic -> (producers, consume
     "node-events": ({"shard", "oracle"}, {"api"}),
     # Beyond ARCHITECTURE.md's table: the committee members' PBFT messages, one subscription per member.
     "oracle-protocol": ({"oracle"}, {f"oracle-{i}" for i in range(7)}),
+    # Workflows (issue 13): topic triggers read analysis reports; qcl.notify steps publish workflow events.
+    "workflow-events": ({"workflows"}, {"api"}),
 }
 
 
@@ -34,7 +36,12 @@ def test_every_topic_has_a_dead_letter_topic_and_a_versioned_event_type() -> Non
 
 def test_registry_table_lists_subscriptions_per_consumer() -> None:
     row = next(r for r in registry_table() if r["topic"] == "network-analysis")
-    assert row["subscriptions"] == ["network-analysis.narrator", "network-analysis.api", "network-analysis.oracle"]
+    assert row["subscriptions"] == [
+        "network-analysis.narrator",
+        "network-analysis.api",
+        "network-analysis.oracle",
+        "network-analysis.workflows",
+    ]
     assert row["dead_letter_topic"] == "network-analysis-dlq"
 
 

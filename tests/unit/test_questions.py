@@ -11,6 +11,7 @@ import pytest
 from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
+from qcl.narrate import questions as questions_module
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
 from qcl.narrate.evaluation import eval_reports, evaluate, load_questions
@@ -312,6 +313,13 @@ def test_the_evaluation_set_is_read_and_answered_within_the_floors() -> None:
     assert len(questions) >= 150 and {q.language for q in questions} == {"en", "zh-TW"}
     result = evaluate(keywords_only(), questions, eval_reports()[:4])
     assert result["intent_accuracy"] >= 0.95, result["wrong"]
+    assert result["answer_accuracy"] >= 0.95 and result["decline_accuracy"] >= 0.95, result["wrong"]
+    assert result["unbound_numbers"] == 0
+
+
+def test_the_held_out_questions_are_answered_within_the_floors() -> None:
+    heldout = Path(questions_module.__file__).parent / "data" / "questions-heldout.jsonl"
+    result = evaluate(keywords_only(), load_questions(heldout), eval_reports()[:4])
     assert result["answer_accuracy"] >= 0.95 and result["decline_accuracy"] >= 0.95, result["wrong"]
     assert result["unbound_numbers"] == 0
 

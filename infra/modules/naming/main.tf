@@ -3,7 +3,7 @@
 locals {
   # Components that run under their own service account. "push" is the identity Pub/Sub signs push requests with,
   # "deployer" the one Cloud Build runs as. Producers and consumers in the registry must be among these.
-  components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push", "deployer"]
+  components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push", "deployer", "workflows"]
 
   service_accounts = { for c in local.components : c => "${var.name_prefix}-${c}" }
 

@@ -1,5 +1,5 @@
-"""The API as a consumer: network-analysis, ai-insights, oracle-results and node-events, read as `api`; and the
-follower of the task board's changes.
+"""The API as a consumer: network-analysis, ai-insights, oracle-results, node-events and workflow-events, read as
+`api`; and the follower of the task board's changes.
 
     ingest = ApiIngest(services, broadcaster); ingest.start(); ...; ingest.stop()
 
@@ -31,11 +31,13 @@ from qcl.events import (
     NETWORK_ANALYSIS,
     NODE_EVENTS,
     ORACLE_RESULTS,
+    WORKFLOW_EVENTS,
     AIInsight,
     Envelope,
     NodeEvent,
     OracleResult,
     Topic,
+    WorkflowEvent,
 )
 from qcl.obs import metrics
 
@@ -64,6 +66,7 @@ class ApiIngest:
             (AI_INSIGHTS, self.on_insight),
             (ORACLE_RESULTS, self.on_oracle_result),
             (NODE_EVENTS, self.on_node_event),
+            (WORKFLOW_EVENTS, self.on_workflow_event),
         ]
         for topic, handler in handlers:
             self._subscriptions.append(bus.subscribe(topic, CONSUMER, self._measured(topic, handler)))
@@ -135,6 +138,10 @@ class ApiIngest:
         task = self.state.task(result.job_id)
         if task is not None:  # a job submitted through the API: submission to attestation
             metrics.CONSENSUS_LATENCY.observe(max(0.0, (event.time - task.created_at).total_seconds()))
+
+    def on_workflow_event(self, event: Envelope[WorkflowEvent]) -> None:
+        """A workflow's qcl.notify message goes on the live stream, with its event's id and time."""
+        self._stream("workflow", {"id": event.id, "time": event.time.isoformat(), **event.data.model_dump(mode="json")})
 
     def on_node_event(self, event: Envelope[NodeEvent]) -> None:
         view = self.state.record_node_event(event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from qcl.api.schemas import (
     ModelsResponse,
     OracleStatus,
     QuestionRequest,
+    QuestionTask,
     Role,
     StatusResponse,
 )
@@ -39,7 +41,10 @@ from qcl.qubic.types import Observation
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
-    from qcl.api.services import Narrator
+
+
+TASK_POLL_S = 0.2  # how often a streamed answer looks at its task on the board
+TASK_GRACE_S = 5.0  # past the narrator's own deadline, for the bus and the task board
 
 
 def language_of(given: Language | None) -> Language:
@@ -134,7 +139,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if services.narrator is None:
             raise unavailable("narrator", "no narrator is configured for this API instance")
         if flask.request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == "text/event-stream":
-            return _event_stream(services.narrator, body.question, language, report)
+            return _event_stream(ctx, body.question, language, report)
         key = state.answer_key(body.question, language, report)
         cached = state.cached_answer(key)
         if cached is not None:
@@ -176,11 +181,22 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         return ModelsResponse(models=json.loads(json.dumps(services.model_registry(), default=str)))
 
 
-def _event_stream(narrator: Narrator, question: str, language: Language, report: AnalysisReport | None) -> Any:
-    """Server-Sent Events of Narrator.stream_answer; a field error is a 422 before the stream starts."""
+def _event_stream(ctx: ApiContext, question: str, language: Language, report: AnalysisReport | None) -> Any:
+    """Server-Sent Events of the answer; a field error is a 422 before the stream starts. With a model here the
+    narrator phrases it in this process (Narrator.stream_answer); without one (the Cloud API image has no model
+    runtime) the question goes to the narrator service as a task, as POST /api/tasks files it, and its answer is
+    the final event: one path for every answer that a model phrases."""
+    services = ctx.services
+    narrator = services.narrator
+    assert narrator is not None
     try:
-        events = narrator.stream_answer(question, language, report)
+        if narrator.status().get("mode") == "model" or services.bus is None:
+            events = narrator.stream_answer(question, language, report)
+        else:
+            events = _via_narrator_service(ctx, question, language, report)
         first = next(events)
+    except ApiError:
+        raise
     except Exception as exc:
         raise model_error(exc) from None
 
@@ -190,6 +206,32 @@ def _event_stream(narrator: Narrator, question: str, language: Language, report:
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return flask.Response(flask.stream_with_context(frames()), mimetype="text/event-stream", headers=headers)
+
+
+def _via_narrator_service(
+    ctx: ApiContext, question: str, language: Language, report: AnalysisReport | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The composed answer, then the narrator service's answer to the same question filed as a task."""
+    from qcl.api.routes_tasks import submit_task_of
+
+    services = ctx.services
+    assert services.narrator is not None
+    composed = services.narrator.answer(question, language, report, phrase=False)
+    yield "answer", composed.model_dump(mode="json")
+    task = submit_task_of(ctx, QuestionTask(kind="question", question=question, language=language))
+    deadline = time.monotonic() + services.settings.narrate_deadline_s + TASK_GRACE_S
+    why = f"narrator_service: no answer from the narrator service within {services.settings.narrate_deadline_s:g} s"
+    while time.monotonic() < deadline:
+        found = ctx.state.task(task.id)
+        if found is not None and found.state == "done" and found.result:
+            yield "final", found.result
+            return
+        if found is not None and found.state == "failed":
+            why = f"narrator_service: {found.error.message if found.error else 'the task failed'}"
+            break
+        time.sleep(TASK_POLL_S)
+    update = {"fallback_used": True, "fallback_reason": why}
+    yield "final", composed.model_copy(update=update).model_dump(mode="json")
 
 
 def _status(ctx: ApiContext) -> StatusResponse:

@@ -71,43 +71,9 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         """An oracle job names its task and, optionally, the window of stored observations it runs over; the job
         ({job_id: sha256(spec), sequence, spec}) is in the answer's `job`, and its job id is the task id: the same job
         submitted twice answers 409. 404 `no_observations` when the analyzer holds none in the window."""
-        actor = flask.g.key.id
-        if services.bus is None:
-            raise unavailable("bus", "no event bus is configured for this API instance")
-        job: OracleRequest | None = None
-        if isinstance(body, OracleTask):
-            job = oracle_job(body)
-            task_id = job.job_id
-        else:
-            task_id = uuid.uuid4().hex
-        now = services.now()
-        task = TaskView(
-            id=task_id,
-            kind=body.kind,
-            state="queued",
-            created_at=now,
-            updated_at=now,
-            submitted_by=actor,
-            request=body.model_dump(mode="json", by_alias=True),
-            job=job,
-        )
-        if not state.create_task(task):
-            raise ApiError(409, "task_exists", f"task {task_id!r} was already submitted; follow /api/tasks/{task_id}")
-        try:
-            if job is not None:
-                services.breakers.call("bus", publish_job, services.bus, job, source=services.source, retries=2)
-            else:
-                question = getattr(body, "question", None)
-                ai = AIRequest(request_id=task_id, kind=body.kind, question=question, language=body.language)
-                services.publish(AI_REQUESTS, AI_REQUESTS.event(ai, source=services.source, subject=f"task/{task_id}"))
-        except ApiError:
-            state.forget_task(task_id)
-            audit("task.submitted", actor=actor, target=task_id, outcome="failed", kind=body.kind)
-            raise
-        audit("task.submitted", actor=actor, target=task_id, kind=body.kind)
-        ctx.log.append("task", task.model_dump(mode="json"))
-        ctx.broadcaster.poke()
-        return task, 202, {"Location": f"/api/tasks/{task_id}"}
+        job = oracle_job(body) if isinstance(body, OracleTask) else None
+        task = submit_task_of(ctx, body, job)
+        return task, 202, {"Location": f"/api/tasks/{task.id}"}
 
     @routes.route(
         "GET",
@@ -123,6 +89,43 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         if task is None:
             raise ApiError(404, "not_found", f"no task {task_id!r} (tasks are kept for 7 days)")
         return task
+
+
+def submit_task_of(ctx: ApiContext, body: Any, job: OracleRequest | None = None) -> TaskView:
+    """File `body` (a narration, question or, with its `job`, oracle task) on the task board and its topic."""
+    services, state = ctx.services, ctx.state
+    actor = flask.g.key.id
+    if services.bus is None:
+        raise unavailable("bus", "no event bus is configured for this API instance")
+    task_id = job.job_id if job is not None else uuid.uuid4().hex
+    now = services.now()
+    task = TaskView(
+        id=task_id,
+        kind=body.kind,
+        state="queued",
+        created_at=now,
+        updated_at=now,
+        submitted_by=actor,
+        request=body.model_dump(mode="json", by_alias=True),
+        job=job,
+    )
+    if not state.create_task(task):
+        raise ApiError(409, "task_exists", f"task {task_id!r} was already submitted; follow /api/tasks/{task_id}")
+    try:
+        if job is not None:
+            services.breakers.call("bus", publish_job, services.bus, job, source=services.source, retries=2)
+        else:
+            question = getattr(body, "question", None)
+            ai = AIRequest(request_id=task_id, kind=body.kind, question=question, language=body.language)
+            services.publish(AI_REQUESTS, AI_REQUESTS.event(ai, source=services.source, subject=f"task/{task_id}"))
+    except ApiError:
+        state.forget_task(task_id)
+        audit("task.submitted", actor=actor, target=task_id, outcome="failed", kind=body.kind)
+        raise
+    audit("task.submitted", actor=actor, target=task_id, kind=body.kind)
+    ctx.log.append("task", task.model_dump(mode="json"))
+    ctx.broadcaster.poke()
+    return task
 
 
 def _observed_at(line: str) -> float:

@@ -126,6 +126,7 @@ class ApiServices:
     started_at: float = field(default_factory=time.time)
     breakers: Breakers = field(default_factory=Breakers)
     source: str = "//qcl/api"  # the `source` of events the API publishes
+    workflows: Any = None  # qcl.workflows' WorkflowService; routes_workflows builds one over these services if None
 
     def publish(self, topic: Topic[Any], event: Envelope[Any]) -> None:
         bus = self.bus

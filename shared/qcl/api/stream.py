@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from qcl.api.services import ApiServices
 
-StreamKind = Literal["analysis", "insight", "node", "task", "oracle"]
+StreamKind = Literal["analysis", "insight", "node", "task", "oracle", "workflow"]
 STREAM_TTL_S = 900.0  # a reconnect after a laptop sleep or a deploy comes within minutes
 HEAD_KEY = "api:stream:head"  # a hint: the highest number claimed (may lag behind, never ahead)
 _RECENT = 512  # events each instance keeps in memory for its clients

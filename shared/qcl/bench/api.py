@@ -6,8 +6,9 @@
 The server is a real `qcl up` (a child process, port picked free, state in a temporary directory, rate limits
 raised so that they do not cap the measurement) fed a short calm capture, so that the pipeline is idle while the
 API is loaded. Cases: GET /api/network/latest (a cached read), GET /api/ai/status, POST /api/ai/question with
-the same question every time (cache hit) and with a new question every time (cache miss: the narrator runs, in
-template mode unless QCL_NARRATE_MODEL=true is set; the mode is reported from /api/ai/status). Each case runs
+the same question every time (cache hit) and with a new question every time (cache miss: the narrator composes the
+answer from the report; with QCL_NARRATE_MODEL=true a model is loaded and narrates in the background meanwhile;
+the mode is reported from /api/ai/status). Each case runs
 `requests` requests, or stops at `max_s`; latency is from sending a request to its whole answer, per request;
 errors count non-2xx answers by status and failed connections by exception. The client and the server share the
 machine's cores.
@@ -181,7 +182,7 @@ def run_api_bench(
         "client": "httpx.AsyncClient in a separate process, one connection per client, on loopback",
         "narration": status.get("narration"),
         "narration_note": {
-            "model": "the narrator ran the language model on cache misses",
+            "model": "a model was loaded (and narrating reports); JSON answers are composed without waiting for it",
             "templates": "the narrator answered from templates (QCL_NARRATE_MODEL=false, or no model could load)",
             "absent": "no narrator in this stack: /api/ai/question answered 503 (counted in errors)",
         }.get(str(status.get("narration")), ""),

@@ -260,6 +260,8 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
     metrics = [t for t in ordered if t.kind == "metric" and t.name not in _PRICE_WORDS]
     if metrics and "price" not in names:  # "when does the epoch change?": the change is the epoch's
         ordered = [t for t in ordered if t.name != "price_change"]
+    if any(t.kind == "metric" and t.name != "ticks_in_epoch" for t in ordered):  # "歸檔落後幾個 tick？" counts lag
+        ordered = [t for t in ordered if t.name != "ticks_in_epoch"]
     return list(dict.fromkeys(ordered)), misspelt
 
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from qcl.bus import Bus, Subscription, open_bus
@@ -49,6 +50,7 @@ class LocalStack:
     oracle: Any = None  # the 4-member oracle committee: analysis reports -> attestations on oracle-results
     _api: Any = None
     _api_ingest: Any = None
+    workflows: Any = None  # the API's workflow executor: triggers, resumed executions, the examples deployed
 
     def start(self) -> list[str]:
         """Start everything; returns one line per started piece, saying where it is."""
@@ -145,7 +147,12 @@ class LocalStack:
         self._api_ingest.start()
         self._api.start()
         url = self._api.url
+        from qcl.workflows.service import deploy_folder
+
+        self.workflows = services.workflows
+        workflow_lines = self.workflows.start_background(self.bus) + deploy_folder(self.workflows, Path("workflows"))
         return [
+            *workflow_lines,
             f"api      {url}  (docs {url}/api/docs, OpenAPI {url}/api/openapi.json; narration: "
             f"{services.narration_mode()})",
             f"admin key {'created in' if created else 'in'} {key_path} (mode 0600); "
@@ -190,6 +197,8 @@ class LocalStack:
             self._feeder.join(timeout=10)
         if self.oracle is not None:
             self.oracle.stop()
+        if self.workflows is not None:
+            self.workflows.close()
         for subscription in self._subscriptions:
             subscription.close()
         if self.narration is not None:
