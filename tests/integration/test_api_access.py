@@ -32,6 +32,8 @@ SAMPLE_PATH_VALUES = {
     "path": "x.js",
     "name": "x.ico",
     "model": "m-1",
+    "execution_id": "e-1",
+    "connector": "qcl.ask",
 }
 
 
