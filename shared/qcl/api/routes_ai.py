@@ -191,7 +191,7 @@ def _event_stream(ctx: ApiContext, question: str, language: Language, report: An
     assert narrator is not None
     try:
         if narrator.status().get("mode") == "model" or services.bus is None:
-            events = narrator.stream_answer(question, language, report)
+            events = narrator.stream_answer(question, language, report, request_id=flask.g.request_id)
         else:
             events = _via_narrator_service(ctx, question, language, report)
         first = next(events)

@@ -97,6 +97,11 @@ DECLINE = {
     },
 }
 KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
+UNAVAILABLE = {
+    "en": "The data I have does not include transactions, trading volume or computor counts; it covers ticks, "
+    "epochs, tick quality, the price and the supply",
+    "zh-TW": "我手上的資料不包含交易、成交量或節點數量，只涵蓋 tick、epoch、tick 品質、價格與供應量",
+}
 
 
 def compose_answer(report: AnalysisReport, match: IntentMatch, language: Language) -> Rendered:
@@ -175,6 +180,8 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
         return found
     if topic.kind in ("forecast", "advice"):
         return _decline(report, topic.kind, language)
+    if topic.kind == "unavailable":
+        return [(UNAVAILABLE[language], ()), health(report, language)]
     if topic.name == "data":
         return _data(report, language, told)
     if report.metrics is None:
