@@ -58,7 +58,7 @@ class ApiContext:
 
 def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Flask:
     """The API app; `start_stream` starts the WebSocket stream's poller (tests of plain HTTP may skip it)."""
-    from qcl.api import routes_admin, routes_ai, routes_data, routes_ops, routes_tasks, routes_workflows
+    from qcl.api import routes_admin, routes_ai, routes_data, routes_openai, routes_ops, routes_tasks, routes_workflows
 
     settings = services.settings
     app = flask.Flask("qcl.api", static_folder=None)
@@ -70,7 +70,7 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
 
     event_log = EventLog(services)
     ctx = ApiContext(services, ApiState(services), event_log, Broadcaster(event_log), ApiRoutes())
-    for module in (routes_ops, routes_data, routes_ai, routes_tasks, routes_admin, routes_workflows):
+    for module in (routes_ops, routes_data, routes_ai, routes_openai, routes_tasks, routes_admin, routes_workflows):
         module.register(ctx.routes, ctx)
     ctx.routes.register(app)
     app.extensions["qcl"] = ctx

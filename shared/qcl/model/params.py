@@ -21,6 +21,10 @@ MAX_STOP_CHARS = 64
 FinishReason = Literal["stop", "length", "eos", "deadline"]
 
 
+class RawPrompt(str):
+    """A prompt the model continues as it is, without the chat template (OpenAI's /v1/completions)."""
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     max_new_tokens: int = 128

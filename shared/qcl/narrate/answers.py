@@ -17,7 +17,7 @@ from collections.abc import Callable
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
 from qcl.narrate.facts import derived_metrics
 from qcl.narrate.findings_text import finding_sentence
-from qcl.narrate.formats import Language, approx_large, metric_text
+from qcl.narrate.formats import Language, approx_large, metric_text, price_plain
 from qcl.narrate.intents import Topic
 from qcl.narrate.questions import IntentMatch
 from qcl.narrate.templates import STATUS_WORD, Rendered
@@ -264,11 +264,11 @@ def _change_words(m: NetworkMetrics, language: Language) -> str:
 
 
 def price_answer(m: NetworkMetrics, language: Language) -> Sentence:
-    price = metric_text("price_usd", m.price_usd)
+    price, plain = metric_text("price_usd", m.price_usd), price_plain(m.price_usd)
     sources = ("price_usd", "price_change_1h_pct", "price_change_24h_pct")
     if language == "en":
-        return f"The price of QUBIC is {price} USD ({_change_words(m, language)})", sources
-    return f"QUBIC 目前價格為 {price} 美元（{_change_words(m, language)}）", sources
+        return f"The price of QUBIC is {price} USD, or {plain} USD per QU ({_change_words(m, language)})", sources
+    return f"QUBIC 目前價格為 {price} 美元，也就是每枚 {plain} 美元（{_change_words(m, language)}）", sources
 
 
 def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:

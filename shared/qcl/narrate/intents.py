@@ -68,7 +68,7 @@ TOPICS: tuple[Topic, ...] = (
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊"),
         ("price_usd",), frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
-        binds=("price", "trades", "worth", "價格", "價", "報價"),
+        binds=("price", "trades", "worth", "per qu", "價格", "價", "報價", "每枚"),
     ),
     Topic(
         "price_change", "metric", {"en": "the price change", "zh-TW": "價格變化"},
