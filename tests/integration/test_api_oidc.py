@@ -1,24 +1,17 @@
 """Google ID tokens on the API, without Google: our own RSA key and X.509 certificate, served as `{kid: pem}` from a
-loopback HTTP server standing in for Google's certificates URL, sign the tokens a deployed workflow would send."""
+loopback HTTP server standing in for Google's certificates URL (qcl.api.oidc_issuer), sign the tokens a deployed
+workflow would send."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt, jwt
 
+from qcl.api.oidc_issuer import LocalIssuer, SigningKey
 from qcl.api.schemas import Role
 from qcl.config import load_settings
 from qcl.errors import ConfigError
@@ -30,85 +23,23 @@ READER = "qcl-reader@qcl-test.iam.gserviceaccount.com"
 NARRATE = "/api/workflows/connectors/narrate"
 
 
-class KeyPair:
-    def __init__(self, kid: str) -> None:
-        self.kid = kid
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, kid)])
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=1))
-            .sign(self.key, hashes.SHA256())
-        )
-        pem = self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        self.signer = crypt.RSASigner.from_string(pem, key_id=kid)
-
-    def cert_pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
-
+class KeyPair(SigningKey):
     def token(self, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": "https://accounts.google.com",
-            "aud": AUDIENCE,
-            "sub": "1234567890",
-            "email": WORKFLOWS,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + 3600,
-            **claims,
-        }
-        return jwt.encode(self.signer, {k: v for k, v in payload.items() if v is not None}).decode()
+        return super().token(**{"aud": AUDIENCE, "email": WORKFLOWS, **claims})
 
 
-class CertsServer:
-    """Google's certificates URL, on loopback: `{kid: pem}` with a max-age, counting the fetches."""
-
-    def __init__(self, *pairs: KeyPair) -> None:
-        self.body = json.dumps({p.kid: p.cert_pem() for p in pairs}).encode()
-        self.status = 200
-        self.fetches = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "public, max-age=21600, must-revalidate, no-transform")
-                self.end_headers()
-                self.wfile.write(outer.body if outer.status == 200 else b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/oauth2/v1/certs"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+class Issuer(LocalIssuer, KeyPair):
+    pass
 
 
 @pytest.fixture
-def google() -> Iterator[tuple[KeyPair, CertsServer]]:
-    pair = KeyPair("kid-1")
-    server = CertsServer(pair)
-    yield pair, server
-    server.close()
+def google() -> Iterator[tuple[KeyPair, Issuer]]:
+    with Issuer("kid-1") as issuer:
+        yield issuer, issuer
 
 
 @pytest.fixture
-def api(tmp_path: Path, google: tuple[KeyPair, CertsServer]) -> Api:
+def api(tmp_path: Path, google: tuple[KeyPair, Issuer]) -> Api:
     return make_api(
         tmp_path,
         narrator=TemplateNarrator(),
@@ -130,7 +61,7 @@ def refusal(answer: Any) -> str:
     return message
 
 
-def test_a_workflows_token_runs_a_connector_with_its_mapped_role(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_a_workflows_token_runs_a_connector_with_its_mapped_role(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     pair, _ = google
     answer = narrate(api, pair.token())
     assert answer.status_code == 200, answer.get_json()
@@ -139,7 +70,7 @@ def test_a_workflows_token_runs_a_connector_with_its_mapped_role(api: Api, googl
     assert whoami == {"key_id": f"oidc:{WORKFLOWS}", "role": "operator"}
 
 
-def test_the_principal_is_the_actor_in_the_audit_log(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_the_principal_is_the_actor_in_the_audit_log(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     pair, _ = google
     source = "main:\n  steps:\n    - r:\n        return: 1\n"
     with pytest.MonkeyPatch.context() as patch:
@@ -154,7 +85,7 @@ def test_the_principal_is_the_actor_in_the_audit_log(api: Api, google: tuple[Key
     assert seen[0]["action"] == "workflow.deployed" and seen[0]["actor"] == f"oidc:{WORKFLOWS}"
 
 
-def test_a_principal_has_its_own_rate_limit_bucket(tmp_path: Path, google: tuple[KeyPair, CertsServer]) -> None:
+def test_a_principal_has_its_own_rate_limit_bucket(tmp_path: Path, google: tuple[KeyPair, Issuer]) -> None:
     pair, server = google
     api = make_api(
         tmp_path,
@@ -171,7 +102,7 @@ def test_a_principal_has_its_own_rate_limit_bucket(tmp_path: Path, google: tuple
     assert api.client.get("/api/auth/whoami", headers=api.headers(Role.VIEWER)).status_code == 200
 
 
-def test_a_role_too_low_is_403_naming_the_principal(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_a_role_too_low_is_403_naming_the_principal(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     pair, _ = google
     answer = narrate(api, pair.token(email=READER))
     assert answer.status_code == 403
@@ -192,20 +123,20 @@ def test_a_role_too_low_is_403_naming_the_principal(api: Api, google: tuple[KeyP
     ],
 )
 def test_a_bad_token_is_401_naming_the_problem(
-    api: Api, google: tuple[KeyPair, CertsServer], claims: dict[str, Any], says: str
+    api: Api, google: tuple[KeyPair, Issuer], claims: dict[str, Any], says: str
 ) -> None:
     pair, _ = google
     assert says in refusal(narrate(api, pair.token(**claims)))
 
 
-def test_a_token_signed_with_another_key_is_401(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_a_token_signed_with_another_key_is_401(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     impostor = KeyPair("kid-1")  # claims Google's key id, signs with its own key
     assert "signature does not verify" in refusal(narrate(api, impostor.token()))
     unknown = KeyPair("kid-unknown")
     assert "a key Google does not publish" in refusal(narrate(api, unknown.token()))
 
 
-def test_a_tampered_token_is_401(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_a_tampered_token_is_401(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     header, _, signature = google[0].token().split(".")
     _, other_payload, _ = google[0].token(email=READER, aud="https://x.example").split(".")
     assert "signature does not verify" in refusal(narrate(api, f"{header}.{other_payload}.{signature}"))
@@ -224,7 +155,7 @@ def test_a_malformed_jwt_is_401(api: Api, token: str, says: str) -> None:
     assert says in refusal(narrate(api, token))
 
 
-def test_certificates_are_fetched_once_and_cached(api: Api, google: tuple[KeyPair, CertsServer]) -> None:
+def test_certificates_are_fetched_once_and_cached(api: Api, google: tuple[KeyPair, Issuer]) -> None:
     pair, server = google
     for _ in range(5):
         assert narrate(api, pair.token()).status_code == 200
@@ -232,7 +163,7 @@ def test_certificates_are_fetched_once_and_cached(api: Api, google: tuple[KeyPai
 
 
 def test_unreachable_certificates_are_503_not_a_judgement_of_the_token(
-    api: Api, google: tuple[KeyPair, CertsServer]
+    api: Api, google: tuple[KeyPair, Issuer]
 ) -> None:
     pair, server = google
     server.status = 500
@@ -251,7 +182,7 @@ def test_api_keys_work_unchanged_beside_id_tokens(api: Api) -> None:
     assert refusal(bad_key) == "the API key is unknown or revoked"
 
 
-def test_without_an_audience_id_tokens_are_refused(tmp_path: Path, google: tuple[KeyPair, CertsServer]) -> None:
+def test_without_an_audience_id_tokens_are_refused(tmp_path: Path, google: tuple[KeyPair, Issuer]) -> None:
     api = make_api(tmp_path, narrator=TemplateNarrator())
     assert "QCL_OIDC_AUDIENCE is not set" in refusal(narrate(api, google[0].token()))
 
