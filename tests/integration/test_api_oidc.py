@@ -210,3 +210,12 @@ def test_settings_read_principals_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("QCL_OIDC_PRINCIPALS", f" {WORKFLOWS.upper()}=operator , {READER}=viewer ")
     settings = load_settings()
     assert settings.oidc_principals == {WORKFLOWS: "operator", READER: "viewer"}
+
+
+def test_bench_oidc_measures_both_credentials_with_a_warm_cache() -> None:
+    from qcl.bench.oidc import run_oidc_bench
+
+    result = run_oidc_bench(requests=20)
+    for figure in ("id_token_verify", "api_key_verify", "request_with_api_key", "request_with_id_token"):
+        assert result[figure]["p50_us"] > 0
+    assert result["certificate_fetches"] == 2  # one per verifier; 80 verifications later, still only those
