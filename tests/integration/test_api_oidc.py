@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from qcl.api.errors import ApiError
 from qcl.api.oidc_issuer import LocalIssuer, SigningKey
 from qcl.api.schemas import Role
 from qcl.config import load_settings
@@ -219,3 +220,20 @@ def test_bench_oidc_measures_both_credentials_with_a_warm_cache() -> None:
     for figure in ("id_token_verify", "api_key_verify", "request_with_api_key", "request_with_id_token"):
         assert result[figure]["p50_us"] > 0
     assert result["certificate_fetches"] == 2  # one per verifier; 80 verifications later, still only those
+
+
+def test_a_key_google_rotated_in_is_fetched_once_the_cache_is_a_minute_old(google: tuple[KeyPair, Issuer]) -> None:
+    from qcl.api.oidc import CachedCerts, IdTokens
+
+    issuer = google[1]
+    now = [1000.0]
+    tokens = IdTokens(AUDIENCE, {WORKFLOWS: Role.OPERATOR}, issuer.url, CachedCerts(clock=lambda: now[0]))
+    assert tokens.verify(issuer.token()).role is Role.OPERATOR
+    rotated = KeyPair("kid-2")
+    issuer.published.append(rotated)
+    with pytest.raises(ApiError, match="a key Google does not publish"):
+        tokens.verify(rotated.token())  # fetched seconds ago: no refetch per unknown key id
+    assert issuer.fetches == 1
+    now[0] += 61
+    assert tokens.verify(rotated.token()).id == f"oidc:{WORKFLOWS}"
+    assert issuer.fetches == 2

@@ -73,12 +73,14 @@ class LocalIssuer(SigningKey):
         super().__init__(kid)
         self.status = 200
         self.fetches = 0
+        self.published: list[SigningKey] = [self]  # append a key to rotate, as Google does
         issuer = self
 
         class Certs(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.fetches += 1
-                body = json.dumps({issuer.kid: issuer.cert_pem()}).encode() if issuer.status == 200 else b"{}"
+                certs = {key.kid: key.cert_pem() for key in issuer.published}
+                body = json.dumps(certs).encode() if issuer.status == 200 else b"{}"
                 self.send_response(issuer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Cache-Control", "public, max-age=21600, must-revalidate, no-transform")
