@@ -143,7 +143,26 @@ def bench_openai(
     )
 
 
+def bench_oidc(
+    as_json: JsonOpt = False,
+    requests: Annotated[int, typer.Option("--requests", min=10, help="timed calls per figure")] = 2000,
+) -> None:
+    """What a Google ID token costs per request with a warm certificate cache, against an API key."""
+    from qcl.bench.oidc import run_oidc_bench
+
+    result = run_oidc_bench(requests, progress=lambda line: typer.echo(line, err=True))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for name in ("id_token_verify", "api_key_verify", "request_with_api_key", "request_with_id_token"):
+        row = result[name]
+        typer.echo(f"{name:<22} p50 {row['p50_us']:>9.1f} us  p95 {row['p95_us']:>9.1f} us")
+    overhead, ratio = result["id_token_overhead_us_p50"], result["request_ratio_p50"]
+    typer.echo(f"ID token overhead per request (p50): {overhead} us; ratio {ratio}")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     bench_app.command("api")(bench_api)
     bench_app.command("openai")(bench_openai)
+    bench_app.command("oidc")(bench_oidc)
