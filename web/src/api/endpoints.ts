@@ -48,11 +48,24 @@ export const api = {
       yield { type: 'final', insight: (await jsonBody(response)) as AIInsight };
       return;
     }
-    for await (const event of readSse(response.body, signal)) {
-      const parsed = answerStreamEvent(event);
+    const events = readSse(response.body, signal);
+    for (;;) {
+      let next: IteratorResult<SseEvent>;
+      try {
+        next = await events.next();
+      } catch (error) {
+        // the body broke off (connection lost mid-stream): a network failure, like one before the response
+        if (error instanceof ApiError || (error instanceof DOMException && error.name === 'AbortError')) throw error;
+        throw new ApiError({ kind: 'network', message: error instanceof Error ? error.message : String(error) });
+      }
+      if (next.done) break;
+      const parsed = answerStreamEvent(next.value);
       if (!parsed) continue;
       yield parsed;
-      if (parsed.type === 'final') return;
+      if (parsed.type === 'final') {
+        await events.return(undefined); // release the body
+        return;
+      }
     }
     if (!signal?.aborted) throw new ApiError({ kind: 'bad_response', message: 'the answer stream ended without a final answer' });
   },
