@@ -141,7 +141,9 @@ export function Overview() {
   const stats = summarize(series.points);
 
   const presentFindings = useMemo(() => new Set((report?.findings ?? []).map((finding) => finding.code)), [report]);
-  const insight = (insights.data ?? []).find((item) => item.kind === 'narrative') ?? insights.data?.[0];
+  // The newest narrative in the reader's language (the narrator writes each in both), else the newest insight.
+  const narratives = (insights.data ?? []).filter((item) => item.kind === 'narrative');
+  const insight = narratives.find((item) => item.language === language) ?? narratives[0] ?? insights.data?.[0];
 
   if (latest.loading) return <CardsSkeleton label={t('state.loading')} />;
   if (latest.error && !report) {

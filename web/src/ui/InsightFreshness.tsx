@@ -63,14 +63,15 @@ export function InsightFreshness({
   }
 
   return (
-    <Stack spacing={1} sx={{ mt: 1 }} data-testid="insight-freshness" data-state={freshness.state}>
+    <Stack spacing={1} sx={{ mt: 1, mb: 2 }} data-testid="insight-freshness" data-state={freshness.state}>
       {freshness.state === 'current' ? (
         <Typography variant="body2" color="text.secondary">
           {t('insight.about', { time })}
         </Typography>
       ) : (
         <>
-          <Alert severity="info" variant="outlined">
+          {/* A note, not an alert: its minutes change as reports come, and must not be announced each time. */}
+          <Alert severity="info" variant="outlined" role="note">
             {t('insight.stale', { time, minutes: ageMinutes(freshness.ageMs) })}
           </Alert>
           <Button

@@ -54,6 +54,18 @@ describe('overview', () => {
     expect(alert).toHaveTextContent('請求編號：r-500');
   });
 
+  it('shows the newest narrative in the reader’s language, saying how much older its report is', async () => {
+    const english = { ...NARRATIVE, id: 'en-1', language: 'en' as const, text: 'The network is degraded.' };
+    const older = { ...NARRATIVE, report_observed_at: new Date(Date.parse(latest().observed_at) - 7 * 60_000).toISOString() };
+    start({ '/api/insights': () => ({ body: { insights: [english, older] } }) });
+    const freshness = await screen.findByTestId('insight-freshness');
+    expect(freshness).toHaveAttribute('data-state', 'older');
+    expect(freshness).toHaveTextContent('比最新報告早 7 分鐘');
+    expect(screen.getByTestId('narrate-latest')).toHaveTextContent('為最新報告撰寫解讀');
+    expect(screen.getByText(NARRATIVE.text)).toBeInTheDocument();
+    expect(screen.queryByText('The network is degraded.')).toBeNull();
+  });
+
   it('updates the health score from a live analysis event', async () => {
     const { sockets } = start();
     await screen.findByTestId('health-score');
