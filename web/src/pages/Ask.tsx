@@ -25,7 +25,7 @@ import type { AIInsight, Language } from '../api/types';
 import { LANGUAGES, type Translate } from '../i18n/translate';
 import { cancelled, isPhrased, runAsk, shownAnswer, startAsking, type Asking, type AskStep } from '../lib/asking';
 import { askedInsight, filterInsights, insightKey, mergeInsights, type InsightView } from '../lib/history';
-import { reasonText } from '../lib/reasons';
+import { parseReason, reasonText } from '../lib/reasons';
 import { focusFromHash } from '../lib/route';
 import { recognitionLanguage, speechRecognition, transcriptOf, type Recognition } from '../lib/speech';
 import { asApiError, useApi } from '../lib/useApi';
@@ -56,7 +56,9 @@ let entries = 0;
 /** What the shown answer is: the model's checked phrasing, or the composed answer and why (and how it was reached). */
 function AnswerStatus({ asking, insight, t }: { asking: Asking; insight: AIInsight; t: Translate }) {
   const phrased = asking.phase === 'final' && isPhrased(insight);
-  const reason = insight.fallback_reason ? reasonText(t, insight.fallback_reason) : '';
+  // "composed: …" only repeats what the line says; any other reason says why the model's phrasing is not shown.
+  const why = insight.fallback_reason && parseReason(insight.fallback_reason).code !== 'composed';
+  const reason = why ? reasonText(t, insight.fallback_reason!) : '';
   return (
     <Typography variant="caption" color="text.secondary" component="p" data-testid="answer-origin" title={insight.fallback_reason ?? undefined}>
       {phrased ? t('ask.origin.phrased', { model: insight.model }) : t('ask.origin.composed', { reason })}
