@@ -139,6 +139,10 @@ export function Ask() {
     const key = `ask:${(entries += 1)}`;
     const update = (step: AskStep) =>
       setAnswers((current) => current.map((entry) => (entry.key === key ? { ...entry, asking: step(entry.asking) } : entry)));
+    for (const entry of answers) {
+      const kept = entry.asking.phase === 'final' ? null : cancelled(entry.asking);
+      if (kept?.final) history.setData((current) => mergeInsights([askedInsight(kept.final!, kept.question)], current ?? []));
+    }
     setQuestion(trimmed);
     setError(null);
     setAnswers((current) => [

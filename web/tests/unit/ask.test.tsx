@@ -260,6 +260,7 @@ describe('cancelling', () => {
     expect(shown).toHaveLength(1);
     expect(shown[0]).toHaveAttribute('data-phase', 'final');
     expect(within(shown[0]!).getByTestId('answer-origin')).toHaveTextContent('在模型措辭完成前又提問了，沿用組合答案。');
+    await waitFor(() => expect(within(screen.getByTestId('history')).getAllByText('問：網路健康嗎？')).toHaveLength(1));
     act(() => api.streams[1]!.send('answer', composed('價格趨勢？')));
     await waitFor(() => expect(answerEntry()).toHaveTextContent('問：價格趨勢？'));
     expect(api.jsonAnswers).toBe(0);
