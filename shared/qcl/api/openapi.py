@@ -126,6 +126,8 @@ def _operation(route: Route, schemas: dict[Any, Any], components: dict[str, Any]
             entry["content"] = {
                 "application/json": {"schema": schemas[(("response", route.endpoint, status), "serialization")]}
             }
+        if status == 200 and route.event_stream:
+            entry.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
         responses[str(status)] = entry
     error_schema = _OPENAI_ERROR if route.path.startswith(OPENAI_PREFIX) else _ERROR
     errors = [401, 403] if route.role is not None else [403]

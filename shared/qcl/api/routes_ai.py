@@ -127,6 +127,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         summary="Ask about the network; a grounded answer with sources and confidence",
         body=QuestionRequest,
         responses={200: AIInsight, 503: None},
+        event_stream=True,
     )
     def ai_question(body: QuestionRequest) -> Any:
         """Answered about the newest analysis report, at once, with the composed answer (every figure a report
