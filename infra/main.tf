@@ -20,6 +20,7 @@ locals {
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
+    "eventarc.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
@@ -54,6 +55,7 @@ module "naming" {
   shard_port            = var.shard_port
   ingest_schedule       = var.ingest_schedule
   oracle_nodes          = var.oracle_nodes
+  workflow_triggers     = jsondecode(file("${path.module}/../workflows/triggers.json"))
 }
 
 resource "google_artifact_registry_repository" "images" {

@@ -47,3 +47,8 @@ output "alert_policies" {
   description = "Alert policy names to ids."
   value       = module.monitoring.alert_policies
 }
+
+output "workflow_triggers_local_only" {
+  description = "Workflow triggers not deployed to Google Cloud, with the reason (they run where the API's executor runs)."
+  value       = module.naming.workflow_triggers_local_only
+}

@@ -119,7 +119,11 @@ module "function" {
       ingress = "ALLOW_INTERNAL_ONLY", invokers = ["serviceAccount:${google_service_account.component["scheduler"].email}"]
     }
     api = {
-      env        = {}
+      # The workflows' qcl.* calls carry Google ID tokens of their service account (qcl.api.oidc), as an operator.
+      env = {
+        QCL_OIDC_AUDIENCE   = local.api_function_url
+        QCL_OIDC_PRINCIPALS = "${google_service_account.component["workflows"].email}=operator"
+      }
       secret_env = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
       max        = var.api_max_instances, timeout_s = local.timeouts["api"]
       # Cloud Workflows call the qcl.* connectors with OIDC tokens of the workflows' service account.

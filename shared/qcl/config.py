@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     api_key_pepper: SecretStr | None = None
     # Where API keys live: "file" (<state_dir>/api-keys.json, embedded) or "store" (shared by instances, GCP).
     api_keys: Literal["file", "store"] = "file"
+    # Google ID tokens as a second credential (deployed Cloud Workflows call with them; qcl.api.oidc): the audience
+    # they must carry (the API's URL as its callers address it); unset: ID tokens are refused.
+    oidc_audience: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Who may call with one: service account emails with their role, "sa@p.iam.gserviceaccount.com=operator,...".
+    oidc_principals: Annotated[dict[str, Literal["viewer", "operator", "admin"]], NoDecode] = Field(
+        default_factory=dict, validate_default=True
+    )
+    # Where Google publishes the certificates its ID tokens are signed with (tests serve their own).
+    oidc_certs_url: str = Field(default="https://www.googleapis.com/oauth2/v1/certs", pattern=r"^https?://\S+$")
     # Seconds a submitted task may wait for its result before it reads as failed.
     task_timeout_s: float = Field(default=600.0, gt=0)
     # Seconds an answer to the same question about the same report is served from the cache; 0 turns it off.
@@ -207,6 +216,24 @@ class Settings(BaseSettings):
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{part!r} is not a CIDR network ({exc})") from None
         return parts
+
+    @field_validator("oidc_principals", mode="before")
+    @classmethod
+    def _principals(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            pairs = [part.strip() for part in value.split(",") if part.strip()]
+            value = {}
+            for pair in pairs:
+                address, sep, role = pair.partition("=")
+                if not sep or "@" not in address or not role.strip():
+                    raise ValueError(f"{pair!r} is not email=role (e.g. sa@project.iam.gserviceaccount.com=operator)")
+                value[address.strip().lower()] = role.strip()
+        audience = info.data.get("oidc_audience")
+        if value and audience is None:
+            raise ValueError("principals need QCL_OIDC_AUDIENCE, the audience their ID tokens carry")
+        if not value and audience is not None:
+            raise ValueError("QCL_OIDC_AUDIENCE is set but no principal may call with an ID token")
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:

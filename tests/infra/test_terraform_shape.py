@@ -194,7 +194,7 @@ def test_services_read_redis_over_tls_verified_against_the_instance_ca() -> None
 
 
 def test_scheduler_calls_ingest_with_an_oidc_token() -> None:
-    job = hcl.one("google_cloud_scheduler_job").body
+    job = next(r for r in hcl.resources("google_cloud_scheduler_job") if r.name == "ingest").body
     target = job["http_target"][0]
     assert target["uri"] == '${module.function["ingest"].uri}'
     assert target["oidc_token"][0]["audience"] == '${module.function["ingest"].uri}'

@@ -25,7 +25,16 @@ def api(tmp_path: Path) -> Iterator[Api]:
     instance.bus.close()
 
 
-SAMPLE_PATH_VALUES = {"task_id": "t-1", "job_id": "j-1", "key_id": "0000aaaa", "path": "x.js", "name": "x.ico"}
+SAMPLE_PATH_VALUES = {
+    "task_id": "t-1",
+    "job_id": "j-1",
+    "key_id": "0000aaaa",
+    "path": "x.js",
+    "name": "x.ico",
+    "model": "m-1",
+    "execution_id": "e-1",
+    "connector": "qcl.ask",
+}
 
 
 def call(api: Api, route: Route, role: Role | None) -> int:

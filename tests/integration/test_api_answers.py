@@ -94,13 +94,13 @@ def test_the_stream_sends_the_composed_answer_then_checked_sentences_then_the_fi
     assert model.calls[0].max_new_tokens > 0
 
 
-def test_a_sentence_that_fails_the_check_is_never_sent(tmp_path: Path) -> None:
+def test_a_sentence_that_fails_the_check_is_never_sent_and_what_was_sent_stands(tmp_path: Path) -> None:
     model = StreamingModel("The market cap is 148,050,688 USD. Also 148,050,688 QU were burned.")
     got = events(answering_api(tmp_path, model), "What's the market cap?")
     assert [name for name, _ in got] == ["answer", "delta", "final"]
     final = got[-1][1]
-    assert final["model"] == "template" and final["fallback_reason"].startswith("ungrounded: unbound:")
-    assert final["text"] == got[0][1]["text"]
+    assert final["model"] == "streaming-model" and final["text"] == "The market cap is 148,050,688 USD."
+    assert "burned" not in json.dumps([data for _, data in got[1:]])
 
 
 def test_a_language_the_model_does_not_write_streams_no_model_text(tmp_path: Path) -> None:
@@ -152,3 +152,31 @@ def test_the_stream_without_a_local_model_ends_with_the_narrator_services_answer
     assert len(model.calls) == 1
     tasks = [entry for entry in context(api.app).log.read_after(0) if entry["type"] == "task"]
     assert tasks and tasks[-1]["data"]["request"]["question"] == "What's the market cap?"
+
+
+def test_a_sentence_without_a_figure_waits_for_the_one_that_brings_it(tmp_path: Path) -> None:
+    model = StreamingModel("Good question. The market cap is 148,050,688 USD.")
+    got = events(answering_api(tmp_path, model), "What's the market cap?")
+    assert [name for name, _ in got] == ["answer", "delta", "final"]
+    assert got[1][1] == {"text": "Good question. The market cap is 148,050,688 USD."}
+
+
+def test_a_reply_that_never_states_the_asked_figure_sends_nothing(tmp_path: Path) -> None:
+    model = StreamingModel("The network is healthy. Nothing is wrong.")
+    got = events(answering_api(tmp_path, model), "What's the market cap?")
+    assert [name for name, _ in got] == ["answer", "final"]
+    assert got[-1][1]["fallback_reason"].startswith("ungrounded: no figure")
+
+
+def test_the_stream_carries_the_request_id(tmp_path: Path) -> None:
+    api = answering_api(tmp_path, StreamingModel("The market cap is 148,050,688 USD."))
+    headers = api.headers(Role.OPERATOR, Accept="text/event-stream", **{"X-Request-Id": "ask-1"})
+    response = api.client.post("/api/ai/question", headers=headers, json={"question": "market cap?", "language": "en"})
+    assert '"request_id": "ask-1"' in response.get_data(as_text=True)
+
+
+def test_without_a_model_the_stream_says_so() -> None:
+    narrator = Narrator(None, matcher=QuestionMatcher(encoder=None))
+    got = list(narrator.stream_answer("What's the market cap?", "en", final_report()))
+    assert [name for name, _ in got] == ["answer", "final"]
+    assert got[-1][1]["fallback_reason"].startswith("templates_only: no model configured")

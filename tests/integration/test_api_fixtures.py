@@ -100,13 +100,15 @@ def make_api(
     tmp_path: Path,
     *,
     narrator: Any = None,
+    generation: Any = None,
     store: Store | None = None,
     start_stream: bool = False,
     **overrides: Any,
 ) -> Api:
     bus = MemoryBus()
     the_store = store or MemoryStore()
-    services = build_services(api_settings(tmp_path, **overrides), store=the_store, bus=bus, narrator=narrator)
+    settings = api_settings(tmp_path, **overrides)
+    services = build_services(settings, store=the_store, bus=bus, narrator=narrator, generation=generation)
     keys = {role: services.keys.create(role, f"test {role.value}", created_by="test")[1] for role in Role}
     app = create_app(services, start_stream=start_stream)
     return Api(app, app.test_client(), services, bus, the_store, keys)

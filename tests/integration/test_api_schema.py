@@ -2,7 +2,8 @@
 no answer that breaks the document (status, content type, body schema, headers), and no invalid input accepted.
 
 Bounded: a fixed number of generated cases per operation, with an admin key (every route reachable) and an app
-that holds data to answer with (a report, history, insights, nodes, an attestation-free oracle list).
+that holds data to answer with (a report, history, insights, nodes, an attestation-free oracle list) and a model
+runtime (a tiny model) for the OpenAI-compatible /v1 routes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from schemathesis.checks import (
 from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.api.state import INSIGHTS_KEY
+from qcl.config import load_settings
 from qcl.events import AI_INSIGHTS, AIInsight
+from qcl.model.loading import load_model
+from qcl.model.service import GenerationService
 from qcl.oracle.service import COMMITTEE_KEY, CommitteeState, MemberState
 from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
 from qcl.qubic.synth import generate_observations
@@ -46,7 +50,8 @@ CHECKS = [
 
 
 def stocked_api(tmp_path: Path) -> Api:
-    api = make_api(tmp_path, narrator=TemplateNarrator())
+    tiny = load_model("tiny-random-llama", load_settings(model_cache_dir=tmp_path / "models"), progress=None)
+    api = make_api(tmp_path, narrator=TemplateNarrator(), generation=GenerationService(tiny))
     api.store.put(LATEST_KEY, report(90).model_dump_json())
     api.store.list_push(HISTORY_KEY, report(90).model_dump_json(), max_len=10)
     for observation in generate_observations(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.1):

@@ -30,7 +30,7 @@ from qcl.narrate.templates import narrative
 pytestmark = pytest.mark.slow
 
 MODEL = "smollm2-135m-instruct"
-FALLBACK_CODES = ("ungrounded", "truncated", "deadline", "model_busy")
+FALLBACK_CODES = ("ungrounded", "truncated", "deadline", "model_busy", "echo")
 QUESTIONS: dict[Language, str] = {"en": "Is the network stuck right now?", "zh-TW": "網路是不是卡住了？"}
 
 

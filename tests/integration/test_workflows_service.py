@@ -243,7 +243,8 @@ def test_translation_for_cloud_workflows_turns_qcl_calls_into_authenticated_post
     workflow = compile_workflow(source, calls={"http.post"})  # deployable with no qcl connector at all
     posts = [s for s in _all_steps(workflow.main.steps) if s.kind == "call"]
     http = [s for s in posts if s.body["call"] == "http.post"]
-    assert http and all(s.body["args"]["auth"] == {"type": "OIDC"} for s in http)
+    base = '${sys.get_env("QCL_API_BASE")}'  # the API's QCL_OIDC_AUDIENCE, not the connector's full URL
+    assert http and all(s.body["args"]["auth"] == {"type": "OIDC", "audience": base} for s in http)
     assert all('sys.get_env("QCL_API_BASE")' in s.body["args"]["url"] for s in http)
     original = compile_workflow(example(name), calls={f"qcl.{c}" for c in ("analyze", "narrate", "ask", "oracle",
                                                                              "notify", "complete")})  # fmt: skip

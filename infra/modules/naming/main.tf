@@ -77,6 +77,38 @@ locals {
     { for i in range(var.oracle_nodes) : "oracle_node_key_${i}" => "${var.name_prefix}-oracle-node-key-${i}" },
   )
 
+  # Workflow triggers (workflows/triggers.json) as Google Cloud resources: a schedule becomes a Cloud Scheduler job
+  # (cron-lite is unix-cron in UTC; an interval becomes the cron that repeats it), a topic trigger an Eventarc
+  # trigger on the topic that starts a guard workflow, which evaluates the condition and starts the workflow.
+  # A condition that reads `previous` (the event seen before) needs state Cloud Workflows does not keep; those
+  # stay with the API's executor and are listed in workflow_triggers_local_only.
+  trigger_specs = flatten([
+    for wf, specs in var.workflow_triggers : [for i, t in specs : { workflow = wf, index = i, spec = t }]
+  ])
+  workflow_schedules = {
+    for t in local.trigger_specs : "${t.workflow}-${t.index}" => {
+      workflow = t.workflow
+      spec     = t.spec
+      schedule = try(t.spec.cron, t.spec.every_s < 3600 ? "*/${t.spec.every_s / 60} * * * *" : (
+        t.spec.every_s == 86400 ? "0 0 * * *" : "0 */${t.spec.every_s / 3600} * * *"
+      ))
+    } if can(t.spec.cron) || can(t.spec.every_s)
+  }
+  topic_specs = [
+    for t in local.trigger_specs : merge(t, { condition = try(t.spec.condition, "$${true}") }) if can(t.spec.topic)
+  ]
+  workflow_topic_triggers = {
+    for t in local.topic_specs : "${t.workflow}-${t.index}" => {
+      workflow  = t.workflow
+      topic     = t.spec.topic
+      condition = t.condition
+    } if length(regexall("\\bprevious\\b", t.condition)) == 0
+  }
+  workflow_triggers_local_only = {
+    for t in local.topic_specs : "${t.workflow}-${t.index}" => "condition reads previous, which only the API's executor keeps: ${t.condition}"
+    if length(regexall("\\bprevious\\b", t.condition)) > 0
+  }
+
   labels = {
     app         = var.name_prefix
     environment = var.environment

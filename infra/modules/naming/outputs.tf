@@ -82,3 +82,18 @@ output "ingest_schedule" {
   description = "Cron schedule of the ingest job."
   value       = var.ingest_schedule
 }
+
+output "workflow_schedules" {
+  description = "Schedule trigger key (<workflow>-<index>) to its workflow, spec and Cloud Scheduler cron."
+  value       = local.workflow_schedules
+}
+
+output "workflow_topic_triggers" {
+  description = "Topic trigger key (<workflow>-<index>) to its workflow, topic and condition, for Eventarc."
+  value       = local.workflow_topic_triggers
+}
+
+output "workflow_triggers_local_only" {
+  description = "Triggers that cannot run on Google Cloud, with the reason (they run where the API's executor runs)."
+  value       = local.workflow_triggers_local_only
+}

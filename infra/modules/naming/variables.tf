@@ -171,3 +171,30 @@ variable "oracle_nodes" {
     error_message = "oracle_nodes must be 3f + 1 for some f >= 1: 4, 7, 10, ..."
   }
 }
+
+variable "workflow_triggers" {
+  type        = any
+  description = "Workflow name to its triggers, as workflows/triggers.json writes them: {topic, condition?}, {every_s} or {cron} (qcl.workflows.triggers)."
+  default     = {}
+  validation {
+    condition = alltrue(flatten([
+      for wf, specs in var.workflow_triggers : [
+        for t in specs : length([for k in ["topic", "every_s", "cron"] : k if can(t[k])]) == 1
+      ]
+    ]))
+    error_message = "each workflow trigger has exactly one of topic (+ condition), every_s, cron."
+  }
+  validation {
+    # Cloud Scheduler takes unix-cron: an interval must divide an hour (in minutes) or a day (in hours).
+    condition = alltrue(flatten([
+      for wf, specs in var.workflow_triggers : [
+        for t in specs : try(
+          (t.every_s % 60 == 0 && t.every_s < 3600 && 60 % (t.every_s / 60) == 0) ||
+          (t.every_s % 3600 == 0 && t.every_s <= 86400 && 24 % (t.every_s / 3600) == 0),
+          !can(t.every_s) # not an interval; one with a value that is no number fails
+        )
+      ]
+    ]))
+    error_message = "every_s must be a whole number of minutes dividing an hour (60, 300, 900, ...) or of hours dividing a day (3600, 21600, 86400) to become a Cloud Scheduler schedule."
+  }
+}

@@ -43,3 +43,29 @@ variable "labels" {
   description = "Labels on every workflow."
   default     = {}
 }
+
+variable "schedules" {
+  type = map(object({
+    workflow = string
+    spec     = any
+    schedule = string
+  }))
+  description = "Schedule trigger key to its workflow, its spec and its unix-cron schedule (modules/naming's workflow_schedules)."
+  default     = {}
+}
+
+variable "topic_triggers" {
+  type = map(object({
+    workflow  = string
+    topic     = string
+    condition = string
+  }))
+  description = "Topic trigger key to its workflow, topic and condition (modules/naming's workflow_topic_triggers)."
+  default     = {}
+}
+
+variable "topic_ids" {
+  type        = map(string)
+  description = "Topic name to its id (projects/<p>/topics/<name>), for the topic triggers."
+  default     = {}
+}

@@ -10,7 +10,8 @@
 4. the per-IP rate limit (429 + Retry-After) and the body size limit (413);
 5. the route's role: no key or a bad one 401, a role too low 403; then the per-key rate limit (429). A WebSocket
    upgrade with a refused key is let through to its view, which completes the handshake and closes the socket with
-   4401 or 4403 and the reason (browsers never see an HTTP status of a refused upgrade).
+   4401 or 4403 and the reason (browsers never see an HTTP status of a refused upgrade). A bearer that is a JWT is
+   a Google ID token, not a key (qcl.api.oidc: deployed Cloud Workflows call with one).
 After the view, every answer gets the security headers, CORS headers for allowed origins, its request id, and
 is counted in the request metrics. Errors of any kind leave in the one error shape (qcl.api.errors).
 """
@@ -29,6 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qcl.api.access import IpLists, RateLimit
 from qcl.api.errors import ApiError, error_response, register_error_handlers
+from qcl.api.oidc import IdTokens, looks_like_jwt, not_accepted
 from qcl.api.routing import ApiRoutes, Route
 from qcl.api.security import add_cors_headers, add_security_headers, is_preflight, is_websocket_upgrade
 from qcl.api.services import ApiServices
@@ -56,7 +58,16 @@ class ApiContext:
 
 def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Flask:
     """The API app; `start_stream` starts the WebSocket stream's poller (tests of plain HTTP may skip it)."""
-    from qcl.api import routes_admin, routes_ai, routes_data, routes_jobs, routes_ops, routes_tasks, routes_workflows
+    from qcl.api import (
+        routes_admin,
+        routes_ai,
+        routes_data,
+        routes_jobs,
+        routes_openai,
+        routes_ops,
+        routes_tasks,
+        routes_workflows,
+    )
 
     settings = services.settings
     app = flask.Flask("qcl.api", static_folder=None)
@@ -68,7 +79,16 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
 
     event_log = EventLog(services)
     ctx = ApiContext(services, ApiState(services), event_log, Broadcaster(event_log), ApiRoutes())
-    for module in (routes_ops, routes_data, routes_ai, routes_tasks, routes_jobs, routes_admin, routes_workflows):
+    for module in (
+        routes_ops,
+        routes_data,
+        routes_ai,
+        routes_openai,
+        routes_tasks,
+        routes_jobs,
+        routes_admin,
+        routes_workflows,
+    ):
         module.register(ctx.routes, ctx)
     ctx.routes.register(app)
     app.extensions["qcl"] = ctx
@@ -81,6 +101,7 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
     ip_lists = IpLists(settings.ip_allow, settings.ip_deny)
     ip_limit = RateLimit(settings.rate_limit_ip_per_s, settings.rate_limit_ip_burst)
     key_limit = RateLimit(settings.rate_limit_key_per_s, settings.rate_limit_key_burst)
+    id_tokens = IdTokens.from_settings(settings)  # Google ID tokens (deployed workflows), when an audience is set
 
     @app.before_request
     def gate() -> Any:
@@ -136,7 +157,13 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
             raise ApiError(
                 401, "unauthorized", "an API key is required: Authorization: Bearer <key>", headers=challenge
             )
-        record = services.breakers.call("store", services.keys.verify, presented.strip())
+        presented = presented.strip()
+        if looks_like_jwt(presented):  # a Google ID token; its refusals name what is wrong with it
+            if id_tokens is None:
+                raise not_accepted()
+            record: Any = id_tokens.verify(presented)
+        else:
+            record = services.breakers.call("store", services.keys.verify, presented)
         if record is None:
             metrics.AUTH_FAILURES.labels(reason="invalid").inc()
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=challenge)

@@ -4,6 +4,7 @@ qcl keys create --role operator --name dashboard      # the key on stdout (once)
 qcl keys list --json
 qcl keys revoke 3f9c0a12
 qcl bench api --json
+qcl bench openai --json                             # /v1/chat/completions (openai client) vs the service directly
 """
 
 from __future__ import annotations
@@ -108,6 +109,60 @@ def bench_api(
         )
 
 
+def bench_openai(
+    as_json: JsonOpt = False,
+    model: Annotated[str | None, typer.Option("--model", help="registered model id (default QCL_MODEL)")] = None,
+    tokens: Annotated[int, typer.Option("--tokens", help="max_tokens per request")] = 64,
+    runs: Annotated[int, typer.Option("--runs", help="timed runs per prompt and path")] = 5,
+) -> None:
+    """Time to first token and tokens/s through the OpenAI-compatible endpoint vs the generation service."""
+    from qcl.bench.openai import run_openai_bench
+    from qcl.errors import QclError
+
+    settings = load_settings()
+    try:
+        result = run_openai_bench(
+            settings,
+            model_id=model or settings.model,
+            new_tokens=tokens,
+            runs=runs,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    except QclError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for path in ("direct", "endpoint"):
+        row = result[path]
+        typer.echo(f"{path:<9} ttft p50 {row['ttft_ms_p50']:>8.1f} ms  {row['tokens_per_s_p50']:>7.2f} tokens/s")
+    typer.echo(
+        f"ratios    tokens/s {result['tokens_per_s_ratio']}  ttft {result['ttft_ratio']}  (target >= 0.9); "
+        f"ttft overhead {result['ttft_overhead_ms_p50']} ms"
+    )
+
+
+def bench_oidc(
+    as_json: JsonOpt = False,
+    requests: Annotated[int, typer.Option("--requests", min=10, help="timed calls per figure")] = 2000,
+) -> None:
+    """What a Google ID token costs per request with a warm certificate cache, against an API key."""
+    from qcl.bench.oidc import run_oidc_bench
+
+    result = run_oidc_bench(requests, progress=lambda line: typer.echo(line, err=True))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for name in ("id_token_verify", "api_key_verify", "request_with_api_key", "request_with_id_token"):
+        row = result[name]
+        typer.echo(f"{name:<22} p50 {row['p50_us']:>9.1f} us  p95 {row['p95_us']:>9.1f} us")
+    overhead, ratio = result["id_token_overhead_us_p50"], result["request_ratio_p50"]
+    typer.echo(f"ID token overhead per request (p50): {overhead} us; ratio {ratio}")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     bench_app.command("api")(bench_api)
+    bench_app.command("openai")(bench_openai)
+    bench_app.command("oidc")(bench_oidc)

@@ -1,5 +1,8 @@
 """One error shape for every 4xx and 5xx: `{"error": {"code", "message", "field"?, "request_id"}}`.
 
+Except under /v1/, the OpenAI-compatible routes, where the same errors leave in OpenAI's shape
+(`{"error": {"message", "type", "param", "code"}}`, qcl.api.openai_schemas) so that OpenAI's clients read them.
+
 Raise `ApiError` anywhere in a request; Werkzeug's HTTP errors (404, 405, 413, ...) and anything unexpected are
 mapped to the same shape at one boundary (`register_error_handlers`). An unexpected exception is logged with its
 stack trace and answered 500 with the request id; the client never sees the trace.
@@ -14,6 +17,8 @@ from typing import Any
 import flask
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from qcl.api.openai_schemas import OPENAI_PREFIX, openai_error_body
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +94,11 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 def error_response(
     status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> flask.Response:
-    response = flask.jsonify(error_body(code, message, field))
+    if flask.request.path.startswith(OPENAI_PREFIX):
+        status, body = openai_error_body(status, code, message, field, flask.g.get("request_id", ""))
+        response = flask.jsonify(body)
+    else:
+        response = flask.jsonify(error_body(code, message, field))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -15,10 +15,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from qcl.api.openai_schemas import OPENAI_PREFIX, OpenAIErrorBody
 from qcl.api.routing import Route
 from qcl.api.schemas import ErrorBody
 
 _ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+_OPENAI_ERROR = {"$ref": "#/components/schemas/OpenAIErrorBody"}  # the /v1 routes answer errors as OpenAI does
 _STATUS_TEXT = {
     101: "Switching Protocols: the WebSocket is open",
     200: "OK",
@@ -52,7 +54,10 @@ def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_spec(routes: list[Route], *, version: str, title: str = "Qubic AI Compute Layer API") -> dict[str, Any]:
-    inputs: list[tuple[Any, Any, TypeAdapter[Any]]] = [("error", "serialization", TypeAdapter(ErrorBody))]
+    inputs: list[tuple[Any, Any, TypeAdapter[Any]]] = [
+        ("error", "serialization", TypeAdapter(ErrorBody)),
+        ("openai_error", "serialization", TypeAdapter(OpenAIErrorBody)),
+    ]
     for route in routes:
         if route.query is not None:
             inputs.append((("query", route.endpoint), "validation", TypeAdapter(route.query)))
@@ -121,19 +126,24 @@ def _operation(route: Route, schemas: dict[Any, Any], components: dict[str, Any]
             entry["content"] = {
                 "application/json": {"schema": schemas[(("response", route.endpoint, status), "serialization")]}
             }
+        if status == 200 and route.event_stream:
+            entry.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
         responses[str(status)] = entry
+    error_schema = _OPENAI_ERROR if route.path.startswith(OPENAI_PREFIX) else _ERROR
     errors = [401, 403] if route.role is not None else [403]
     errors += [429] if route.rate_limited else []
     errors += [400, 413, 415, 422] if route.body is not None else []
     errors += [422] if route.query is not None or route.path_params else []
+    if error_schema is _OPENAI_ERROR:  # OpenAI answers an invalid field 400, not 422
+        errors = [400 if status == 422 else status for status in errors]
     for status in errors:
-        entry = {"description": _STATUS_TEXT[status], "content": {"application/json": {"schema": _ERROR}}}
+        entry = {"description": _STATUS_TEXT[status], "content": {"application/json": {"schema": error_schema}}}
         if status == 429:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
         responses.setdefault(str(status), entry)
     responses["default"] = {
         "description": "Any other error, in the one error shape",
-        "content": {"application/json": {"schema": _ERROR}},
+        "content": {"application/json": {"schema": error_schema}},
     }
     return operation
 

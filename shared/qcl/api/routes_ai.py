@@ -127,6 +127,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         summary="Ask about the network; a grounded answer with sources and confidence",
         body=QuestionRequest,
         responses={200: AIInsight, 503: None},
+        event_stream=True,
     )
     def ai_question(body: QuestionRequest) -> Any:
         """Answered about the newest analysis report, at once, with the composed answer (every figure a report
@@ -191,7 +192,7 @@ def _event_stream(ctx: ApiContext, question: str, language: Language, report: An
     assert narrator is not None
     try:
         if narrator.status().get("mode") == "model" or services.bus is None:
-            events = narrator.stream_answer(question, language, report)
+            events = narrator.stream_answer(question, language, report, request_id=flask.g.request_id)
         else:
             events = _via_narrator_service(ctx, question, language, report)
         first = next(events)

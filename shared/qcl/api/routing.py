@@ -13,6 +13,7 @@ without a role is public), and the OpenAPI document (qcl.api.openapi). A view re
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import types
@@ -45,6 +46,7 @@ class Route:
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limited: bool = True
     websocket: bool = False  # also matched for WebSocket upgrades (Werkzeug routes those to websocket rules only)
+    event_stream: bool = False  # 200 may also be text/event-stream, when the client's Accept asks for it
 
     @property
     def flask_rule(self) -> str:
@@ -70,6 +72,7 @@ class ApiRoutes:
         path_params: dict[str, dict[str, Any]] | None = None,
         rate_limited: bool = True,
         websocket: bool = False,
+        event_stream: bool = False,
     ) -> Callable[[View], View]:
         def decorator(view: View) -> View:
             route = Route(
@@ -79,13 +82,14 @@ class ApiRoutes:
                 role=role,
                 tag=tag,
                 summary=summary,
-                description=(view.__doc__ or "").strip(),
+                description=inspect.cleandoc(view.__doc__ or ""),
                 query=query,
                 body=body,
                 responses=responses,
                 path_params=path_params or {},
                 rate_limited=rate_limited,
                 websocket=websocket,
+                event_stream=event_stream,
             )
             self.routes.append(route)
             self._views[route.endpoint] = view

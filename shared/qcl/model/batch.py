@@ -5,9 +5,11 @@
 
 Prompts are left-padded into one (batch, seq) tensor so every row's next token sits in the last column. Each row
 samples with its own parameters and generator, stops on its own (end-of-sequence, a stop sequence, its token limit,
-its deadline or its cancel event) and is answered at once; finished rows leave the batch and the KV cache. Between
-two decode steps the runner asks `urgent(rank)` for waiting requests of a more urgent class than its batch's and
-runs those first (preemption), then resumes.
+its deadline or its `params.cancel` event: finish_reason "cancelled" with the text so far) and is answered at once;
+finished rows leave the batch and the KV cache. A request cancelled with `request.cancel()` (e.g. a streaming client
+that went away) leaves at its next token, failed with GenerationCancelledError, or is never started when it is
+cancelled while still queued. Between two decode steps the runner asks `urgent(rank)` for waiting requests of a
+more urgent class than its batch's and runs those first (preemption), then resumes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from qcl.model.errors import GenerationDeadlineError
+from qcl.model.errors import GenerationCancelledError, GenerationDeadlineError
 from qcl.model.loading import LoadedModel
 from qcl.model.params import FinishReason, GenerationParams, GenerationResult
 from qcl.model.steps import decode_one, new_cache, prefill, sample, suppress
@@ -41,10 +43,15 @@ class Request:
     cache_key: str | None
     deltas: queue.SimpleQueue[str | None] | None  # streaming: text deltas, then None
     future: Future[GenerationResult] = field(default_factory=Future)
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     @property
     def deadline(self) -> float | None:
         return None if self.params.deadline_s is None else self.submitted_at + self.params.deadline_s
+
+    def cancel(self) -> None:
+        """Stop generating for this request (at its next token); a finished request is left as it is."""
+        self.cancelled.set()
 
     def resolve(self, result: GenerationResult) -> None:
         self.future.set_result(result)
@@ -97,13 +104,16 @@ class BatchRunner:
         eos = {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])}
         self.eos_ids = sorted(token for token in eos if token is not None)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.cancelled = 0  # requests stopped by cancel()
 
     def run(self, batch: list[Request]) -> None:
         now = time.monotonic()
         rows = []
         for request in batch:
             deadline = request.deadline
-            if deadline is not None and now >= deadline:
+            if request.cancelled.is_set():
+                self._cancel(request)
+            elif deadline is not None and now >= deadline:
                 waited = now - request.submitted_at
                 request.fail(
                     GenerationDeadlineError(
@@ -160,6 +170,10 @@ class BatchRunner:
         """Finish the row on `token` or stream its new text (the shard pool's runner calls this with its tokens)."""
         params = row.request.params
         now = time.monotonic()
+        if row.request.cancelled.is_set():
+            row.finish = "cancelled"
+            self._cancel(row.request)
+            return
         if row.first_token_at is None:
             row.first_token_at = now
         if token in self.eos_ids:
@@ -181,6 +195,10 @@ class BatchRunner:
         else:
             visible = split_thinking(row.raw, opened=row.request.opens_thinking)[1]
             self._emit(row, streamable(visible, params.stop))
+
+    def _cancel(self, request: Request) -> None:
+        self.cancelled += 1
+        request.fail(GenerationCancelledError("the request was cancelled; generation stopped"))
 
     def _emit(self, row: _Row, visible: str) -> None:
         # Only extensions of what was already sent can be streamed; the final result stays authoritative.

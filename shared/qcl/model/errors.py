@@ -40,3 +40,20 @@ class GenerationDeadlineError(QclError):
 
 class InvalidGenerationRequestError(QclError, ValueError):
     """A prompt or generation parameter outside its allowed range (empty prompt, max_new_tokens too large, ...)."""
+
+
+class ContextLengthError(InvalidGenerationRequestError):
+    """The prompt plus the tokens asked for do not fit in the model's context."""
+
+    def __init__(self, model_id: str, prompt_tokens: int, max_new_tokens: int, context_length: int) -> None:
+        super().__init__(
+            f"prompt has {prompt_tokens} tokens; with max_new_tokens {max_new_tokens} that exceeds the "
+            f"context length of {model_id} ({context_length})"
+        )
+        self.prompt_tokens = prompt_tokens
+        self.max_new_tokens = max_new_tokens
+        self.context_length = context_length
+
+
+class GenerationCancelledError(QclError):
+    """The caller cancelled the request (a streaming client went away); its generation stopped."""

@@ -26,6 +26,10 @@ Priority = Literal["interactive", "standard", "batch", "background"]
 PRIORITIES: tuple[Priority, ...] = ("interactive", "standard", "batch", "background")
 
 
+class RawPrompt(str):
+    """A prompt the model continues as it is, without the chat template (OpenAI's /v1/completions)."""
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     max_new_tokens: int = 128

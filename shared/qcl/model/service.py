@@ -5,6 +5,8 @@
     result = service.generate([{"role": "user", "content": "Hello"}], GenerationParams(max_new_tokens=32))
     for delta in service.stream("Hello", GenerationParams()):   # a str is one user message
         print(delta, end="")
+    stream = service.open_stream(RawPrompt("Once upon a time"), params)  # a raw prompt: no chat template
+    for delta in stream: ...                                    # stream.result() after; stream.close() cancels
 
 One worker thread owns the model. Requests wait in a bounded line ordered by priority class (`params.priority`:
 interactive > standard > batch > background), then arrival; when it is full the caller gets ModelBusyError with a
@@ -41,18 +43,32 @@ import torch
 
 from qcl.config import Settings
 from qcl.model.batch import BatchRunner, Request
-from qcl.model.errors import InvalidGenerationRequestError, ModelBusyError, ModelUnavailableError
+from qcl.model.errors import (
+    ContextLengthError,
+    InvalidGenerationRequestError,
+    ModelBusyError,
+    ModelUnavailableError,
+)
 from qcl.model.loading import LoadedModel, load_model
-from qcl.model.params import PRIORITIES, FinishReason, GenerationParams, GenerationResult
+from qcl.model.params import PRIORITIES, FinishReason, GenerationParams, GenerationResult, RawPrompt
 from qcl.model.steps import new_cache, prefill
 from qcl.model.text import prompt_opens_thinking
 from qcl.model.waiting import WaitingLine
 
-__all__ = ["FinishReason", "GenerationParams", "GenerationResult", "GenerationService", "load_service"]
+__all__ = [
+    "FinishReason",
+    "GenerationParams",
+    "GenerationResult",
+    "GenerationService",
+    "GenerationStream",
+    "RawPrompt",
+    "load_service",
+]
 
 log = logging.getLogger(__name__)
 
-Messages = Sequence[Mapping[str, str]] | str
+
+Messages = Sequence[Mapping[str, str]] | str  # a plain str is one user message; a RawPrompt is sent as is
 ROLES = ("system", "user", "assistant")
 # Before the first batch has been timed, a retry-after guess of this many seconds per queued request.
 INITIAL_SECONDS_PER_REQUEST = 5.0
@@ -92,6 +108,34 @@ class ResultCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
+
+
+class GenerationStream:
+    """One streamed generation: iterate it for text deltas, then `result()`; `close()` cancels what is unfinished."""
+
+    def __init__(self, request: Request | None, cached: GenerationResult | None = None) -> None:
+        self._request = request
+        self._cached = cached
+
+    def __iter__(self) -> Iterator[str]:
+        if self._request is None:
+            assert self._cached is not None
+            if self._cached.text:
+                yield self._cached.text
+            return
+        yield from _drain(self._request)
+
+    def result(self) -> GenerationResult:
+        """The finished result (blocks until there is one); raises the request's error if it failed."""
+        if self._request is None:
+            assert self._cached is not None
+            return self._cached
+        return self._request.future.result()
+
+    def close(self) -> None:
+        """Cancel the generation if it is still running or queued (the reader went away); idempotent."""
+        if self._request is not None and not self._request.future.done():
+            self._request.cancel()
 
 
 class GenerationService:
@@ -143,10 +187,14 @@ class GenerationService:
 
         Submits at once (so a full queue raises ModelBusyError here, not on the first next()).
         """
+        return iter(self.open_stream(messages, params))
+
+    def open_stream(self, messages: Messages, params: GenerationParams = DEFAULT_PARAMS) -> GenerationStream:
+        """stream(), with the result (usage, finish reason) after the deltas and cancellation by close()."""
         submitted = self._submit(messages, params, streaming=True)
         if isinstance(submitted, GenerationResult):
-            return iter([submitted.text] if submitted.text else [])
-        return _drain(submitted)
+            return GenerationStream(None, submitted)
+        return GenerationStream(submitted)
 
     def health_check(self) -> bool:
         """True when the worker is alive and a one-token forward pass gives finite logits ("can serve")."""
@@ -179,6 +227,7 @@ class GenerationService:
             "cache_hits": self._cache.hits,
             "cache_misses": self._cache.misses,
             "requests_served": self.requests_served,
+            "requests_cancelled": self._runner.cancelled,
             "batches_run": self.batches_run,
             "largest_batch": self.largest_batch,
         }
@@ -209,7 +258,8 @@ class GenerationService:
             raise ModelUnavailableError(self.model_id, "the generation service stopped")
         submitted_at = time.monotonic()
         prompt_text, prompt_ids = self._encode(messages, params)
-        key = self._cache_key(prompt_text, params) if params.greedy and self._cache.capacity else None
+        raw = isinstance(messages, RawPrompt)
+        key = self._cache_key(prompt_text, params, raw=raw) if params.greedy and self._cache.capacity else None
         if key is not None and (hit := self._cache.get(key)) is not None:
             return replace(hit, cached=True, latency_ms=(time.monotonic() - submitted_at) * 1000, first_token_ms=0.0)
         request = Request(
@@ -227,6 +277,13 @@ class GenerationService:
         return request
 
     def _encode(self, messages: Messages, params: GenerationParams) -> tuple[str, list[int]]:
+        if isinstance(messages, RawPrompt):
+            if not messages.strip():
+                raise InvalidGenerationRequestError("prompt is empty")
+            with self._tokenizer_lock:
+                raw_ids = self.loaded.tokenizer.encode(str(messages))  # the tokenizer's own BOS convention
+            self._check_context(len(raw_ids), params)
+            return str(messages), list(raw_ids)
         chat = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
         if not chat:
             raise InvalidGenerationRequestError("messages: expected at least one message, got none")
@@ -244,16 +301,17 @@ class GenerationService:
         with self._tokenizer_lock:
             text = tokenizer.apply_chat_template([dict(m) for m in chat], add_generation_prompt=True, tokenize=False)
             ids = tokenizer.encode(text, add_special_tokens=False)
-        limit = self.loaded.spec.context_length
-        if len(ids) + params.max_new_tokens > limit:
-            raise InvalidGenerationRequestError(
-                f"prompt has {len(ids)} tokens; with max_new_tokens {params.max_new_tokens} that exceeds the "
-                f"context length of {self.model_id} ({limit})"
-            )
+        self._check_context(len(ids), params)
         return str(text), list(ids)
 
-    def _cache_key(self, prompt_text: str, params: GenerationParams) -> str:
+    def _check_context(self, prompt_tokens: int, params: GenerationParams) -> None:
+        limit = self.loaded.spec.context_length
+        if prompt_tokens + params.max_new_tokens > limit:
+            raise ContextLengthError(self.model_id, prompt_tokens, params.max_new_tokens, limit)
+
+    def _cache_key(self, prompt_text: str, params: GenerationParams, *, raw: bool = False) -> str:
         fields = [self.model_id, self.loaded.revision, self.loaded.quantization, prompt_text, params.cache_fields()]
+        fields += ["raw"] if raw else []  # a raw prompt is tokenized differently from the same templated text
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
     def _retry_after_s(self) -> float:

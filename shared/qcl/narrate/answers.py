@@ -17,7 +17,7 @@ from collections.abc import Callable
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
 from qcl.narrate.facts import derived_metrics
 from qcl.narrate.findings_text import finding_sentence
-from qcl.narrate.formats import Language, approx_large, metric_text
+from qcl.narrate.formats import Language, approx_large, metric_text, price_plain
 from qcl.narrate.intents import Topic
 from qcl.narrate.questions import IntentMatch
 from qcl.narrate.templates import STATUS_WORD, Rendered
@@ -97,6 +97,11 @@ DECLINE = {
     },
 }
 KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
+UNAVAILABLE = {
+    "en": "The data I have does not include transactions, trading volume or computor counts; it covers ticks, "
+    "epochs, tick quality, the price and the supply",
+    "zh-TW": "我手上的資料不包含交易、成交量或節點數量，只涵蓋 tick、epoch、tick 品質、價格與供應量",
+}
 
 
 def compose_answer(report: AnalysisReport, match: IntentMatch, language: Language) -> Rendered:
@@ -175,6 +180,8 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
         return found
     if topic.kind in ("forecast", "advice"):
         return _decline(report, topic.kind, language)
+    if topic.kind == "unavailable":
+        return [(UNAVAILABLE[language], ()), health(report, language)]
     if topic.name == "data":
         return _data(report, language, told)
     if report.metrics is None:
@@ -264,11 +271,11 @@ def _change_words(m: NetworkMetrics, language: Language) -> str:
 
 
 def price_answer(m: NetworkMetrics, language: Language) -> Sentence:
-    price = metric_text("price_usd", m.price_usd)
+    price, plain = metric_text("price_usd", m.price_usd), price_plain(m.price_usd)
     sources = ("price_usd", "price_change_1h_pct", "price_change_24h_pct")
     if language == "en":
-        return f"The price of QUBIC is {price} USD ({_change_words(m, language)})", sources
-    return f"QUBIC 目前價格為 {price} 美元（{_change_words(m, language)}）", sources
+        return f"The price of QUBIC is {price} USD, or {plain} USD per QU ({_change_words(m, language)})", sources
+    return f"QUBIC 目前價格為 {price} 美元，也就是每枚 {plain} 美元（{_change_words(m, language)}）", sources
 
 
 def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from qcl.analysis.report import AnalysisReport
 from qcl.events import AIInsight
-from qcl.narrate.answers import DECLINE, DEFINITIONS, PROBLEM
+from qcl.narrate.answers import DECLINE, DEFINITIONS, PROBLEM, UNAVAILABLE
 from qcl.narrate.binding import binding_issues
 from qcl.narrate.facts import derived_metrics, report_facts
 from qcl.narrate.formats import LANGUAGES, Language, metric_text
@@ -73,6 +73,8 @@ def expected_figure(label: str, report: AnalysisReport, language: Language) -> s
         return DEFINITIONS[label.split(":", 1)[1]][0 if language == "en" else 1]
     if label in DECLINE:
         return DECLINE[label][language]
+    if label == "unavailable":
+        return UNAVAILABLE[language]
     if label in ("health", "findings"):
         return f"{report.health_score}/100" if label == "health" else None
     if label == "data":

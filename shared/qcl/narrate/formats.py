@@ -10,6 +10,7 @@ passes that check; tests/unit/test_grounding.py holds both sides to it over the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -41,6 +42,14 @@ def percent(digits: int, *, signed: bool = False) -> Callable[[float], str]:
 def price(value: float) -> str:
     """A price the way the stats API and the findings write it: 3 significant digits, "9.12e-7"."""
     return price_text(value)
+
+
+def price_plain(value: float) -> str:
+    """A price without exponent, to the same 3 significant digits: 9.427e-7 -> "0.000000943"."""
+    if value == 0:
+        return "0"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{digits}f}"
 
 
 def evidence_number(value: float) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-TopicKind = Literal["health", "findings", "metric", "definition", "forecast", "advice"]
+TopicKind = Literal["health", "findings", "metric", "definition", "forecast", "advice", "unavailable"]
 
 
 @dataclass(frozen=True, eq=False)  # one object per topic: compared and hashed by identity
@@ -42,7 +42,8 @@ TOPICS: tuple[Topic, ...] = (
         ("health", "healthy", "health score", "status", "overall", "summary", "summarize", "summarise", "ok", "okay",
          "fine", "normal", "running", "working", "how is the network", "how's the network", "how is qubic",
          "state of the network", "network state", "doing", "健康", "健康分數", "狀態", "狀況", "整體", "摘要", "總結",
-         "正常", "運作", "怎麼樣", "好嗎", "還好", "順不順", "順利", "順暢"),
+         "正常", "運作", "怎麼樣", "好嗎", "還好", "順不順", "順利", "順暢", "情況", "怎樣", "穩定", "最新",
+         "tell me about the network", "tell me about qubic", "overview", "what's new", "update", "latest", "stable"),
         ("health_score",),
         examples=("How is the network doing right now?", "Is everything running normally?",
                   "Give me a summary of the chain", "What's the current state of Qubic?"),
@@ -68,7 +69,7 @@ TOPICS: tuple[Topic, ...] = (
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊"),
         ("price_usd",), frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
-        binds=("price", "trades", "worth", "價格", "價", "報價"),
+        binds=("price", "trades", "worth", "per qu", "價格", "價", "報價", "每枚"),
     ),
     Topic(
         "price_change", "metric", {"en": "the price change", "zh-TW": "價格變化"},
@@ -76,7 +77,8 @@ TOPICS: tuple[Topic, ...] = (
          "fallen", "drop", "dropped", "dropping", "going down", "going up", "rising", "gain", "gained", "lose",
          "lost", "crash", "spike", "pump", "dump", "up today", "down today", "last hour", "past hour",
          "last 24 hours", "past 24 hours", "price do", "24h",
-         "24 h", "1h", "1 h", "hourly", "daily", "漲跌", "變化", "變動", "有動", "動了", "走勢", "趨勢", "漲",
+         "24 h", "1h", "1 h", "hourly", "daily", "volatile", "volatility", "yesterday", "compared", "波動",
+         "昨天", "漲跌", "變化", "變動", "有動", "動了", "走勢", "趨勢", "漲",
          "跌", "升", "降", "崩",
          "暴漲", "暴跌"),
         ("price_change_1h_pct", "price_change_24h_pct"), frozenset({"price_crash", "price_spike", "price_trend"}),
@@ -188,7 +190,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "data", "metric", {"en": "the data feed", "zh-TW": "資料來源"},
         ("gap", "missing", "invalid", "rejected", "observation", "feed", "coverage", "data quality", "缺漏", "缺失",
-         "無效", "觀測", "中斷", "資料"),
+         "無效", "觀測", "中斷", "資料缺", "缺資料", "資料有沒有缺", "資料來源", "沒有資料", "資料中斷"),
         ("window_observations",), frozenset({"data_gap", "data_invalid"}),
         examples=("Is any data missing?", "Were observations rejected?"),
         binds=("observation", "data", "gap", "觀測", "資料", "缺漏", "筆"),
@@ -207,6 +209,14 @@ TOPICS: tuple[Topic, ...] = (
          "worth buying", "good buy", "financial advice", "all in", "該買", "要買", "買入", "賣出", "投資", "值得買",
          "該不該買", "該不該賣", "可以買", "建議買", "進場", "出場", "抄底", "買點", "賣點", "入場"),
         examples=("Should I buy QUBIC now?", "Is it a good investment?"),
+    ),
+    Topic(
+        "unavailable", "unavailable",
+        {"en": "transactions, volume or computor counts", "zh-TW": "交易、成交量或節點數"},
+        ("transaction", "transfer", "volume", "trading volume", "hashrate", "hash rate", "how many computors",
+         "how many nodes", "fees", "交易量", "交易數", "成交量", "轉帳", "手續費", "算力", "幾個節點", "多少節點",
+         "多少計算節點"),
+        examples=("How many transactions were there today?", "What is the trading volume?"),
     ),
 )  # fmt: skip
 

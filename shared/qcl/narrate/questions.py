@@ -124,7 +124,8 @@ class IntentMatch:
 
     @property
     def declined(self) -> bool:
-        return any(topic.name in DECLINED for topic in self.topics)
+        """A forecast, advice or figures the data does not hold: told in fixed words, never phrased by a model."""
+        return any(topic.name in DECLINED or topic.kind == "unavailable" for topic in self.topics)
 
 
 class QuestionMatcher:
@@ -239,7 +240,8 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
             hits.append((match.start(), topic))
             part = part[: match.start()] + "\0" * (match.end() - match.start()) + part[match.end() :]
     misspelt = False
-    for match in re.finditer(r"(?=(\b[a-z]{3,}(?: [a-z]{3,})?))", part):
+    words_or_pairs = re.finditer(r"(?=(\b[a-z]{3,}(?: [a-z]{3,})?))", part)
+    for match in () if hits else words_or_pairs:  # misspellings are looked for only where no word was found
         for words in dict.fromkeys((match.group(1), match.group(1).split(" ")[0])):
             close = [
                 c for c in difflib.get_close_matches(words, _fuzzy_cues(), cutoff=FUZZY_CUTOFF) if c[0] == words[0]

@@ -281,9 +281,16 @@ class Narrator:
             return "declined: a forecast or advice is declined in fixed words"
         if injection:
             return "injection: the question tries to give instructions; the composed answer stands"
-        if self.model is not None and language not in self.writes:
+        if self.model is None:
+            return self._no_model_reason()
+        if language not in self.writes:
             return f"language_unsupported: {self.model.model_id} is not measured to write {language} fluently"
         return None
+
+    def _no_model_reason(self) -> str:
+        if self.unavailable_reason is None:
+            return "templates_only: no model configured (--no-model or QCL_NARRATE_MODEL=false)"
+        return f"model_unavailable: {self.unavailable_reason}"
 
     # --- internals ------------------------------------------------------------------------------------------------
 
@@ -300,11 +307,7 @@ class Narrator:
         if skip is not None:
             return Attempt(None, None, skip)
         if self.model is None:
-            if self.unavailable_reason is None:
-                return Attempt(
-                    None, None, "templates_only: no model configured (--no-model or QCL_NARRATE_MODEL=false)"
-                )
-            return Attempt(None, None, f"model_unavailable: {self.unavailable_reason}")
+            return Attempt(None, None, self._no_model_reason())
         params = GenerationParams(
             max_new_tokens=self.max_new_tokens[language], stop=STOP_SEQUENCES, deadline_s=self.deadline_s
         )

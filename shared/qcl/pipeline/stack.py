@@ -173,7 +173,7 @@ class LocalStack:
             f"{services.narration_mode()})",
             f"admin key {'created in' if created else 'in'} {key_path} (mode 0600); "
             f'curl -H "Authorization: Bearer $(cat {key_path})" {url}/api/network/latest',
-        ]
+        ] + ([f"openai   {url}/v1  (OpenAI-compatible: base_url={url}/v1, api_key=a key)"] if self.generation else [])
 
     def _items(self, source: ObservationSource) -> Iterator[Observation | InvalidLine]:
         while not self._stopping.is_set():

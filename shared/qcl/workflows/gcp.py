@@ -17,7 +17,7 @@ becomes a step of the same name (so every `next` still lands) holding two:
               call: http.post
               args:
                 url: ${sys.get_env("QCL_API_BASE") + "/api/workflows/connectors/narrate"}
-                auth: {type: OIDC}
+                auth: {type: OIDC, audience: ${sys.get_env("QCL_API_BASE")}}
                 body: {report: ${report}, language: en}
               result: narrate_en_response
           - narrate_en_result:
@@ -26,6 +26,8 @@ becomes a step of the same name (so every `next` still lands) holding two:
 
 The API's connector route runs the same connector as the local executor, so results and errors (HttpError with
 the status code) match. QCL_API_BASE is a user environment variable of the deployed workflow (Terraform sets it).
+The token's audience is that base URL, not the connector's full URL (Cloud Workflows' default): it is what Cloud
+Run's invoker check expects and what the API's QCL_OIDC_AUDIENCE names (qcl.api.oidc).
 Everything else passes through unchanged; the output is checked by compile_workflow like any file.
 """
 
@@ -40,6 +42,7 @@ from qcl.workflows.source import load_source
 
 API_BASE_ENV = "QCL_API_BASE"
 CONNECTOR_PATH = "/api/workflows/connectors/"
+API_BASE = f'${{sys.get_env("{API_BASE_ENV}")}}'
 
 
 def connector_url(name: str) -> str:
@@ -94,7 +97,11 @@ def _step(name: str, body: Any) -> Any:
 def _http_step(name: str, body: dict[str, Any]) -> dict[str, Any]:
     post: dict[str, Any] = {
         "call": "http.post",
-        "args": {"url": connector_url(body["call"]), "auth": {"type": "OIDC"}, "body": body.get("args") or {}},
+        "args": {
+            "url": connector_url(body["call"]),
+            "auth": {"type": "OIDC", "audience": API_BASE},
+            "body": body.get("args") or {},
+        },
     }
     steps: list[Any] = [{f"{name}_post": post}]
     if "result" in body:

@@ -106,20 +106,18 @@ export interface RequestOptions {
   apiKey?: string | null;
 }
 
-/** Call the API at `path` (starting with /api/) on this origin and return its parsed JSON body. */
-export async function request<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+/** Send a request to `path` (starting with /api/) on this origin; a network failure becomes an ApiError. */
+async function send(method: 'GET' | 'POST', path: string, accept: string, options: RequestOptions): Promise<Response> {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value));
   }
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: accept };
   const key = options.apiKey === undefined ? loadApiKey() : options.apiKey;
   if (key) headers[AUTH_HEADER] = `${AUTH_SCHEME} ${key}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-
-  let response: Response;
   try {
-    response = await fetch(url, {
+    return await fetch(url, {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -129,18 +127,34 @@ export async function request<T>(method: 'GET' | 'POST', path: string, options: 
     if (error instanceof DOMException && error.name === 'AbortError') throw error;
     throw new ApiError({ kind: 'network', message: error instanceof Error ? error.message : String(error) });
   }
+}
 
+/** A response's JSON body (undefined when empty); a 2xx body that is not JSON is a bad_response. */
+export async function jsonBody(response: Response): Promise<unknown> {
   const text = await response.text();
-  let body: unknown = undefined;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      if (response.ok) {
-        throw new ApiError({ kind: 'bad_response', status: response.status, message: text.slice(0, 200) });
-      }
-    }
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (response.ok) throw new ApiError({ kind: 'bad_response', status: response.status, message: text.slice(0, 200) });
+    return undefined;
   }
+}
+
+/** Call the API at `path` (starting with /api/) on this origin and return its parsed JSON body. */
+export async function request<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await send(method, path, 'application/json', options);
+  const body = await jsonBody(response);
   if (!response.ok) throw errorFromResponse(response.status, response.headers, body);
   return body as T;
+}
+
+/**
+ * Ask for a Server-Sent Events stream (`Accept: text/event-stream`, then JSON as second choice): the 2xx response
+ * itself, whose body the caller reads (src/lib/sse.ts); a 4xx/5xx is thrown as the ApiError of its JSON body.
+ */
+export async function requestStream(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<Response> {
+  const response = await send(method, path, 'text/event-stream, application/json;q=0.5', options);
+  if (!response.ok) throw errorFromResponse(response.status, response.headers, await jsonBody(response));
+  return response;
 }

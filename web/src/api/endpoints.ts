@@ -1,7 +1,9 @@
 /** One typed function per API endpoint the dashboard uses; pages call these, never `request` with a bare path. */
-import { request } from './client';
+import { ApiError, jsonBody, request, requestStream } from './client';
+import { readSse, type SseEvent } from '../lib/sse';
 import type {
   AIInsight,
+  AnswerStreamEvent,
   AttestationList,
   AnalysisReport,
   InsightList,
@@ -35,6 +37,39 @@ export const api = {
   ask: (body: QuestionRequest, { signal }: Signal = {}) =>
     request<AIInsight>('POST', '/api/ai/question', { body, signal }),
 
+  /**
+   * The same question as a stream of AnswerStreamEvents (see types.ts). A server that answers JSON instead gives
+   * one `final`. A body that ends without `final`, or an event that is not the JSON it should be, throws a
+   * `bad_response` ApiError (the caller may then ask for the JSON answer).
+   */
+  askStream: async function* (body: QuestionRequest, { signal }: Signal = {}): AsyncGenerator<AnswerStreamEvent> {
+    const response = await requestStream('POST', '/api/ai/question', { body, signal });
+    if (!(response.headers.get('Content-Type') ?? '').startsWith('text/event-stream') || !response.body) {
+      yield { type: 'final', insight: (await jsonBody(response)) as AIInsight };
+      return;
+    }
+    const events = readSse(response.body, signal);
+    for (;;) {
+      let next: IteratorResult<SseEvent>;
+      try {
+        next = await events.next();
+      } catch (error) {
+        // the body broke off (connection lost mid-stream): a network failure, like one before the response
+        if (error instanceof ApiError || (error instanceof DOMException && error.name === 'AbortError')) throw error;
+        throw new ApiError({ kind: 'network', message: error instanceof Error ? error.message : String(error) });
+      }
+      if (next.done) break;
+      const parsed = answerStreamEvent(next.value);
+      if (!parsed) continue;
+      yield parsed;
+      if (parsed.type === 'final') {
+        await events.return(undefined); // release the body
+        return;
+      }
+    }
+    if (!signal?.aborted) throw new ApiError({ kind: 'bad_response', message: 'the answer stream ended without a final answer' });
+  },
+
   nodes: ({ signal }: Signal = {}) => request<NodeList>('GET', '/api/nodes', { signal }),
 
   topology: ({ signal }: Signal = {}) => request<Topology>('GET', '/api/topology', { signal }),
@@ -54,3 +89,26 @@ export const api = {
 };
 
 export type Api = typeof api;
+
+/** One SSE frame of the answer stream as its typed event; null for an event name this client does not know. */
+export function answerStreamEvent(event: SseEvent): AnswerStreamEvent | null {
+  if (event.event !== 'answer' && event.event !== 'delta' && event.event !== 'final') return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(event.data);
+  } catch {
+    throw new ApiError({ kind: 'bad_response', message: `${event.event}: not JSON: ${event.data.slice(0, 200)}` });
+  }
+  if (typeof data !== 'object' || data === null) {
+    throw new ApiError({ kind: 'bad_response', message: `${event.event}: not an object` });
+  }
+  if (event.event === 'delta') {
+    const text = (data as { text?: unknown }).text;
+    if (typeof text !== 'string') throw new ApiError({ kind: 'bad_response', message: 'delta: no text' });
+    return { type: 'delta', text };
+  }
+  if (typeof (data as { text?: unknown }).text !== 'string') {
+    throw new ApiError({ kind: 'bad_response', message: `${event.event}: not an insight` });
+  }
+  return { type: event.event, insight: data as AIInsight };
+}

@@ -153,7 +153,11 @@ export interface paths {
         put?: never;
         /**
          * Ask about the network; a grounded answer with sources and confidence
-         * @description Answered about the newest analysis report. X-Cache says whether the answer came from the cache.
+         * @description Answered about the newest analysis report, at once, with the composed answer (every figure a report
+         *             value bound to its quantity). With `Accept: text/event-stream` the same endpoint streams Server-Sent
+         *             Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
+         *             sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
+         *             composed answer with the reason). X-Cache says whether a JSON answer came from the cache.
          *
          *     Role: operator or above.
          */

@@ -30,6 +30,18 @@ export type InsightList = Schemas['InsightsResponse'];
 export type QuestionRequest = Schemas['QuestionRequest'];
 export type AIStatus = Schemas['StatusResponse'];
 
+/**
+ * POST /api/ai/question with `Accept: text/event-stream` (Server-Sent Events; not in the OpenAPI document, shapes
+ * from qcl/narrate/phrasing.py): `answer` (the composed answer, at once), then zero or more `delta` (one checked
+ * sentence of the model's phrasing each), then `final` (the phrasing when it passed every check: `model` is the
+ * model id and `grounded` true; else the composed answer again, `fallback_used` with the reason). Other event
+ * names are ignored.
+ */
+export type AnswerStreamEvent =
+  | { type: 'answer'; insight: AIInsight }
+  | { type: 'delta'; text: string }
+  | { type: 'final'; insight: AIInsight };
+
 // --- nodes --------------------------------------------------------------------------------------------------
 export type NodeView = Schemas['NodeView'];
 export type NodeRole = NodeView['role'];

@@ -1,10 +1,14 @@
 /**
- * Ask: a question (typed, a quick template, or spoken where the browser can) goes to POST /api/ai/question; the
- * answer comes back as a card with sources and confidence. Below, the searchable history of narratives and answers.
+ * Ask: a question (typed, a quick template, or spoken where the browser can) goes to POST /api/ai/question as a
+ * Server-Sent Events stream (lib/asking.ts): the composed answer shows at once, the model's checked sentences appear
+ * under it marked as being phrased, then the final answer replaces it, saying whether it is the model's phrasing
+ * (every figure checked) or the composed answer and why. Asking again or leaving the page cancels a question still
+ * being phrased. Below, the searchable history of narratives and answers.
  */
 import {
   Box,
   Button,
+  LinearProgress,
   Chip,
   CircularProgress,
   IconButton,
@@ -17,9 +21,11 @@ import {
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
-import type { Language } from '../api/types';
-import { LANGUAGES } from '../i18n/translate';
+import type { AIInsight, Language } from '../api/types';
+import { LANGUAGES, type Translate } from '../i18n/translate';
+import { cancelled, isPhrased, runAsk, shownAnswer, startAsking, type Asking, type AskStep } from '../lib/asking';
 import { askedInsight, filterInsights, insightKey, mergeInsights, type InsightView } from '../lib/history';
+import { parseReason, reasonText } from '../lib/reasons';
 import { focusFromHash } from '../lib/route';
 import { recognitionLanguage, speechRecognition, transcriptOf, type Recognition } from '../lib/speech';
 import { asApiError, useApi } from '../lib/useApi';
@@ -40,13 +46,71 @@ const HISTORY_SHOWN = 20;
 
 export const QUESTION_INPUT_ID = 'ask-question';
 
+interface Entry {
+  key: string;
+  asking: Asking;
+}
+
+let entries = 0;
+
+/** What the shown answer is: the model's checked phrasing, or the composed answer and why (and how it was reached). */
+function AnswerStatus({ asking, insight, t }: { asking: Asking; insight: AIInsight; t: Translate }) {
+  const phrased = asking.phase === 'final' && isPhrased(insight);
+  // "composed: …" only repeats what the line says; any other reason says why the model's phrasing is not shown.
+  const why = insight.fallback_reason && parseReason(insight.fallback_reason).code !== 'composed';
+  const reason = why ? reasonText(t, insight.fallback_reason!) : '';
+  return (
+    <Typography variant="caption" color="text.secondary" component="p" data-testid="answer-origin" title={insight.fallback_reason ?? undefined}>
+      {phrased ? t('ask.origin.phrased', { model: insight.model }) : t('ask.origin.composed', { reason })}
+      {asking.recovered && <> {t(`ask.recovered.${asking.recovered}`)}</>}
+    </Typography>
+  );
+}
+
+/** The model's sentences so far, each checked by the server before it was sent; not the answer yet. */
+function PhrasingDraft({ asking, t }: { asking: Asking; t: Translate }) {
+  return (
+    <Box
+      data-testid="phrasing"
+      aria-live="off" // each sentence is not announced; the final answer is
+      sx={{ border: 1, borderStyle: 'dashed', borderColor: 'divider', borderRadius: 1, p: 1.5, mb: 2 }}
+    >
+      <Typography variant="caption" color="text.secondary" component="p">
+        {asking.sentences.length > 0 ? t('ask.phrasing') : t('ask.phrasingWait')}
+      </Typography>
+      <Box aria-hidden sx={{ my: 1 }}>
+        <LinearProgress />
+      </Box>
+      {asking.sentences.length > 0 && (
+        <Typography variant="body1" sx={{ whiteSpace: 'pre-wrap', fontStyle: 'italic' }} lang={asking.language} data-testid="phrasing-text">
+          {asking.sentences.join('')}
+        </Typography>
+      )}
+    </Box>
+  );
+}
+
+function AnswerEntry({ entry, t }: { entry: Entry; t: Translate }) {
+  const { asking } = entry;
+  const insight = shownAnswer(asking);
+  if (!insight) return null;
+  const view: InsightView = { ...insight, id: entry.key, time: '', question: asking.question };
+  return (
+    <Box data-testid="answer" data-phase={asking.phase}>
+      <InsightCard insight={view} status={<AnswerStatus asking={asking} insight={insight} t={t} />}>
+        {asking.phase !== 'final' && <PhrasingDraft asking={asking} t={t} />}
+      </InsightCard>
+    </Box>
+  );
+}
+
 export function Ask() {
   const { t, language } = useSettings();
   const [question, setQuestion] = useState('');
   const [answerLanguage, setAnswerLanguage] = useState<Language>(language);
-  const [pending, setPending] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const [answers, setAnswers] = useState<InsightView[]>([]);
+  const [answers, setAnswers] = useState<Entry[]>([]);
+  const asking = useRef<AbortController | null>(null);
   const [query, setQuery] = useState('');
   const [listening, setListening] = useState(false);
   const recognition = useRef<Recognition | null>(null);
@@ -62,24 +126,41 @@ export function Ask() {
     if (focusFromHash(window.location.hash) === QUESTION_INPUT_ID) document.getElementById(QUESTION_INPUT_ID)?.focus();
   }, []);
   useEffect(() => () => recognition.current?.stop(), []);
+  useEffect(() => () => asking.current?.abort(), []); // leaving the page cancels a question being phrased
 
   useLiveTopic('insight', (insight) => history.setData((current) => mergeInsights([insight], current ?? [])));
 
   async function ask(text: string) {
     const trimmed = text.trim();
-    if (!trimmed || pending) return;
+    if (!trimmed) return;
+    asking.current?.abort(); // asking again cancels the question still being phrased
+    const controller = new AbortController();
+    asking.current = controller;
+    const key = `ask:${(entries += 1)}`;
+    const update = (step: AskStep) =>
+      setAnswers((current) => current.map((entry) => (entry.key === key ? { ...entry, asking: step(entry.asking) } : entry)));
+    for (const entry of answers) {
+      const kept = entry.asking.phase === 'final' ? null : cancelled(entry.asking);
+      if (kept?.final) history.setData((current) => mergeInsights([askedInsight(kept.final!, kept.question)], current ?? []));
+    }
     setQuestion(trimmed);
-    setPending(true);
     setError(null);
+    setAnswers((current) => [
+      { key, asking: startAsking(trimmed, answerLanguage) },
+      ...current.flatMap((entry) => {
+        const kept = cancelled(entry.asking);
+        return kept ? [{ ...entry, asking: kept }] : [];
+      }),
+    ]);
     try {
-      const answer = await api.ask({ question: trimmed, language: answerLanguage });
-      const withQuestion = askedInsight(answer, trimmed);
-      setAnswers((current) => [withQuestion, ...current]);
-      history.setData((current) => mergeInsights([withQuestion], current ?? []));
+      const final = await runAsk(api, { question: trimmed, language: answerLanguage }, controller.signal, update);
+      if (final) history.setData((current) => mergeInsights([askedInsight(final, trimmed)], current ?? []));
     } catch (failure) {
+      if (controller.signal.aborted) return;
+      setAnswers((current) => current.filter((entry) => entry.key !== key));
       setError(asApiError(failure));
     } finally {
-      setPending(false);
+      if (asking.current === controller) asking.current = null;
     }
   }
 
@@ -107,6 +188,7 @@ export function Ask() {
   }
 
   const filtered = filterInsights(history.data ?? [], query);
+  const pending = answers[0]?.asking.phase === 'waiting';
 
   return (
     <Stack spacing={2}>
@@ -155,7 +237,7 @@ export function Ask() {
               {t('ask.templates')}
             </Typography>
             {TEMPLATE_KEYS.map((key) => (
-              <Chip key={key} label={t(key)} onClick={() => void ask(t(key))} disabled={pending} data-testid="ask-template" />
+              <Chip key={key} label={t(key)} onClick={() => void ask(t(key))} data-testid="ask-template" />
             ))}
           </Stack>
           <Stack direction="row" spacing={1} useFlexGap sx={{ mt: 2, flexWrap: 'wrap', alignItems: 'center' }}>
@@ -171,7 +253,7 @@ export function Ask() {
             <Button
               type="submit"
               variant="contained"
-              disabled={pending || !question.trim()}
+              disabled={!question.trim()}
               endIcon={pending ? <CircularProgress size={16} color="inherit" /> : <SendIcon />}
             >
               {pending ? t('ask.asking') : t('ask.submit')}
@@ -182,13 +264,12 @@ export function Ask() {
 
       {error && <ApiErrorAlert error={error} onRetry={() => void ask(question)} />}
       {pending && <LoadingBlock height={200} />}
-      {answers.length > 0 && (
-        <Stack spacing={2} aria-live="polite" data-testid="answers">
-          {answers.map((answer) => (
-            <InsightCard key={insightKey(answer)} insight={answer} />
-          ))}
-        </Stack>
-      )}
+      {/* Always in the page: a live region added together with its first answer is often not announced. */}
+      <Stack spacing={2} aria-live="polite" data-testid="answers" sx={{ '&:empty': { display: 'none' } }}>
+        {answers.map((entry) => (
+          <AnswerEntry key={entry.key} entry={entry} t={t} />
+        ))}
+      </Stack>
 
       <Panel
         title={t('ask.history')}

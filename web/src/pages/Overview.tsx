@@ -1,7 +1,7 @@
 /**
  * Overview: health, tick, epoch progress (time to the next Wednesday 12:00 UTC transition), tick quality, market,
  * the price chart (1 h / 24 h as the history allows), anomalies by severity, and the latest AI insight whose sources
- * link to these panels. REST gives the first picture; `network-analysis` and `ai-insights` events keep it current.
+ * link to these panels (with which report it is about, and how much older than the latest that one is). REST gives the first picture; `network-analysis` and `ai-insights` events keep it current.
  */
 import { Box, LinearProgress, List, ListItem, Skeleton, Stack, ToggleButton, ToggleButtonGroup, Typography } from '@mui/material';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
@@ -39,6 +39,7 @@ import { HealthChip, SeverityChip } from '../ui/chips';
 import { EmptyState } from '../ui/EmptyState';
 import { highlight } from '../ui/highlight';
 import { InsightCard } from '../ui/InsightCard';
+import { InsightFreshness } from '../ui/InsightFreshness';
 import { LineChart } from '../ui/LineChart';
 import { Panel } from '../ui/Panel';
 import { LoadingBlock } from '../ui/Loading';
@@ -140,7 +141,9 @@ export function Overview() {
   const stats = summarize(series.points);
 
   const presentFindings = useMemo(() => new Set((report?.findings ?? []).map((finding) => finding.code)), [report]);
-  const insight = (insights.data ?? []).find((item) => item.kind === 'narrative') ?? insights.data?.[0];
+  // The newest narrative in the reader's language (the narrator writes each in both), else the newest insight.
+  const narratives = (insights.data ?? []).filter((item) => item.kind === 'narrative');
+  const insight = narratives.find((item) => item.language === language) ?? narratives[0] ?? insights.data?.[0];
 
   if (latest.loading) return <CardsSkeleton label={t('state.loading')} />;
   if (latest.error && !report) {
@@ -269,7 +272,14 @@ export function Overview() {
           ) : insights.error && !insight ? (
             <ApiErrorAlert error={insights.error} onRetry={insights.reload} />
           ) : insight ? (
-            <InsightCard insight={insight} presentFindings={presentFindings} onOverview headingLevel="h2" />
+            <InsightCard insight={insight} presentFindings={presentFindings} onOverview headingLevel="h2">
+              {/* The card belongs to the latest report, or says how much older its report is. */}
+              <InsightFreshness
+                reportObservedAt={insight.report_observed_at}
+                latestObservedAt={report?.observed_at}
+                onNarrated={insights.reload}
+              />
+            </InsightCard>
           ) : (
             <Panel title={t('insight.latest')}>
               <EmptyState title={t('insight.none')} hint={t('insight.noneHint')} />

@@ -4,9 +4,10 @@
  * link to where the Overview shows that evidence.
  */
 import { Box, Card, CardContent, Chip, LinearProgress, Stack, Typography } from '@mui/material';
-import { useId, type MouseEvent } from 'react';
+import { useId, type MouseEvent, type ReactNode } from 'react';
 import { formatDateTime, formatInteger, formatPercent } from '../lib/format';
 import type { InsightView } from '../lib/history';
+import { reasonText } from '../lib/reasons';
 import { hrefFor } from '../lib/route';
 import { FINDING_CODES, isFindingCode, sourceTarget } from '../lib/sources';
 import { useSettings } from '../state/settings';
@@ -19,11 +20,15 @@ export function InsightCard({
   presentFindings,
   onOverview = false,
   headingLevel = 'h3',
+  status,
+  children,
 }: {
   insight: InsightView;
   presentFindings?: ReadonlySet<string>; // findings listed beside the card; unknown (other pages): assume all are
   onOverview?: boolean; // sources highlight in place instead of navigating to the Overview
   headingLevel?: 'h2' | 'h3';
+  status?: ReactNode; // what this text is (e.g. the Ask page's phrased / composed line); replaces the fallback reason
+  children?: ReactNode; // shown under the text (e.g. the model's phrasing as it arrives)
 }) {
   const { t, language } = useSettings();
   const confidence = Math.round(insight.confidence * 100);
@@ -52,6 +57,7 @@ export function InsightCard({
         <Typography variant="body1" sx={{ whiteSpace: 'pre-wrap', mb: 2 }} lang={insight.language}>
           {insight.text}
         </Typography>
+        {children}
         <Box sx={{ mb: 2 }}>
           <Typography variant="body2" id={confidenceId}>
             {t('insight.confidence', { value: formatPercent(confidence, language, { digits: 0 }) })}
@@ -107,11 +113,18 @@ export function InsightCard({
             time: insight.report_observed_at ? formatDateTime(insight.report_observed_at, language) : '—',
           })}
         </Typography>
-        {insight.fallback_used && insight.fallback_reason && (
-          <Typography variant="caption" color="text.secondary" component="p" data-testid="fallback-reason">
-            {t('insight.fallbackReason', { reason: insight.fallback_reason })}
-          </Typography>
-        )}
+        {status ??
+          (insight.fallback_used && insight.fallback_reason && (
+            <Typography
+              variant="caption"
+              color="text.secondary"
+              component="p"
+              data-testid="fallback-reason"
+              title={insight.fallback_reason}
+            >
+              {t('insight.fallbackReason', { reason: reasonText(t, insight.fallback_reason) })}
+            </Typography>
+          ))}
       </CardContent>
     </Card>
   );

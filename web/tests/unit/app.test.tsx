@@ -54,6 +54,18 @@ describe('overview', () => {
     expect(alert).toHaveTextContent('請求編號：r-500');
   });
 
+  it('shows the newest narrative in the reader’s language, saying how much older its report is', async () => {
+    const english = { ...NARRATIVE, id: 'en-1', language: 'en' as const, text: 'The network is degraded.' };
+    const older = { ...NARRATIVE, report_observed_at: new Date(Date.parse(latest().observed_at) - 7 * 60_000).toISOString() };
+    start({ '/api/insights': () => ({ body: { insights: [english, older] } }) });
+    const freshness = await screen.findByTestId('insight-freshness');
+    expect(freshness).toHaveAttribute('data-state', 'older');
+    expect(freshness).toHaveTextContent('比最新報告早 7 分鐘');
+    expect(screen.getByTestId('narrate-latest')).toHaveTextContent('為最新報告撰寫解讀');
+    expect(screen.getByText(NARRATIVE.text)).toBeInTheDocument();
+    expect(screen.queryByText('The network is degraded.')).toBeNull();
+  });
+
   it('updates the health score from a live analysis event', async () => {
     const { sockets } = start();
     await screen.findByTestId('health-score');
@@ -121,8 +133,8 @@ describe('ask', () => {
   it('asks a quick template and shows the answer with its sources and the question', async () => {
     const { fetch } = start(askRoutes, '#/ask');
     fireEvent.click(await screen.findByText('網路健康嗎？'));
-    const answers = await screen.findByTestId('answers');
-    expect(within(answers).getByTestId('badge-fallback')).toBeInTheDocument();
+    const answers = screen.getByTestId('answers'); // the live region is always there
+    expect(await within(answers).findByTestId('badge-fallback')).toBeInTheDocument();
     expect(within(answers).getAllByTestId('insight-source')).toHaveLength(2);
     expect(within(answers).getByText('問：網路健康嗎？')).toBeInTheDocument();
     const post = fetch.mock.calls.find(([url]) => String(url).endsWith('/api/ai/question'))!;

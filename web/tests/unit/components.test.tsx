@@ -68,12 +68,15 @@ describe('InsightCard', () => {
     expect(screen.queryByTestId('badge-fallback')).toBeNull();
   });
 
-  it('badges a template answer as exact, with the reason the template was used', () => {
+  it('badges a template answer as exact, with the reason the template was used in words', () => {
     renderWithApp(
       <InsightCard insight={{ ...insight, grounded: false, fallback_used: true, fallback_reason: 'ungrounded: 9.9%' }} />,
     );
     expect(screen.getByTestId('badge-fallback')).toHaveTextContent('範本回答：數字直接取自資料');
-    expect(screen.getByTestId('fallback-reason')).toHaveTextContent('改用範本的原因：ungrounded: 9.9%');
+    expect(screen.getByTestId('fallback-reason')).toHaveTextContent(
+      '未採用模型文字的原因：模型的措辭未通過與報告數字的核對。（9.9%）',
+    );
+    expect(screen.getByTestId('fallback-reason')).toHaveAttribute('title', 'ungrounded: 9.9%');
     expect(screen.queryByTestId('badge-not-grounded')).toBeNull();
   });
 

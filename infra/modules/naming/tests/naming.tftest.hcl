@@ -271,3 +271,52 @@ run "warns_when_the_registry_names_a_component_without_a_service_account" {
   }
   expect_failures = [check.registry_components_known]
 }
+
+run "the_example_workflow_triggers_become_eventarc_triggers_or_stay_local" {
+  command = plan
+  variables {
+    workflow_triggers = jsondecode(file("../../../workflows/triggers.json"))
+  }
+  assert {
+    condition     = keys(output.workflow_topic_triggers) == ["critical-alert-0"] && output.workflow_topic_triggers["critical-alert-0"].topic == "network-analysis"
+    error_message = "critical-alert's condition reads only the event: it must become an Eventarc trigger on network-analysis"
+  }
+  assert {
+    condition     = keys(output.workflow_triggers_local_only) == ["epoch-report-0"]
+    error_message = "epoch-report's condition reads previous: it must be listed as local only"
+  }
+}
+
+run "schedules_become_unix_cron" {
+  command = plan
+  variables {
+    workflow_triggers = {
+      report = [{ every_s = 300 }, { every_s = 3600 }, { every_s = 21600 }, { every_s = 86400 }, { cron = "0 12 * * 3" }]
+      alert  = [{ topic = "network-analysis" }]
+    }
+  }
+  assert {
+    condition     = [for i in range(5) : output.workflow_schedules["report-${i}"].schedule] == ["*/5 * * * *", "0 */1 * * *", "0 */6 * * *", "0 0 * * *", "0 12 * * 3"]
+    error_message = "every_s and cron triggers do not map to the unix-cron schedules that repeat them"
+  }
+  assert {
+    condition     = output.workflow_topic_triggers["alert-0"].condition == "$${true}"
+    error_message = "a topic trigger without a condition fires on every event"
+  }
+}
+
+run "rejects_an_interval_cloud_scheduler_cannot_repeat" {
+  command = plan
+  variables {
+    workflow_triggers = { report = [{ every_s = 90 }] }
+  }
+  expect_failures = [var.workflow_triggers]
+}
+
+run "rejects_a_trigger_of_two_kinds" {
+  command = plan
+  variables {
+    workflow_triggers = { report = [{ every_s = 300, cron = "* * * * *" }] }
+  }
+  expect_failures = [var.workflow_triggers]
+}
