@@ -393,3 +393,11 @@ def test_a_model_reply_without_the_asked_figure_is_not_used() -> None:
     model = ScriptedModel("151 of this epoch's 15,576 ticks were empty.")  # the count, where the share was asked
     answer = keywords_only(model).answer("空 tick 佔比是多少？", "en", final_report())
     assert answer.model == "template" and "omission: the text leaves out the figure" in (answer.fallback_reason or "")
+
+
+def test_questions_ask_the_model_as_interactive_work_and_narratives_as_background() -> None:
+    model = ScriptedModel("The price of QUBIC is 9.43e-7 USD.")
+    narrator = keywords_only(model)
+    narrator.answer("What is the price?", "en", final_report())
+    narrator.narrate(final_report(), "en")
+    assert [params.priority for _, params in model.calls] == ["interactive", "background"]

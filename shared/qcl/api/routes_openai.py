@@ -224,8 +224,13 @@ def _params(body: ChatCompletionRequest | CompletionRequest, max_new_tokens: int
     top_p = 1.0 if body.top_p is None else body.top_p
     if top_p == 0:  # a nucleus of no probability mass keeps the single most likely token: greedy
         temperature, top_p = 0.0, 1.0
-    return GenerationParams(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=body.stops(), seed=body.seed
+    return GenerationParams(  # a client waits on the other end: ahead of batch jobs and background narration
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=body.stops(),
+        seed=body.seed,
+        priority="interactive",
     )
 
 

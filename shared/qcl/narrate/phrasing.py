@@ -57,8 +57,11 @@ def stream_answer(
         yield "final", replace_insight(composed, fallback_reason=skip or "templates_only: no model configured")
         return
     messages = answer_messages(question, compose_answer(report, match, language))
-    params = GenerationParams(
-        max_new_tokens=narrator.max_new_tokens[language], stop=("\n\n",), deadline_s=narrator.deadline_s
+    params = GenerationParams(  # a person waits for it: before background narration in the generation service
+        max_new_tokens=narrator.max_new_tokens[language],
+        stop=("\n\n",),
+        deadline_s=narrator.deadline_s,
+        priority="interactive",
     )
     facts = report_facts(report)
     must_state = asked_sources(report, match)

@@ -40,7 +40,7 @@ from qcl.analysis.report import AnalysisReport
 from qcl.config import Settings
 from qcl.events import AIInsight
 from qcl.model.errors import GenerationDeadlineError, ModelBusyError, ModelUnavailableError
-from qcl.model.params import GenerationParams
+from qcl.model.params import GenerationParams, Priority
 from qcl.narrate.answers import asked_sources, compose_answer
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.facts import ReportFacts, report_facts
@@ -301,7 +301,7 @@ class Narrator:
         language: Language,
         skip: str | None,
         must_cite: frozenset[str],
-        priority: str = "background",
+        priority: Priority = "background",
         must_state: tuple[frozenset[str], ...] = (),
     ) -> Attempt:
         if skip is not None:
@@ -309,7 +309,10 @@ class Narrator:
         if self.model is None:
             return Attempt(None, None, self._no_model_reason())
         params = GenerationParams(
-            max_new_tokens=self.max_new_tokens[language], stop=STOP_SEQUENCES, deadline_s=self.deadline_s
+            max_new_tokens=self.max_new_tokens[language],
+            stop=STOP_SEQUENCES,
+            deadline_s=self.deadline_s,
+            priority=priority,
         )
         asked = time.monotonic()
         try:

@@ -183,6 +183,7 @@ class LocalConnectors:
                 max_new_tokens=int(args.get("max_tokens", 64)),
                 temperature=float(args.get("temperature", 0.0)),
                 stop=tuple(args.get("stop") or ()),
+                priority="standard",  # a workflow step: after people, before batch jobs and background narration
             )
             result = self.generation.generate(messages, params)
         except ModelBusyError as exc:
