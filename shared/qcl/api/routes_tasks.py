@@ -28,6 +28,7 @@ from qcl.oracle.jobs import analysis_spec
 from qcl.oracle.scheduler import claim_job, publish_job
 from qcl.pipeline.analyzer import WINDOW_KEY
 from qcl.qubic.types import Observation
+from qcl.tasks import TaskError
 
 if TYPE_CHECKING:
     from qcl.api.app import ApiContext
@@ -111,6 +112,8 @@ def submit_task_of(ctx: ApiContext, body: Any, job: OracleRequest | None = None)
     )
     if not state.create_task(task):
         raise ApiError(409, "task_exists", f"task {task_id!r} was already submitted; follow /api/tasks/{task_id}")
+    # On the stream before the job goes out: a worker that answers at once must not be heard before "queued".
+    ctx.log.append("task", task.model_dump(mode="json"))
     try:
         if job is not None:
             services.breakers.call("bus", publish_job, services.bus, job, source=services.source, retries=2)
@@ -118,12 +121,14 @@ def submit_task_of(ctx: ApiContext, body: Any, job: OracleRequest | None = None)
             question = getattr(body, "question", None)
             ai = AIRequest(request_id=task_id, kind=body.kind, question=question, language=body.language)
             services.publish(AI_REQUESTS, AI_REQUESTS.event(ai, source=services.source, subject=f"task/{task_id}"))
-    except ApiError:
+    except ApiError as exc:
         state.forget_task(task_id)
+        failed = task.model_copy(update={"state": "failed", "error": TaskError(code=exc.code, message=exc.message)})
+        ctx.log.append("task", failed.model_dump(mode="json"))
+        ctx.broadcaster.poke()
         audit("task.submitted", actor=actor, target=task_id, outcome="failed", kind=body.kind)
         raise
     audit("task.submitted", actor=actor, target=task_id, kind=body.kind)
-    ctx.log.append("task", task.model_dump(mode="json"))
     ctx.broadcaster.poke()
     return task
 
