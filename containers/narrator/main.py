@@ -3,6 +3,9 @@
 python containers/narrator/main.py          # Cloud Run: Pub/Sub push endpoints on $PORT (POST /network-analysis,
                                             # POST /ai-requests), GET /healthz
 python containers/narrator/main.py pull     # a pull worker (local, or a VM)
+
+Both also run the compute layer's job workers (QCL_JOBS_WORKERS) on the narrator's model: Cloud Run keeps the
+narrator's CPU allocated, and the job queue is in the shared store.
 """
 
 from __future__ import annotations
@@ -69,8 +72,16 @@ def pull(service: NarratorService) -> None:
         service.bus.close()
 
 
+def start_job_workers(service: NarratorService) -> Any:
+    """Job workers on the narrator's model (the queue lives in the shared store: Memorystore on GCP)."""
+    from qcl.compute.worker import start_workers
+
+    return start_workers(settings(), service.store, service.narrator.model, name="//narrator/jobs")
+
+
 if __name__ == "__main__":
     narrator = build()
+    start_job_workers(narrator)
     if sys.argv[1:] == ["pull"]:
         pull(narrator)
     else:

@@ -98,3 +98,32 @@ def test_health_is_ok_without_the_model_and_says_the_narrator_is_degraded(
         "fallback": 0,
         "fallback_reasons": {},
     }
+
+
+def test_the_narrator_container_runs_job_workers_on_its_model(tmp_path: Path) -> None:
+    """On Cloud Run the narrator (CPU always allocated) serves the compute layer's jobs from the shared store."""
+    from qcl.compute.jobs import JobRequest
+    from qcl.compute.quotas import open_jobs
+    from qcl.config import load_settings
+    from qcl.model.loading import load_model
+    from qcl.model.service import GenerationService
+
+    settings = load_settings(model_cache_dir=tmp_path / "models", jobs_workers=1)
+    store = MemoryStore()
+    with GenerationService(load_model("tiny-random-llama", settings, progress=None)) as model:
+        service = NarratorService(MemoryBus(), store, Narrator(model, matcher=QuestionMatcher(encoder=None)))
+        module = load_narrator_main()
+        module.settings = lambda: settings  # the container reads its settings from the environment
+        pool = module.start_job_workers(service)
+        try:
+            queue = open_jobs(settings, store)
+            request = JobRequest.model_validate({"kind": "completion", "prompt": "Hello", "max_tokens": 4})
+            (job,) = queue.submit(request.jobs(key_id="k1", now=queue.clock()))
+            assert wait_for(lambda: (found := queue.get(job.id)) is not None and found.state == "done", 60)
+        finally:
+            pool.stop()
+
+
+def test_without_a_model_the_narrator_container_runs_no_job_workers() -> None:
+    narrator = Narrator(None, unavailable_reason="no weights here", matcher=QuestionMatcher(encoder=None))
+    assert load_narrator_main().start_job_workers(NarratorService(MemoryBus(), MemoryStore(), narrator)) is None

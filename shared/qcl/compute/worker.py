@@ -22,6 +22,7 @@ from typing import Any
 from qcl.compute.jobs import Job
 from qcl.compute.placement import Runtimes
 from qcl.compute.queue import JobQueue
+from qcl.config import Settings
 from qcl.model.errors import (
     GenerationDeadlineError,
     InvalidGenerationRequestError,
@@ -29,6 +30,7 @@ from qcl.model.errors import (
     ModelUnavailableError,
 )
 from qcl.model.params import PRIORITIES, GenerationParams, GenerationResult
+from qcl.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +214,14 @@ class WorkerPool:
                     self.jobs.observe_load()
             except Exception:
                 log.exception("jobs: the keeper failed a round; it goes on")
+
+
+def start_workers(settings: Settings, store: Store, generation: Any, *, name: str) -> WorkerPool | None:
+    """QCL_JOBS_WORKERS workers (plus the interactive lane) on `generation`, started; None when there is no model
+    here or the setting is 0. `qcl up` and the narrator service (Cloud Run, CPU always allocated) both run them."""
+    from qcl.compute.quotas import open_jobs
+
+    if generation is None or settings.jobs_workers == 0:
+        return None
+    runtimes = Runtimes({"local": generation})
+    return WorkerPool(open_jobs(settings, store), runtimes, workers=settings.jobs_workers, name=name).start()

@@ -120,17 +120,13 @@ class LocalStack:
         )
 
     def _start_jobs(self) -> str:
-        from qcl.compute.placement import Runtimes
-        from qcl.compute.quotas import open_jobs
-        from qcl.compute.worker import WorkerPool
+        from qcl.compute.worker import start_workers
 
         workers = self.settings.jobs_workers
-        if self.generation is None or workers == 0:
-            return "jobs     queued only: no model runs here" + ("" if workers else " (QCL_JOBS_WORKERS=0)")
         # The narrator's generation service: its priority line puts interactive jobs before background narration.
-        runtimes = Runtimes({"local": self.generation})
-        self.jobs = WorkerPool(open_jobs(self.settings, self.store), runtimes, workers=workers, name="//qcl/up/jobs")
-        self.jobs.start()
+        self.jobs = start_workers(self.settings, self.store, self.generation, name="//qcl/up/jobs")
+        if self.jobs is None or self.generation is None:
+            return "jobs     queued only: no model runs here" + ("" if workers else " (QCL_JOBS_WORKERS=0)")
         return f"jobs     {workers} workers + 1 interactive lane on {self.generation.model_id} (/api/jobs)"
 
     def _start_oracle(self) -> list[str]:
