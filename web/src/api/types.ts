@@ -56,6 +56,26 @@ export type TaskState = Task['state'];
 export type TaskRequest = Schemas['NarrationTask'] | Schemas['QuestionTask'] | Schemas['OracleTask'];
 export type OracleTaskName = Schemas['OracleTask']['task'];
 
+// --- jobs (qcl.compute) --------------------------------------------------------------------------------------
+export type Job = Schemas['Job'];
+export type JobState = Job['state'];
+export type Priority = Job['priority'];
+export type JobRequest = Schemas['JobRequest'];
+export type JobsAccepted = Schemas['JobsAccepted'];
+export type JobList = Schemas['JobList'];
+export type QuotaReport = Schemas['QuotaReport'];
+export type KeyUsage = Schemas['KeyUsage'];
+
+// --- workflows ----------------------------------------------------------------------------------------------
+export type WorkflowSummary = Schemas['WorkflowSummary'];
+export type WorkflowList = Schemas['WorkflowsResponse'];
+export type WorkflowDetail = Schemas['WorkflowDetail'];
+export type Execution = Schemas['ExecutionView'];
+export type ExecutionState = Execution['state'];
+export type ExecutionList = Schemas['ExecutionsResponse'];
+export type ExecutionDetail = Schemas['ExecutionDetail'];
+export type Step = Schemas['StepView'];
+
 // --- keys ---------------------------------------------------------------------------------------------------
 export type WhoAmI = Schemas['WhoAmI'];
 
