@@ -15,6 +15,7 @@ import {
   Table,
   TableBody,
   TableCell,
+  TableContainer,
   TableHead,
   TableRow,
   TextField,
@@ -51,6 +52,7 @@ export function QueueTable({ report, running }: { report: QuotaReport | undefine
   const wait = report?.forecast['predicted_wait_s'];
   return (
     <Box>
+      <TableContainer sx={{ overflowX: 'auto' }}>
       <Table size="small" aria-label={t('jobs.queue')} data-testid="queue-by-class">
         <TableHead>
           <TableRow>
@@ -73,6 +75,7 @@ export function QueueTable({ report, running }: { report: QuotaReport | undefine
           ))}
         </TableBody>
       </Table>
+      </TableContainer>
       <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }} data-testid="queue-totals">
         {t('jobs.queueTotals', {
           running: formatInteger(report?.queue['running'] ?? 0, language),

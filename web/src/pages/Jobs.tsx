@@ -119,7 +119,7 @@ export function Jobs() {
           {t('jobs.viewerNote')}
         </Alert>
       )}
-      <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', md: '1fr 1fr' } }}>
+      <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', md: 'repeat(2, minmax(0, 1fr))' } }}>
         <Panel id="jobs-queue" title={t('jobs.queue')}>
           {quotas.loading ? <LoadingBlock height={160} /> : quotas.error ? <ApiErrorAlert error={quotas.error} onRetry={quotas.reload} /> : <QueueTable report={quotas.data} running={running.data?.jobs ?? []} />}
         </Panel>

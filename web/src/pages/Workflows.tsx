@@ -105,7 +105,7 @@ export function Workflows() {
           {t('workflows.viewerNote')}
         </Alert>
       )}
-      <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', md: '1fr 1fr' } }}>
+      <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', md: 'repeat(2, minmax(0, 1fr))' } }}>
         <Panel id="workflows-list" title={t('workflows.deployed')}>
           {workflows.loading ? (
             <LoadingBlock height={160} />

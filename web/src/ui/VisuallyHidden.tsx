@@ -8,7 +8,7 @@ export function LiveAnnouncement({ children, testId }: { children: ReactNode; te
       role="status"
       aria-live="polite"
       data-testid={testId}
-      sx={{ position: 'absolute', width: 1, height: 1, p: 0, m: -1, overflow: 'hidden', clip: 'rect(0 0 0 0)', whiteSpace: 'nowrap', border: 0 }}
+      sx={{ position: 'absolute', width: '1px', height: '1px', p: 0, m: '-1px', overflow: 'hidden', clip: 'rect(0 0 0 0)', whiteSpace: 'nowrap', border: 0 }}
     >
       {children}
     </Box>

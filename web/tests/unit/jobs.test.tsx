@@ -89,7 +89,7 @@ describe('jobs page', () => {
     const fetch = start();
     fireEvent.click(await screen.findByRole('button', { name: '重試工作 job-dead-1' }));
     expect(await screen.findByTestId('jobs-notice')).toHaveTextContent('已將工作 job-dead-1 的內容重新提交為新工作 new-job-1');
-    const [[, init]] = calls(fetch, '/api/jobs', 'POST');
+    const init = calls(fetch, '/api/jobs', 'POST')[0]![1];
     expect(JSON.parse(String(init!.body))).toEqual({
       kind: 'completion',
       prompt: 'prompt of job-dead-1',
@@ -108,7 +108,7 @@ describe('jobs page', () => {
     fireEvent.change(screen.getByRole('spinbutton', { name: '最多 token 數' }), { target: { value: '16' } });
     fireEvent.click(screen.getByRole('button', { name: '提交 2 件工作' }));
     expect(await screen.findByTestId('batch-accepted')).toHaveTextContent('已接受 1 件工作。');
-    const [[, init]] = calls(fetch, '/api/jobs', 'POST');
+    const init = calls(fetch, '/api/jobs', 'POST')[0]![1];
     expect(JSON.parse(String(init!.body))).toEqual({ kind: 'completion', prompts: ['first', 'second'], priority: 'interactive', max_tokens: 16 });
   });
 

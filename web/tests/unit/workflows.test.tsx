@@ -69,7 +69,7 @@ describe('workflows page', () => {
     fireEvent.change(await screen.findByRole('textbox', { name: 'epoch-report 的輸入（JSON）' }), { target: { value: '{"epoch": 190}' } });
     fireEvent.click(screen.getByRole('button', { name: '執行 epoch-report' }));
     await waitFor(() => expect(posts(fetch, '/api/workflows/epoch-report/executions')).toHaveLength(1));
-    const [[, init]] = posts(fetch, '/api/workflows/epoch-report/executions');
+    const init = posts(fetch, '/api/workflows/epoch-report/executions')[0]![1];
     expect(JSON.parse(String(init!.body))).toEqual({ argument: { epoch: 190 }, wait_s: 0 });
     expect(await screen.findByTestId('execution')).toHaveAttribute('data-execution', 'exec-new');
   });

@@ -72,12 +72,13 @@ export const WORKFLOW_DETAIL: WorkflowDetail = {
     source: 'main: {}',
     triggers: [],
     created_at: T0,
+    created: null,
   },
   revisions: [1, 2],
 };
 
 function step(name: string, outcome: Step['outcome'], at: number, extra: Partial<Step> = {}): Step {
-  return { path: `main.${name}`, step: name, kind: 'call', started_at: T0 + at, ended_at: T0 + at + 0.25, outcome, next: null, variables: {}, ...extra };
+  return { path: `main.${name}`, step: name, kind: 'call', started_at: T0 + at, ended_at: T0 + at + 0.25, outcome, next: null, result: null, error: null, variables: {}, ...extra };
 }
 
 export function execution(state: ExecutionDetail['state'], id = 'exec-1'): ExecutionDetail {
