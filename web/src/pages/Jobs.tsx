@@ -194,7 +194,7 @@ export function Jobs() {
                 {list.map((job) => (
                   <TableRow key={job.id} data-job={job.id}>
                     <TableCell sx={{ fontFamily: 'monospace' }}>
-                      <Button size="small" onClick={() => setSelected(job.id)} aria-label={t('jobs.open', { id: job.id })} sx={{ fontFamily: 'monospace', textTransform: 'none' }}>
+                      <Button size="small" onClick={() => setSelected(job.id)} aria-label={t('jobs.open', { id: shortId(job.id) })} sx={{ fontFamily: 'monospace', textTransform: 'none' }}>
                         {shortId(job.id)}
                       </Button>
                     </TableCell>

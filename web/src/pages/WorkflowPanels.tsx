@@ -8,7 +8,7 @@ import { lazy, Suspense, useState } from 'react';
 import type { ApiError } from '../api/client';
 import { api } from '../api/endpoints';
 import type { Execution, ExecutionDetail, Step } from '../api/types';
-import { formatDateTime, formatDuration } from '../lib/format';
+import { formatDateTime, formatShortDuration } from '../lib/format';
 import { asApiError } from '../lib/useApi';
 import { exampleArgument, isActive, parseArgument, stepMs, timeline } from '../lib/workflows';
 import { useSettings } from '../state/settings';
@@ -75,6 +75,7 @@ function JsonBlock({ value, testId }: { value: unknown; testId?: string }) {
   return (
     <Box
       component="pre"
+      tabIndex={0}
       data-testid={testId}
       sx={{ m: 0, p: 1, bgcolor: 'action.hover', borderRadius: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-word', fontSize: 13, maxHeight: 240, overflow: 'auto' }}
     >
@@ -103,7 +104,7 @@ function StepItem({ step }: { step: Step }) {
           {t('workflows.stepMeta', {
             kind: step.kind,
             at: formatDateTime(step.started_at * 1000, language),
-            duration: formatDuration(stepMs(step), language),
+            duration: formatShortDuration(stepMs(step), language),
           })}
         </Typography>
       </Box>

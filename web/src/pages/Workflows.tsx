@@ -190,7 +190,7 @@ export function Workflows() {
                         <Button
                           size="small"
                           onClick={() => setExecutionId(item.id)}
-                          aria-label={t('workflows.open', { id: item.id })}
+                          aria-label={t('workflows.open', { id: shortId(item.id) })}
                           sx={{ textTransform: 'none', fontFamily: 'monospace' }}
                         >
                           {shortId(item.id)}

@@ -1,5 +1,6 @@
 /** The Jobs and Workflows pages' pure logic: prompts, cancel / retry rules, resubmission, meters, JSON arguments. */
 import { describe, expect, it } from 'vitest';
+import { formatShortDuration } from '../../src/lib/format';
 import { canCancel, canRetry, parsePrompts, percentUsed, retryRequest, stateChanges } from '../../src/lib/jobs';
 import { parseArgument, timeline } from '../../src/lib/workflows';
 import { execution, job } from '../e2e/mock/computeFixtures';
@@ -36,6 +37,11 @@ describe('jobs logic', () => {
 });
 
 describe('workflows logic', () => {
+  it('shows a step under a second in milliseconds, longer ones in seconds and minutes', () => {
+    expect(formatShortDuration(250, 'en')).toBe('250ms');
+    expect(formatShortDuration(61_000, 'en')).toBe('1m 1s');
+  });
+
   it('reads a blank argument as null, JSON as its value, and says why other text is not JSON', () => {
     expect(parseArgument('  ')).toEqual({ ok: true, value: null });
     expect(parseArgument('{"epoch": 190}')).toEqual({ ok: true, value: { epoch: 190 } });
