@@ -103,6 +103,8 @@ export function runSeconds(job: Pick<Job, 'started_at' | 'finished_at'>, nowS: n
   return Math.max(0, (job.finished_at ?? nowS) - job.started_at);
 }
 
+/** An id short enough for a table cell: its head and its tail (job ids start with their submission time, so the
+ * jobs of one batch differ only at the end). */
 export function shortId(id: string): string {
-  return id.length > 12 ? `${id.slice(0, 12)}…` : id;
+  return id.length > 14 ? `${id.slice(0, 4)}…${id.slice(-8)}` : id;
 }

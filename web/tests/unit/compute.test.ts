@@ -1,7 +1,7 @@
 /** The Jobs and Workflows pages' pure logic: prompts, cancel / retry rules, resubmission, meters, JSON arguments. */
 import { describe, expect, it } from 'vitest';
 import { formatShortDuration } from '../../src/lib/format';
-import { canCancel, canRetry, parsePrompts, percentUsed, retryRequest, stateChanges } from '../../src/lib/jobs';
+import { canCancel, canRetry, parsePrompts, percentUsed, retryRequest, shortId, stateChanges } from '../../src/lib/jobs';
 import { parseArgument, timeline } from '../../src/lib/workflows';
 import { execution, job } from '../e2e/mock/computeFixtures';
 
@@ -26,6 +26,12 @@ describe('jobs logic', () => {
     expect(percentUsed({ used: null, limit: 10 })).toBe(0);
     expect(percentUsed({ used: 0, limit: 0 })).toBe(100);
     expect(percentUsed({ used: 30, limit: 10 })).toBe(100);
+  });
+
+  it('shortens an id to its head and tail, so the jobs of one batch stay apart', () => {
+    expect(shortId('01a2420a4e0000000d119c3f1e468473')).toBe('01a2…1e468473');
+    expect(shortId('01a2420a4e00000152d87dec0b84412')).not.toBe(shortId('01a2420a4e0000000d119c3f1e468473'));
+    expect(shortId('job-running-1')).toBe('job-running-1');
   });
 
   it('finds state changes between two lists, not new jobs', () => {
