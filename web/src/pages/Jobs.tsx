@@ -171,6 +171,11 @@ export function Jobs() {
             <ApiErrorAlert error={actionError} />
           </Box>
         )}
+        {jobs.error && jobs.data && (
+          <Box sx={{ mb: 2 }}>
+            <ApiErrorAlert error={jobs.error} onRetry={jobs.reload} />
+          </Box>
+        )}
         {jobs.loading ? (
           <LoadingBlock height={200} />
         ) : jobs.error && !jobs.data ? (
