@@ -85,6 +85,18 @@ export type ErrorBody = Schemas['ErrorBody'];
 
 // --- WebSocket /api/ws (its messages are not in the OpenAPI document; shapes from qcl/api/stream.py) ---------
 
+/** A workflow's qcl.notify message (qcl/events.py WorkflowEvent, with its event's id and time). */
+export interface WorkflowNotice {
+  id: string;
+  time: string;
+  workflow: string;
+  execution_id: string;
+  revision: number;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  data: unknown;
+}
+
 /** What each live message type carries. */
 export interface LiveTopics {
   analysis: AnalysisReport;
@@ -92,6 +104,7 @@ export interface LiveTopics {
   node: NodeView;
   task: Task;
   oracle: OracleResult;
+  workflow: WorkflowNotice;
 }
 export type LiveTopic = keyof LiveTopics;
 

@@ -3,8 +3,9 @@
  * (the argument as JSON), its executions with their state and revision, and an execution's steps as a timeline
  * with each step's result or error; a running execution can be cancelled (it stops before its next step).
  *
- * Executions' states are not on the live WebSocket (only what a workflow's qcl.notify step sends is), so the page
- * polls while something is running and the tab is visible; state changes are announced (aria-live).
+ * Executions' states are not on the live WebSocket (only what a workflow's qcl.notify step sends is, and such a
+ * message refreshes at once), so the page polls while something is running and the tab is visible; state changes
+ * are announced (aria-live).
  */
 import { Alert, Box, Button, Stack, Table, TableBody, TableCell, TableContainer, TableHead, TableRow, Typography } from '@mui/material';
 import { useEffect, useRef, useState } from 'react';
@@ -17,6 +18,7 @@ import { asApiError, useApi } from '../lib/useApi';
 import { useVisible } from '../lib/useVisible';
 import { isActive } from '../lib/workflows';
 import { useCanOperate } from '../state/admin';
+import { useLiveTopic } from '../state/live';
 import { useSettings } from '../state/settings';
 import { ApiErrorAlert } from '../ui/ApiErrorAlert';
 import { ExecutionStateChip } from '../ui/chips';
@@ -51,6 +53,12 @@ export function Workflows() {
   const list = executions.data?.executions ?? [];
   useEffect(() => setExecutionRunning(shown ? isActive(shown) : true), [shown]);
   useEffect(() => setActive((executions.data?.executions ?? []).some(isActive)), [executions.data]);
+
+  // A workflow's qcl.notify message on the live channel: its execution moved on, so look now rather than at the poll.
+  useLiveTopic('workflow', (notice) => {
+    if (notice.workflow === name) executions.reload();
+    if (notice.execution_id === executionId) execution.reload();
+  });
 
   // Announce executions whose state changed between two polls.
   const [announcement, setAnnouncement] = useState('');

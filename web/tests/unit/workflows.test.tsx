@@ -2,13 +2,13 @@
 /** The Workflows page against a stubbed API: workflows and revisions, executions, an execution's step timeline
  * (results and errors), running with a JSON argument, cancelling, roles. Monaco is replaced by a textarea here
  * (it does not run in jsdom); the browser tests use the real editor. */
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ExecutionDetail } from '../../src/api/types';
 import { Workflows } from '../../src/pages/Workflows';
 import { forgetRoles } from '../../src/state/admin';
 import { execution, executionSummary, WORKFLOW_DETAIL, WORKFLOWS } from '../e2e/mock/computeFixtures';
-import { renderWithApp, stubApi, type Routes } from './render';
+import { fakeConnection, renderWithApp, stubApi, type Routes } from './render';
 
 vi.mock('../../src/ui/JsonEditor', () => ({
   default: ({ value, label, onChange }: { value: string; label: string; onChange?: (value: string) => void }) => (
@@ -31,8 +31,9 @@ function start(executions: ExecutionDetail[], role: 'viewer' | 'operator' = 'ope
     ...extra,
   };
   const fetch = stubApi(routes);
-  renderWithApp(<Workflows />);
-  return fetch;
+  const live = fakeConnection();
+  renderWithApp(<Workflows />, live.connection);
+  return Object.assign(fetch, { sockets: live.sockets });
 }
 
 const posts = (fetch: ReturnType<typeof stubApi>, path: string) =>
@@ -97,6 +98,20 @@ describe('workflows page', () => {
     expect(await screen.findByTestId('execution')).toBeInTheDocument();
     expect(screen.queryByTestId('cancel-execution')).not.toBeInTheDocument();
     expect(screen.queryByTestId('run-form')).not.toBeInTheDocument();
+  });
+
+  it('refreshes the executions when one of the workflow’s notify messages comes over the live channel', async () => {
+    const fetch = start([execution('succeeded')]); // nothing running: the next poll is 15 s away
+    await screen.findByTestId('executions');
+    const listed = () =>
+      fetch.mock.calls.filter(([input]) => new URL(String(input)).pathname === '/api/workflows/epoch-report/executions').length;
+    const before = listed();
+    const notice = { id: 'e1', time: '', workflow: 'epoch-report', execution_id: 'exec-1', revision: 2, severity: 'info', message: 'done', data: null };
+    act(() => {
+      fetch.sockets[0]!.onopen?.({});
+      fetch.sockets[0]!.onmessage?.({ data: JSON.stringify({ seq: 1, type: 'workflow', time: '', data: notice }) });
+    });
+    await waitFor(() => expect(listed()).toBe(before + 1));
   });
 
   it('says so when no workflow is deployed', async () => {
