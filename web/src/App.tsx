@@ -27,17 +27,20 @@ import { focusFromHash, hrefFor, navigate, PAGES, useRoute, type Page } from './
 import { shortcutFor, type ShortcutAction } from './lib/shortcuts';
 import { REFRESH_EVENT } from './lib/useApi';
 import { Ask, QUESTION_INPUT_ID } from './pages/Ask';
+import { Jobs } from './pages/Jobs';
 import { Nodes } from './pages/Nodes';
 import { Oracle } from './pages/Oracle';
 import { Overview } from './pages/Overview';
 import { Settings } from './pages/Settings';
 import { Tasks } from './pages/Tasks';
+import { Workflows } from './pages/Workflows';
 import { LiveProvider } from './state/live';
 import { SettingsProvider, useSettings } from './state/settings';
 import {
   AskIcon,
   DarkModeIcon,
   HelpIcon,
+  JobsIcon,
   LightModeIcon,
   MenuIcon,
   NodesIcon,
@@ -46,6 +49,7 @@ import {
   SettingsIcon,
   TasksIcon,
   TranslateIcon,
+  WorkflowsIcon,
 } from './ui/icons';
 import { openShortcutHelp, ShortcutsDialog } from './ui/ShortcutsDialog';
 import { SyncIndicator } from './ui/SyncIndicator';
@@ -59,6 +63,8 @@ const PAGE_VIEW: Record<Page, { component: ComponentType; icon: ComponentType }>
   nodes: { component: Nodes, icon: NodesIcon },
   oracle: { component: Oracle, icon: OracleIcon },
   tasks: { component: Tasks, icon: TasksIcon },
+  jobs: { component: Jobs, icon: JobsIcon },
+  workflows: { component: Workflows, icon: WorkflowsIcon },
   settings: { component: Settings, icon: SettingsIcon },
 };
 

@@ -4,6 +4,17 @@ import { readSse, type SseEvent } from '../lib/sse';
 import type {
   AIInsight,
   AnswerStreamEvent,
+  Execution,
+  ExecutionDetail,
+  ExecutionList,
+  Job,
+  JobList,
+  JobRequest,
+  JobsAccepted,
+  JobState,
+  QuotaReport,
+  WorkflowDetail,
+  WorkflowList,
   AttestationList,
   AnalysisReport,
   InsightList,
@@ -83,6 +94,39 @@ export const api = {
 
   attestation: (jobId: string, { signal }: Signal = {}) =>
     request<OracleResult>('GET', `/api/oracle/results/${encodeURIComponent(jobId)}`, { signal }),
+
+  jobs: (state: JobState | null, limit: number, { signal }: Signal = {}) =>
+    request<JobList>('GET', '/api/jobs', { query: state ? { state, limit } : { limit }, signal }),
+
+  job: (id: string, { signal }: Signal = {}) => request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`, { signal }),
+
+  submitJobs: (body: JobRequest, { signal }: Signal = {}) =>
+    request<JobsAccepted>('POST', '/api/jobs', { body, signal }),
+
+  cancelJob: (id: string, { signal }: Signal = {}) =>
+    request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, { signal }),
+
+  quotas: ({ signal }: Signal = {}) => request<QuotaReport>('GET', '/api/quotas', { signal }),
+
+  workflows: ({ signal }: Signal = {}) => request<WorkflowList>('GET', '/api/workflows', { signal }),
+
+  workflow: (name: string, { signal }: Signal = {}) =>
+    request<WorkflowDetail>('GET', `/api/workflows/${encodeURIComponent(name)}`, { signal }),
+
+  executions: (name: string, { signal }: Signal = {}) =>
+    request<ExecutionList>('GET', `/api/workflows/${encodeURIComponent(name)}/executions`, { signal }),
+
+  execution: (id: string, { signal }: Signal = {}) =>
+    request<ExecutionDetail>('GET', `/api/workflows/executions/${encodeURIComponent(id)}`, { signal }),
+
+  runWorkflow: (name: string, argument: unknown, { signal }: Signal = {}) =>
+    request<Execution>('POST', `/api/workflows/${encodeURIComponent(name)}/executions`, {
+      body: { argument, wait_s: 0 },
+      signal,
+    }),
+
+  cancelExecution: (id: string, { signal }: Signal = {}) =>
+    request<Execution>('POST', `/api/workflows/executions/${encodeURIComponent(id)}/cancel`, { signal }),
 
   /** The key in use: its id and role (what the dashboard may offer, e.g. editing raw JSON as an admin). */
   whoami: ({ signal }: Signal = {}) => request<WhoAmI>('GET', '/api/auth/whoami', { signal }),

@@ -68,6 +68,26 @@ export type TaskState = Task['state'];
 export type TaskRequest = Schemas['NarrationTask'] | Schemas['QuestionTask'] | Schemas['OracleTask'];
 export type OracleTaskName = Schemas['OracleTask']['task'];
 
+// --- jobs (qcl.compute) --------------------------------------------------------------------------------------
+export type Job = Schemas['Job'];
+export type JobState = Job['state'];
+export type Priority = Job['priority'];
+export type JobRequest = Schemas['JobRequest'];
+export type JobsAccepted = Schemas['JobsAccepted'];
+export type JobList = Schemas['JobList'];
+export type QuotaReport = Schemas['QuotaReport'];
+export type KeyUsage = Schemas['KeyUsage'];
+
+// --- workflows ----------------------------------------------------------------------------------------------
+export type WorkflowSummary = Schemas['WorkflowSummary'];
+export type WorkflowList = Schemas['WorkflowsResponse'];
+export type WorkflowDetail = Schemas['WorkflowDetail'];
+export type Execution = Schemas['ExecutionView'];
+export type ExecutionState = Execution['state'];
+export type ExecutionList = Schemas['ExecutionsResponse'];
+export type ExecutionDetail = Schemas['ExecutionDetail'];
+export type Step = Schemas['StepView'];
+
 // --- keys ---------------------------------------------------------------------------------------------------
 export type WhoAmI = Schemas['WhoAmI'];
 
@@ -77,6 +97,18 @@ export type ErrorBody = Schemas['ErrorBody'];
 
 // --- WebSocket /api/ws (its messages are not in the OpenAPI document; shapes from qcl/api/stream.py) ---------
 
+/** A workflow's qcl.notify message (qcl/events.py WorkflowEvent, with its event's id and time). */
+export interface WorkflowNotice {
+  id: string;
+  time: string;
+  workflow: string;
+  execution_id: string;
+  revision: number;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  data: unknown;
+}
+
 /** What each live message type carries. */
 export interface LiveTopics {
   analysis: AnalysisReport;
@@ -84,6 +116,7 @@ export interface LiveTopics {
   node: NodeView;
   task: Task;
   oracle: OracleResult;
+  workflow: WorkflowNotice;
 }
 export type LiveTopic = keyof LiveTopics;
 

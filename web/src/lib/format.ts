@@ -45,6 +45,12 @@ export function formatCompact(value: number, language: Language): string {
   return numberFormat(language, { notation: 'compact', maximumFractionDigits: 1 }).format(value);
 }
 
+/** A short duration: milliseconds under a second (a workflow step), else as formatDuration. */
+export function formatShortDuration(ms: number, language: Language): string {
+  if (ms >= 1000) return formatDuration(ms, language);
+  return numberFormat(language, { style: 'unit', unit: 'millisecond', unitDisplay: 'narrow' }).format(Math.round(Math.max(0, ms)));
+}
+
 /** A duration as its two largest units, e.g. "2d 4h", "5m 12s", localised by Intl units. */
 export function formatDuration(ms: number, language: Language): string {
   const totalSeconds = Math.max(0, Math.floor(ms / 1000));

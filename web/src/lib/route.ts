@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'react';
 
-export const PAGES = ['overview', 'ask', 'nodes', 'oracle', 'tasks', 'settings'] as const;
+export const PAGES = ['overview', 'ask', 'nodes', 'oracle', 'tasks', 'jobs', 'workflows', 'settings'] as const;
 export type Page = (typeof PAGES)[number];
 
 export function pageFromHash(hash: string): Page {

@@ -1,36 +1,54 @@
 /**
- * Whether the key in use is an admin's (for the editable JSON viewer): GET /api/auth/whoami, asked once per key
- * and only where it matters.
+ * What the key in use may do: GET /api/auth/whoami, asked once per key and only where it matters. `useIsAdmin`
+ * gates the editable JSON viewer; `useCanOperate` the buttons that change things (a viewer sees, an operator acts).
  */
 import { useEffect, useState } from 'react';
 import { api } from '../api/endpoints';
+import type { Role } from '../api/types';
 import { useSettings } from './settings';
 
-const answers = new Map<string, Promise<boolean>>();
+const answers = new Map<string, Promise<Role | null>>();
 
-/** true / false once known; null while asking. Any failure to ask reads as "not admin" (read-only). */
-export function useIsAdmin(): boolean | null {
+/** The key's role once known; null while asking, with no key, or when asking failed (treated as the least). */
+export function useRole(): { role: Role | null; known: boolean } {
   const { apiKey } = useSettings();
-  const [admin, setAdmin] = useState<boolean | null>(apiKey ? null : false);
+  const [state, setState] = useState<{ role: Role | null; known: boolean }>({ role: null, known: !apiKey });
   useEffect(() => {
     if (!apiKey) {
-      setAdmin(false);
+      setState({ role: null, known: true });
       return;
     }
     let answer = answers.get(apiKey);
     if (!answer) {
       answer = api.whoami().then(
-        (me) => me.role === 'admin',
-        () => false,
+        (me) => me.role,
+        () => null,
       );
       answers.set(apiKey, answer);
     }
     let current = true;
-    setAdmin(null);
-    void answer.then((value) => current && setAdmin(value));
+    setState({ role: null, known: false });
+    void answer.then((role) => current && setState({ role, known: true }));
     return () => {
       current = false;
     };
   }, [apiKey]);
-  return admin;
+  return state;
+}
+
+/** true / false once known; null while asking. Any failure to ask reads as "not admin" (read-only). */
+export function useIsAdmin(): boolean | null {
+  const { role, known } = useRole();
+  return known ? role === 'admin' : null;
+}
+
+/** true / false once known; null while asking: whether the key may submit, run and cancel (operator or admin). */
+export function useCanOperate(): boolean | null {
+  const { role, known } = useRole();
+  return known ? role === 'operator' || role === 'admin' : null;
+}
+
+/** Forget the answers (tests start each case with a fresh key table). */
+export function forgetRoles(): void {
+  answers.clear();
 }

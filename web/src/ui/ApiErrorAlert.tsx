@@ -2,10 +2,11 @@
 import { Alert, AlertTitle, Box, Button, Link } from '@mui/material';
 import type { ApiError } from '../api/client';
 import { hrefFor } from '../lib/route';
-import { useT } from '../state/settings';
+import { formatDuration } from '../lib/format';
+import { useSettings } from '../state/settings';
 
 export function ApiErrorAlert({ error, onRetry }: { error: ApiError; onRetry?: () => void }) {
-  const t = useT();
+  const { t, language } = useSettings();
   const auth = error.kind === 'unauthorized' || error.kind === 'forbidden';
   return (
     <Alert
@@ -27,7 +28,7 @@ export function ApiErrorAlert({ error, onRetry }: { error: ApiError; onRetry?: (
       )}
       {error.retryAfterS !== null && (
         <Box component="p" sx={{ m: 0 }}>
-          {t('errors.retryAfter', { seconds: error.retryAfterS })}
+          {t('errors.retryAfter', { duration: formatDuration(error.retryAfterS * 1000, language) })}
         </Box>
       )}
       <Box component="p" sx={{ m: 0, wordBreak: 'break-word' }}>

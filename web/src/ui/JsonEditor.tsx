@@ -8,16 +8,18 @@ export default function JsonEditor({
   dark,
   label,
   onChange,
+  height = '60vh',
 }: {
   value: string;
   readOnly: boolean;
   dark: boolean;
   label: string;
   onChange?: (value: string) => void;
+  height?: string;
 }) {
   return (
     <Editor
-      height="60vh"
+      height={height}
       language="json"
       value={value}
       theme={dark ? 'vs-dark' : 'vs'}

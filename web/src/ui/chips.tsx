@@ -1,6 +1,6 @@
 /** Coloured labels for severities and states; the colour is never the only signal (the word is always there). */
 import { Chip } from '@mui/material';
-import type { HealthStatus, NodeState, OracleResult, Severity, TaskState } from '../api/types';
+import type { ExecutionState, HealthStatus, JobState, NodeState, OracleResult, Severity, TaskState } from '../api/types';
 import { useT } from '../state/settings';
 
 type Color = 'default' | 'success' | 'warning' | 'error' | 'info';
@@ -9,6 +9,21 @@ const SEVERITY_COLOR: Record<Severity, Color> = { info: 'info', warning: 'warnin
 const HEALTH_COLOR: Record<HealthStatus, Color> = { healthy: 'success', degraded: 'warning', critical: 'error' };
 const NODE_COLOR: Record<NodeState, Color> = { up: 'success', down: 'error', left: 'default' };
 const TASK_COLOR: Record<TaskState, Color> = { queued: 'default', running: 'info', done: 'success', failed: 'error' };
+const JOB_COLOR: Record<JobState, Color> = {
+  queued: 'default',
+  running: 'info',
+  done: 'success',
+  failed: 'error',
+  cancelled: 'warning',
+  dead: 'error',
+};
+const EXECUTION_COLOR: Record<ExecutionState, Color> = {
+  queued: 'default',
+  running: 'info',
+  succeeded: 'success',
+  failed: 'error',
+  cancelled: 'warning',
+};
 const ORACLE_COLOR: Record<OracleResult['status'], Color> = { committed: 'success', unresolvable: 'warning' };
 
 export function SeverityChip({ severity }: { severity: Severity }) {
@@ -34,4 +49,16 @@ export function TaskStateChip({ state }: { state: TaskState }) {
 export function OracleStatusChip({ status }: { status: OracleResult['status'] }) {
   const t = useT();
   return <Chip size="small" color={ORACLE_COLOR[status]} label={t(`oracle.status.${status}`)} />;
+}
+
+export function JobStateChip({ state }: { state: JobState }) {
+  const t = useT();
+  return <Chip size="small" color={JOB_COLOR[state]} label={t(`jobState.${state}`)} data-testid="job-state" data-state={state} />;
+}
+
+export function ExecutionStateChip({ state }: { state: ExecutionState }) {
+  const t = useT();
+  return (
+    <Chip size="small" color={EXECUTION_COLOR[state]} label={t(`executionState.${state}`)} data-testid="execution-state" data-state={state} />
+  );
 }

@@ -51,8 +51,8 @@ describe('ApiErrorAlert', () => {
   });
 
   it('says when to try again after a rate limit', () => {
-    renderWithApp(<ApiErrorAlert error={new ApiError({ kind: 'rate_limited', message: 'slow', retryAfterS: 7 })} />);
-    expect(screen.getByRole('alert')).toHaveTextContent('請於 7 秒後再試。');
+    renderWithApp(<ApiErrorAlert error={new ApiError({ kind: 'rate_limited', message: 'slow', retryAfterS: 90 })} />);
+    expect(screen.getByRole('alert')).toHaveTextContent('請於 1 分鐘 30 秒後再試。'); // Retry-After: 90, in words
   });
 });
 

@@ -11,20 +11,24 @@ import { LiveProvider } from '../../src/state/live';
 import { SettingsProvider } from '../../src/state/settings';
 import { buildTheme } from '../../src/ui/theme';
 
-export type Routes = Record<string, (init: RequestInit) => { status?: number; body: unknown }>;
+export type Routes = Record<
+  string,
+  (init: RequestInit, url: URL) => { status?: number; body: unknown; headers?: Record<string, string> }
+>;
 
 /** Answer fetch by path; an unknown path gets the API's 404 body. Returns the mock to inspect calls. */
 export function stubApi(routes: Routes) {
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const path = new URL(String(input)).pathname;
+    const url = new URL(String(input));
+    const path = url.pathname;
     const route = routes[path];
     if (!route) {
       return new Response(JSON.stringify({ error: { code: 'not_found', message: `no ${path}`, request_id: 'r-404' } }), {
         status: 404,
       });
     }
-    const { status = 200, body } = route(init);
-    return new Response(JSON.stringify(body), { status });
+    const { status = 200, body, headers } = route(init, url);
+    return new Response(JSON.stringify(body), { status, headers });
   });
   vi.stubGlobal('fetch', fetch);
   return fetch;

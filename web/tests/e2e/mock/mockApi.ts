@@ -4,11 +4,14 @@
  * The suite against the real `qcl up` lives in tests/e2e/live/.
  */
 import type { Page, Route, WebSocketRoute } from '@playwright/test';
+import type { ExecutionDetail, Job } from '../../../src/api/types';
+import { execution, executionSummary, JOBS, quotas, WORKFLOW_DETAIL, WORKFLOWS } from './computeFixtures';
 import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, oracleTask, TOPOLOGY } from './fixtures';
 
 export interface MockOptions {
   historyHours?: number;
   admin?: boolean; // the key in use is an admin's
+  operator?: boolean; // the key in use is an operator's (else a viewer's, unless admin)
   /** Answer every REST call with this status and the API's error body. */
   failWith?: { status: number; code: string; message: string; field?: string };
 }
@@ -27,6 +30,14 @@ export interface MockApi {
   refuseKey(code: 4401 | 4403 | null): void;
   /** Oracle tasks submitted (POST /api/tasks with kind oracle). */
   oracleTasks: unknown[];
+  /** The jobs GET /api/jobs lists (newest first); tests change their states. POST /api/jobs adds queued ones. */
+  jobs: Job[];
+  /** Bodies of POST /api/jobs; `refuseJobs` answers the next ones 429 with this Retry-After. */
+  submissions: unknown[];
+  refuseJobs: number | null;
+  /** epoch-report's executions by id (newest first in the list); POST …/executions adds a running one. */
+  executions: ExecutionDetail[];
+  runs: unknown[];
 }
 
 const json = (route: Route, status: number, body: unknown) =>
@@ -43,6 +54,11 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
     connections: [],
     questions: [],
     oracleTasks: [],
+    jobs: JOBS.map((item) => ({ ...item })),
+    submissions: [],
+    refuseJobs: null,
+    executions: [execution('succeeded', 'exec-1')],
+    runs: [],
     push(type, data) {
       seq += 1;
       const message = JSON.stringify({ seq, type, time: new Date().toISOString(), data });
@@ -100,7 +116,51 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
         return json(route, 200, answer(body.question, body.language ?? 'zh-TW'));
       }
       case '/api/auth/whoami':
-        return json(route, 200, { key_id: '1f2e3d4c', role: options.admin ? 'admin' : 'viewer' });
+        return json(route, 200, { key_id: '1f2e3d4c', role: options.admin ? 'admin' : options.operator ? 'operator' : 'viewer' });
+      case '/api/quotas':
+        return json(route, 200, quotas());
+      case '/api/jobs': {
+        if (route.request().method() === 'POST') {
+          const body = route.request().postDataJSON() as { prompts?: string[]; prompt?: string; priority: Job['priority'] };
+          mock.submissions.push(body);
+          if (mock.refuseJobs !== null) {
+            return route.fulfill({
+              status: 429,
+              contentType: 'application/json',
+              headers: { 'Retry-After': String(mock.refuseJobs) },
+              body: JSON.stringify({ error: { code: 'quota_daily', message: 'past the daily budget', request_id: 'req-429' } }),
+            });
+          }
+          const prompts = body.prompts ?? [body.prompt ?? ''];
+          const added = prompts.map((prompt, index) => ({
+            ...JOBS[1]!,
+            id: `job-new-${mock.submissions.length}-${index}`,
+            payload: { prompt },
+            priority: body.priority,
+          }));
+          mock.jobs.unshift(...added);
+          return json(route, 202, { jobs: added.map((item) => item.id), batch_id: 'batch-new' });
+        }
+        const state = url.searchParams.get('state');
+        return json(route, 200, { jobs: mock.jobs.filter((item) => !state || item.state === state) });
+      }
+      case '/api/workflows':
+        return json(route, 200, WORKFLOWS);
+      case '/api/workflows/epoch-report':
+        return json(route, 200, WORKFLOW_DETAIL);
+      case '/api/workflows/epoch-report/executions': {
+        if (route.request().method() === 'POST') {
+          mock.runs.push(route.request().postDataJSON());
+          const started = { ...execution('running', `exec-run-${mock.runs.length}`), steps: [], steps_done: 0 };
+          mock.executions.unshift(started);
+          return json(route, 202, executionSummary(started));
+        }
+        return json(route, 200, { executions: mock.executions.map(executionSummary) });
+      }
+      case '/api/workflows/question-batch/executions':
+        return json(route, 200, { executions: [] });
+      case '/api/workflows/question-batch':
+        return json(route, 200, { ...WORKFLOW_DETAIL, latest: { ...WORKFLOW_DETAIL.latest, workflow: 'question-batch' }, revisions: [1] });
       case '/api/tasks': {
         const body = route.request().postDataJSON() as { kind: string };
         if (body.kind !== 'oracle') break;
@@ -115,6 +175,23 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
         return json(route, 200, TOPOLOGY);
       case '/api/oracle/results':
         return json(route, 200, { results: [ATTESTATION] });
+    }
+    const cancelJob = /^\/api\/jobs\/([\w-]+)\/cancel$/.exec(url.pathname);
+    const found = cancelJob && mock.jobs.find((item) => item.id === cancelJob[1]);
+    if (found) {
+      found.state = 'cancelled';
+      found.error = { code: 'cancelled', message: 'cancelled by the key' };
+      return json(route, 200, found);
+    }
+    const executionPath = /^\/api\/workflows\/executions\/([\w-]+)(\/cancel)?$/.exec(url.pathname);
+    const run = executionPath && mock.executions.find((item) => item.id === executionPath[1]);
+    if (run) {
+      if (executionPath[2]) {
+        run.state = 'cancelled';
+        run.error = { message: 'cancelled' };
+        return json(route, 202, executionSummary(run));
+      }
+      return json(route, 200, run);
     }
     return json(route, 404, { error: { code: 'not_found', message: `no route ${url.pathname}`, request_id: 'req-404' } });
   });
