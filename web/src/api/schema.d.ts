@@ -111,7 +111,7 @@ export interface paths {
         /**
          * Analyse a capture or a stored window, with a grounded narrative
          * @description A capture: observations as capture lines (objects); unreadable ones become data_invalid findings, as
-         *             with `qcl analyze`. A window: the analyzer's stored observations between `from` and `to`.
+         *     with `qcl analyze`. A window: the analyzer's stored observations between `from` and `to`.
          *
          *     Role: operator or above.
          */
@@ -154,10 +154,10 @@ export interface paths {
         /**
          * Ask about the network; a grounded answer with sources and confidence
          * @description Answered about the newest analysis report, at once, with the composed answer (every figure a report
-         *             value bound to its quantity). With `Accept: text/event-stream` the same endpoint streams Server-Sent
-         *             Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
-         *             sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
-         *             composed answer with the reason). X-Cache says whether a JSON answer came from the cache.
+         *     value bound to its quantity). With `Accept: text/event-stream` the same endpoint streams Server-Sent
+         *     Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
+         *     sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
+         *     composed answer with the reason). X-Cache says whether a JSON answer came from the cache.
          *
          *     Role: operator or above.
          */
@@ -263,10 +263,10 @@ export interface paths {
         /**
          * Submit a completion or chat job, or a batch of them
          * @description `prompt` or `prompts` (kind completion), `messages` or `conversations` (kind chat), with shared options:
-         *             max_tokens, temperature, stop, priority (interactive > standard > batch > background), deadline_s,
-         *             max_attempts. The whole submission is admitted or refused: 429 with Retry-After past the key's tokens per
-         *             minute, daily budget or queued jobs, or when its deadline is shorter than the predicted wait; 422 when it
-         *             costs more than the key's per-minute quota (split it).
+         *     max_tokens, temperature, stop, priority (interactive > standard > batch > background), deadline_s,
+         *     max_attempts. The whole submission is admitted or refused: 429 with Retry-After past the key's tokens per
+         *     minute, daily budget or queued jobs, or when its deadline is shorter than the predicted wait; 422 when it
+         *     costs more than the key's per-minute quota (split it).
          *
          *     Role: operator or above.
          */
@@ -371,8 +371,8 @@ export interface paths {
         /**
          * Shard and oracle nodes: state, last event, where each shard is and each member stands
          * @description Shards from the shard registry (stage, layer ranges, replica, address, last heartbeat; a node whose record
-         *             expired is down), oracle members from the committee's state (primary, reputation, exclusion), each with the
-         *             last node event the API heard of it.
+         *     expired is down), oracle members from the committee's state (primary, reputation, exclusion), each with the
+         *     last node event the API heard of it.
          *
          *     Role: viewer or above.
          */
@@ -474,8 +474,8 @@ export interface paths {
         /**
          * Submit a narration, question or oracle job
          * @description An oracle job names its task and, optionally, the window of stored observations it runs over; the job
-         *             ({job_id: sha256(spec), sequence, spec}) is in the answer's `job`, and its job id is the task id: the same job
-         *             submitted twice answers 409. 404 `no_observations` when the analyzer holds none in the window.
+         *     ({job_id: sha256(spec), sequence, spec}) is in the answer's `job`, and its job id is the task id: the same job
+         *     submitted twice answers 409. 404 `no_observations` when the analyzer holds none in the window.
          *
          *     Role: operator or above.
          */
@@ -516,7 +516,7 @@ export interface paths {
         /**
          * The shard pool by stage and replica, and the oracle committee with its primary
          * @description The nodes of /api/nodes grouped: the shard pool's stages (layer range, the replicas serving it), the
-         *             committee's id, f, quorum, and the view and primary of its latest decision.
+         *     committee's id, f, quorum, and the view and primary of its latest decision.
          *
          *     Role: viewer or above.
          */
@@ -545,7 +545,7 @@ export interface paths {
         /**
          * Deploy a workflow: a new immutable revision
          * @description The source is Cloud Workflows YAML or JSON; an invalid one answers 422 naming its line and the reason.
-         *             Deploying the same source and triggers again answers 200 with the revision that holds them.
+         *     Deploying the same source and triggers again answers 200 with the revision that holds them.
          *
          *     Role: operator or above.
          */
@@ -672,11 +672,11 @@ export interface paths {
         /**
          * Live analysis, insights, node events and task updates (WebSocket)
          * @description Messages are JSON: {seq, type: analysis|insight|node|task|oracle|resync, time, data}. Reconnect with
-         *             ?last_seq=N (or the Last-Event-ID header) to receive everything after N that is still kept (15 min);
-         *             a `resync` message means events were missed: reload the REST views. Browsers, which cannot set headers
-         *             on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`. A missing, unknown or
-         *             revoked key gets the handshake and then close code 4401; a key whose role is too low 4403; the close
-         *             reason says why. Reconnecting with the same key is pointless.
+         *     ?last_seq=N (or the Last-Event-ID header) to receive everything after N that is still kept (15 min);
+         *     a `resync` message means events were missed: reload the REST views. Browsers, which cannot set headers
+         *     on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`. A missing, unknown or
+         *     revoked key gets the handshake and then close code 4401; a key whose role is too low 4403; the close
+         *     reason says why. Reconnecting with the same key is pointless.
          *
          *     Role: viewer or above.
          */
@@ -755,6 +755,90 @@ export interface paths {
          * @description 503 (in the error shape, failing checks in the message) when any check fails.
          */
         get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI-compatible chat completion (stream: true answers Server-Sent Events)
+         * @description The chat template of the model is applied to `messages`; `developer` messages count as `system`.
+         *
+         *     Role: operator or above.
+         */
+        post: operations["openai_chat_completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI-compatible text completion of a raw prompt (stream: true answers Server-Sent Events)
+         * @description The prompt is continued as it is, without the chat template.
+         *
+         *     Role: operator or above.
+         */
+        post: operations["openai_completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI-compatible: the models this API serves
+         * @description Role: viewer or above.
+         */
+        get: operations["openai_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI-compatible: one served model
+         * @description Role: viewer or above.
+         */
+        get: operations["openai_model"];
         put?: never;
         post?: never;
         delete?: never;
@@ -855,6 +939,22 @@ export interface components {
             observations: number;
             report: components["schemas"]["AnalysisReport"];
         };
+        /** AssistantMessage */
+        AssistantMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Refusal
+             * @default null
+             */
+            refusal: null;
+            /**
+             * Role
+             * @default assistant
+             * @constant
+             */
+            role: "assistant";
+        };
         /** BackendStatus */
         BackendStatus: {
             /** Backend */
@@ -877,15 +977,120 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
-        /** ChatMessage */
-        ChatMessage: {
-            /** Content */
-            content: string;
+        /** ChatChoice */
+        ChatChoice: {
             /**
-             * Role
+             * Finish Reason
              * @enum {string}
              */
-            role: "system" | "user" | "assistant";
+            finish_reason: "stop" | "length";
+            /**
+             * Index
+             * @default 0
+             */
+            index: number;
+            /**
+             * Logprobs
+             * @default null
+             */
+            logprobs: null;
+            message: components["schemas"]["AssistantMessage"];
+        };
+        /** ChatCompletion */
+        ChatCompletion: {
+            /** Choices */
+            choices: components["schemas"]["ChatChoice"][];
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /**
+             * Object
+             * @default chat.completion
+             * @constant
+             */
+            object: "chat.completion";
+            /** System Fingerprint */
+            system_fingerprint: string | null;
+            usage: components["schemas"]["Usage"];
+        };
+        /** ChatCompletionRequest */
+        ChatCompletionRequest: {
+            /**
+             * Frequency Penalty
+             * @default null
+             */
+            frequency_penalty: number | null;
+            /**
+             * Logit Bias
+             * @default null
+             */
+            logit_bias: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Logprobs
+             * @default null
+             */
+            logprobs: boolean | null;
+            /**
+             * Max Completion Tokens
+             * @default null
+             */
+            max_completion_tokens: number | null;
+            /**
+             * Max Tokens
+             * @default null
+             */
+            max_tokens: number | null;
+            /** Messages */
+            messages: components["schemas"]["qcl__api__openai_schemas__ChatMessage"][];
+            /** Model */
+            model: string;
+            /**
+             * N
+             * @default null
+             */
+            n: number | null;
+            /**
+             * Presence Penalty
+             * @default null
+             */
+            presence_penalty: number | null;
+            /**
+             * Seed
+             * @default null
+             */
+            seed: number | null;
+            /**
+             * Stop
+             * @default null
+             */
+            stop: string | string[] | null;
+            /**
+             * Stream
+             * @default null
+             */
+            stream: boolean | null;
+            /** @default null */
+            stream_options: components["schemas"]["StreamOptions"] | null;
+            /**
+             * Temperature
+             * @default null
+             */
+            temperature: number | null;
+            /**
+             * Top P
+             * @default null
+             */
+            top_p: number | null;
+            /**
+             * User
+             * @default null
+             */
+            user: string | null;
         };
         /** CheckResult */
         CheckResult: {
@@ -914,6 +1119,130 @@ export interface components {
             up: number;
             /** View */
             view: number | null;
+        };
+        /** Completion */
+        Completion: {
+            /** Choices */
+            choices: components["schemas"]["CompletionChoice"][];
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /**
+             * Object
+             * @default text_completion
+             * @constant
+             */
+            object: "text_completion";
+            /** System Fingerprint */
+            system_fingerprint: string | null;
+            /** @default null */
+            usage: components["schemas"]["Usage"] | null;
+        };
+        /** CompletionChoice */
+        CompletionChoice: {
+            /** Finish Reason */
+            finish_reason: ("stop" | "length") | null;
+            /**
+             * Index
+             * @default 0
+             */
+            index: number;
+            /**
+             * Logprobs
+             * @default null
+             */
+            logprobs: null;
+            /** Text */
+            text: string;
+        };
+        /** CompletionRequest */
+        CompletionRequest: {
+            /**
+             * Best Of
+             * @default null
+             */
+            best_of: number | null;
+            /**
+             * Echo
+             * @default null
+             */
+            echo: boolean | null;
+            /**
+             * Frequency Penalty
+             * @default null
+             */
+            frequency_penalty: number | null;
+            /**
+             * Logit Bias
+             * @default null
+             */
+            logit_bias: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Logprobs
+             * @default null
+             */
+            logprobs: number | null;
+            /**
+             * Max Tokens
+             * @default null
+             */
+            max_tokens: number | null;
+            /** Model */
+            model: string;
+            /**
+             * N
+             * @default null
+             */
+            n: number | null;
+            /**
+             * Presence Penalty
+             * @default null
+             */
+            presence_penalty: number | null;
+            /** Prompt */
+            prompt: string | string[];
+            /**
+             * Seed
+             * @default null
+             */
+            seed: number | null;
+            /**
+             * Stop
+             * @default null
+             */
+            stop: string | string[] | null;
+            /**
+             * Stream
+             * @default null
+             */
+            stream: boolean | null;
+            /** @default null */
+            stream_options: components["schemas"]["StreamOptions"] | null;
+            /**
+             * Suffix
+             * @default null
+             */
+            suffix: string | null;
+            /**
+             * Temperature
+             * @default null
+             */
+            temperature: number | null;
+            /**
+             * Top P
+             * @default null
+             */
+            top_p: number | null;
+            /**
+             * User
+             * @default null
+             */
+            user: string | null;
         };
         /** ConnectorResult */
         ConnectorResult: {
@@ -1255,7 +1584,7 @@ export interface components {
              * Conversations
              * @default null
              */
-            conversations: components["schemas"]["ChatMessage"][][] | null;
+            conversations: components["schemas"]["qcl__compute__jobs__ChatMessage"][][] | null;
             /**
              * Deadline S
              * @default null
@@ -1280,7 +1609,7 @@ export interface components {
              * Messages
              * @default null
              */
-            messages: components["schemas"]["ChatMessage"][] | null;
+            messages: components["schemas"]["qcl__compute__jobs__ChatMessage"][] | null;
             /**
              * Priority
              * @default batch
@@ -1396,6 +1725,35 @@ export interface components {
              */
             limit: number;
         };
+        /** ModelCard */
+        ModelCard: {
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default model
+             * @constant
+             */
+            object: "model";
+            /**
+             * Owned By
+             * @default qcl
+             */
+            owned_by: string;
+        };
+        /** ModelList */
+        ModelList: {
+            /** Data */
+            data: components["schemas"]["ModelCard"][];
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
+        };
         /** ModelsResponse */
         ModelsResponse: {
             /** Models */
@@ -1490,6 +1848,23 @@ export interface components {
              * @enum {string}
              */
             state: "up" | "down" | "left";
+        };
+        /** OpenAIError */
+        OpenAIError: {
+            /** Code */
+            code: string | null;
+            /** Message */
+            message: string;
+            /** Param */
+            param: string | null;
+            /** Request Id */
+            request_id: string;
+            /** Type */
+            type: string;
+        };
+        /** OpenAIErrorBody */
+        OpenAIErrorBody: {
+            error: components["schemas"]["OpenAIError"];
         };
         /**
          * OracleJobSpec
@@ -1673,6 +2048,31 @@ export interface components {
             task: "analysis.health_score" | "analysis.findings" | "analysis.price_change_1h_pct";
             /** @default null */
             window: components["schemas"]["WindowRef"] | null;
+        };
+        /** ChatMessage */
+        qcl__api__openai_schemas__ChatMessage: {
+            /** Content */
+            content: string | components["schemas"]["TextPart"][];
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant";
+        };
+        /** ChatMessage */
+        qcl__compute__jobs__ChatMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
         };
         /** QuestionRequest */
         QuestionRequest: {
@@ -1886,6 +2286,14 @@ export interface components {
                 [key: string]: components["schemas"]["JsonValue"];
             };
         };
+        /** StreamOptions */
+        StreamOptions: {
+            /**
+             * Include Usage
+             * @default false
+             */
+            include_usage: boolean;
+        };
         /** StreamQuery */
         StreamQuery: {
             /**
@@ -1956,10 +2364,29 @@ export interface components {
              */
             worker: string | null;
         };
+        /** TextPart */
+        TextPart: {
+            /** Text */
+            text: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "text";
+        };
         /** TopologyResponse */
         TopologyResponse: {
             oracle_committee: components["schemas"]["CommitteeView"];
             shard_pool: components["schemas"]["ShardPoolView"];
+        };
+        /** Usage */
+        Usage: {
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
         };
         /** WhoAmI */
         WhoAmI: {
@@ -2621,6 +3048,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AIInsight"];
+                    "text/event-stream": string;
                 };
             };
             /** @description The body is not valid JSON */
@@ -4910,6 +5338,374 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openai_chat_completions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    openai_completions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Completion"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    openai_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    openai_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCard"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
