@@ -290,32 +290,32 @@ def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:
     return f"價格 {_change_words(m, language)}，目前價格為 {price} 美元", sources
 
 
-def market_cap_answer(m: NetworkMetrics, language: Language) -> Sentence:
-    cap, words = metric_text("market_cap_usd", m.market_cap_usd), approx_large(m.market_cap_usd, language)
+def _about(value: int, language: Language, unit: str = "") -> str:
+    """ " (about 148.05 million USD)" / "（約 1.48 億美元）": an amount in words after its figure; "" when small."""
     if language == "en":
-        about = f" (about {words} USD)" if words else ""
-        return f"The market cap is {cap} USD{about}", ("market_cap_usd",)
-    about = f"（約 {_zh_words(m.market_cap_usd)}美元）" if m.market_cap_usd >= 10**4 else ""
-    return f"市值為 {cap} 美元{about}", ("market_cap_usd",)
+        words = approx_large(value, language)
+        return f" (about {words}{' ' + unit if unit else ''})" if words else ""
+    return f"（約 {_zh_words(value)}{unit}）" if value >= 10**4 else ""
+
+
+def market_cap_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    cap = metric_text("market_cap_usd", m.market_cap_usd)
+    if language == "en":
+        return f"The market cap is {cap} USD{_about(m.market_cap_usd, language, 'USD')}", ("market_cap_usd",)
+    return f"市值為 {cap} 美元{_about(m.market_cap_usd, language, '美元')}", ("market_cap_usd",)
 
 
 def supply_answer(m: NetworkMetrics, language: Language) -> Sentence:
-    supply = metric_text("circulating_supply", m.circulating_supply)
+    supply, about = metric_text("circulating_supply", m.circulating_supply), _about(m.circulating_supply, language)
     if language == "en":
-        words = approx_large(m.circulating_supply, language)
-        about = f" (about {words})" if words else ""
         return f"The circulating supply is {supply} QU{about}", ("circulating_supply",)
-    about = f"（約 {_zh_words(m.circulating_supply)}）" if m.circulating_supply >= 10**4 else ""
     return f"流通量為 {supply} QU{about}", ("circulating_supply",)
 
 
 def burned_answer(m: NetworkMetrics, language: Language) -> Sentence:
-    burned = metric_text("burned_qus", m.burned_qus)
+    burned, about = metric_text("burned_qus", m.burned_qus), _about(m.burned_qus, language)
     if language == "en":
-        words = approx_large(m.burned_qus, language)
-        about = f" (about {words})" if words else ""
         return f"{burned} QU{about} have been burned so far", ("burned_qus",)
-    about = f"（約 {_zh_words(m.burned_qus)}）" if m.burned_qus >= 10**4 else ""
     return f"目前已銷毀 {burned} QU{about}", ("burned_qus",)
 
 
