@@ -166,9 +166,15 @@ def test_a_question_about_another_coin_is_off_topic() -> None:
     assert QuestionMatcher(encoder=None).match("比特幣價格多少？") is None
 
 
-def test_a_definition_is_explained_without_figures() -> None:
-    answer = keywords_only().answer("What is an epoch?", "en", final_report(), phrase=False)
-    assert answer.text.startswith("An epoch is Qubic's weekly cycle") and not any(c.isdigit() for c in answer.text)
+def test_a_definition_of_a_term_the_report_does_not_measure_has_no_figures() -> None:
+    answer = keywords_only().answer("What is a computor?", "en", final_report(), phrase=False)
+    assert answer.text.startswith("Computors are the nodes") and not any(c.isdigit() for c in answer.text)
+
+
+def test_a_definition_of_a_quantity_is_followed_by_its_current_value_once() -> None:
+    answer = keywords_only().answer("什麼是 epoch？", "zh-TW", final_report(), phrase=False)
+    assert answer.text.startswith("epoch 是 Qubic 每週一次的週期") and "目前是 epoch 187" in answer.text
+    assert answer.text.count("每週三中午") == 1
 
 
 # --- honest limits --------------------------------------------------------------------------------------------------

@@ -109,6 +109,9 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
     sentences: list[Sentence] = [(DEFINITIONS[term][_index(language)], ()) for term in match.definitions]
     told: set[str] = set()
     for topic in match.topics:
+        if topic.name == "epoch" and "epoch" in match.definitions and report.metrics is not None:
+            sentences.append(epoch_answer(report.metrics, language, schedule=False))  # the definition told it
+            continue
         sentences.extend(_topic_sentences(report, topic, language, told))
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     problems = [f for f in _worst_first(report.findings) if f.severity in PROBLEM and f.code.value in codes]
@@ -383,14 +386,13 @@ def _pace(m: NetworkMetrics, language: Language) -> Sentence:
     return f"tick 目前每秒前進 {rate} 個，目前這個 tick 已持續 {duration} 秒", sources
 
 
-def epoch_answer(m: NetworkMetrics, language: Language) -> Sentence:
+def epoch_answer(m: NetworkMetrics, language: Language, *, schedule: bool = True) -> Sentence:
     epoch, tick = metric_text("epoch", m.epoch), metric_text("tick", m.tick)
     if language == "en":
-        return (
-            f"The network is in epoch {epoch}, at tick {tick}; a new epoch starts every Wednesday at noon UTC",
-            ("epoch", "tick"),
-        )
-    return f"目前是 epoch {epoch}，最新的 tick 是 {tick}；每週三中午（UTC）會進入新的 epoch", ("epoch", "tick")
+        when = "; a new epoch starts every Wednesday at noon UTC" if schedule else ""
+        return f"The network is in epoch {epoch}, at tick {tick}{when}", ("epoch", "tick")
+    when = "；每週三中午（UTC）會進入新的 epoch" if schedule else ""
+    return f"目前是 epoch {epoch}，最新的 tick 是 {tick}{when}", ("epoch", "tick")
 
 
 def tick_answer(m: NetworkMetrics, language: Language) -> Sentence:

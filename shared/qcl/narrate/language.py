@@ -44,8 +44,12 @@ def _converter(config: str) -> opencc.OpenCC:
 
 
 def to_traditional(text: str) -> str:
-    """`text` in Taiwan Traditional characters and phrasing (OpenCC s2twp); Traditional text stays as it is."""
-    return str(_converter("s2twp").convert(text))
+    """`text` in Taiwan Traditional characters and phrasing (OpenCC s2twp); Traditional text stays as it is, the
+    characters Taiwan writes as they are included (s2twp would turn 台幣 into 臺幣)."""
+    converted = str(_converter("s2twp").convert(text))
+    if len(converted) != len(text):  # a phrase of another length (rare): the conversion as it is
+        return converted
+    return "".join(old if old in TAIWAN_VARIANTS else new for old, new in zip(text, converted, strict=True))
 
 
 def simplified_characters(text: str) -> list[str]:

@@ -11,7 +11,8 @@ How a question is read (rules first, then embeddings):
    part answered.
 3. In each part the topics' words (intents.py) are found longest first, so "空 tick 佔比" is the empty-tick share,
    not empty ticks; a misspelt English word within a small edit distance of one still counts ("markt cap").
-   A definition ("what is an epoch?", "什麼是 tick 品質") is a definition, not the current value. A generic topic
+   A definition ("what is an epoch?", "什麼是 tick 品質") is told, followed by the current value where the term is a
+   quantity of the report. A generic topic
    (health) gives way to a specific one in the same part; the price change absorbs the price; a forecast or advice
    request absorbs the price topics of its part (the decline states the price). A part with no topic that asks for
    a value ("目前是多少？") refers to the previous part's topic.
@@ -186,6 +187,8 @@ def read_rules(text: str) -> tuple[tuple[Topic, ...], tuple[str, ...], bool] | N
         if not found and not terms and _VALUE_ASK.search(part) and previous:
             found = list(previous)  # "目前是多少？" after "什麼是 tick 品質？"
         definitions.extend(t for t in terms if t not in definitions)
+        # "what is tick quality?" wants the meaning and, as the question says "is", the figure too
+        found = found + [TOPICS_BY_NAME[_TERM_TOPIC[t]] for t in terms if t in _TERM_TOPIC]
         topics.extend(t for t in found if t not in topics)
         previous = tuple(found) or tuple(TOPICS_BY_NAME[_TERM_TOPIC[t]] for t in terms if t in _TERM_TOPIC)
     if "price_change" in {t.name for t in topics}:
