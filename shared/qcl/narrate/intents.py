@@ -52,7 +52,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "findings", "findings", {"en": "problems", "zh-TW": "異常"},
         ("wrong", "problem", "issue", "anomaly", "anomalies", "alert", "finding", "warning", "serious", "worst",
-         "concern", "happening", "happened", "incident", "outage", "異常", "問題", "警報", "警示", "警告",
+         "concern", "worry", "worried", "happening", "happened", "incident", "outage", "異常", "問題", "警報",
+         "警示", "警告",
          "事故", "不對",
          "不對勁", "出事", "嚴重", "毛病",
          "狀況嗎", "怎麼了", "發生什麼"),
@@ -207,6 +208,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "advice", "advice", {"en": "investment advice", "zh-TW": "投資建議"},
         ("should i buy", "should i sell", "should i hold", "should i invest", "invest", "investment", "buy now",
+         "time to buy", "time to sell", "buy", "sell",
          "worth buying", "good buy", "financial advice", "all in", "該買", "要買", "買入", "賣出", "投資", "值得買",
          "該不該買", "該不該賣", "可以買", "建議買", "進場", "出場", "抄底", "買點", "賣點", "入場"),
         examples=("Should I buy QUBIC now?", "Is it a good investment?"),
