@@ -124,7 +124,8 @@ def test_a_full_line_refuses_an_interactive_request_too(tiny: LoadedModel, pool:
         stop = threading.Event()
         running = pool.submit(small.generate, "Hold", _endless(stop))
         _wait_until(lambda: small.status()["busy"])
-        waiting = pool.submit(small.generate, "Wait", SHORT)
+        # Background too, so that it waits in the line (a more urgent class would preempt the running one).
+        waiting = pool.submit(small.generate, "Wait", GenerationParams(max_new_tokens=6, priority="background"))
         _wait_until(lambda: small.status()["queue_depth"] == 1)
         with pytest.raises(ModelBusyError):
             small.generate("Urgent", GenerationParams(max_new_tokens=4, priority="interactive"))

@@ -56,7 +56,8 @@ def test_each_ingested_observation_yields_one_analysis_report(
     assert newest.window_observations == 12
     assert newest.metrics is not None and newest.metrics.tick == observations[-1].tick.tick
     assert newest.health_score == 100
-    assert AnalysisReport.model_validate_json(store.get(LATEST_KEY) or "{}").observed_at == newest.observed_at
+    # The analyzer publishes, then stores the latest report: the subscriber may hear of it first.
+    assert wait_for(lambda: (latest := store.get(LATEST_KEY)) is not None and latest == newest.model_dump_json())
     assert len(store.list_range(HISTORY_KEY, 100)) == 12
 
 
