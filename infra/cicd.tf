@@ -25,7 +25,7 @@ locals {
     "roles/storage.admin",
     "roles/vpcaccess.admin",
   ]
-  runtime_components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push"]
+  runtime_components = concat(["ingest", "api", "analyzer", "narrator", "shard", "scheduler", "push"], keys(module.naming.oracle_members))
 }
 
 resource "google_project_iam_member" "deployer" {

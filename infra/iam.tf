@@ -31,23 +31,33 @@ resource "google_pubsub_topic_iam_member" "consumer_dead_letters" {
   depends_on = [module.pubsub]
 }
 
+# Oracle member i reads oracle-protocol.oracle-<i> alone; the members share oracle-requests.oracle and
+# network-analysis.oracle (each takes some of the messages).
 resource "google_pubsub_subscription_iam_member" "pull_consumer" {
-  for_each     = module.naming.pull_subscribers
+  for_each = merge([
+    for subscription, identities in module.naming.pull_subscribers : {
+      for identity in identities : "${subscription}/${identity}" => { subscription = subscription, identity = identity }
+    }
+  ]...)
   project      = var.project_id
-  subscription = each.key
+  subscription = each.value.subscription
   role         = "roles/pubsub.subscriber"
-  member       = "serviceAccount:${google_service_account.component[each.value].email}"
+  member       = "serviceAccount:${google_service_account.component[each.value.identity].email}"
 
   depends_on = [module.pubsub]
 }
 
 locals {
-  # Which component reads which secret.
+  # Which identity reads which secret. Oracle member i reads its own key and nothing of another member's; the
+  # committee file (public keys) is for every member.
+  redis_readers = concat(["ingest", "api", "analyzer", "narrator", "shard", "backup"], keys(module.naming.oracle_members))
   secret_readers = merge(
-    { for c in ["ingest", "api", "analyzer", "narrator", "oracle", "shard"] : "redis_url/${c}" => { secret = google_secret_manager_secret.this["redis_url"].id, component = c } },
-    { for c in ["ingest", "api", "analyzer", "narrator", "oracle", "shard"] : "redis_ca/${c}" => { secret = google_secret_manager_secret.redis_ca.id, component = c } },
+    { for c in local.redis_readers : "redis_url/${c}" => { secret = google_secret_manager_secret.this["redis_url"].id, component = c } },
+    { for c in local.redis_readers : "redis_ca/${c}" => { secret = google_secret_manager_secret.redis_ca.id, component = c } },
+    { "backup_key/backup" = { secret = google_secret_manager_secret.this["backup_key"].id, component = "backup" } },
     { "api_key_pepper/api" = { secret = google_secret_manager_secret.this["api_key_pepper"].id, component = "api" } },
-    { for i in range(var.oracle_nodes) : "oracle_node_key_${i}/oracle" => { secret = google_secret_manager_secret.this["oracle_node_key_${i}"].id, component = "oracle" } },
+    { for m, member in module.naming.oracle_members : "${member.key_secret}/${m}" => { secret = google_secret_manager_secret.this[member.key_secret].id, component = m } },
+    { for m, member in module.naming.oracle_members : "oracle_committee/${m}" => { secret = google_secret_manager_secret.oracle_committee.id, component = m } },
   )
 }
 

@@ -165,14 +165,26 @@ module "shard_pool" {
 }
 
 module "monitoring" {
-  source                   = "./modules/monitoring"
-  project_id               = var.project_id
-  name_prefix              = var.name_prefix
-  analyzer_service         = module.naming.services["analyzer"]
-  http_services            = concat(values(module.naming.functions), [for s in ["analyzer", "oracle", "api"] : module.naming.services[s]])
-  dead_letter_topics       = module.naming.dead_letter_topics
-  shard_pool_enabled       = length(module.shard_pool) > 0
-  notification_emails      = var.alert_emails
+  source              = "./modules/monitoring"
+  project_id          = var.project_id
+  name_prefix         = var.name_prefix
+  analyzer_service    = module.naming.services["analyzer"]
+  http_services       = concat(values(module.naming.functions), [for s in concat(["analyzer", "api"], keys(module.naming.oracle_members)) : module.naming.services[s]])
+  dead_letter_topics  = module.naming.dead_letter_topics
+  shard_pool_enabled  = length(module.shard_pool) > 0
+  notification_emails = var.alert_emails
+  channels            = var.alert_channels
+  runbook_base_url    = var.runbook_base_url
+  api_service         = module.naming.services["api"]
+  api_url             = module.service["api"].uri
+  # Incidents reach the API's alert history through the api function, signed as the push identity (an operator).
+  incidents_push = {
+    endpoint              = "${local.api_function_url}/api/ops/alerts/gcp"
+    audience              = local.api_function_url
+    service_account_email = google_service_account.component["push"].email
+  }
+  region                   = var.region
+  api_subscriptions        = sort([for name, s in module.naming.subscriptions : name if s.consumer == "api"])
   error_rate_threshold     = var.error_rate_threshold
   latency_p95_threshold_ms = var.latency_p95_threshold_ms
   stalled_pipeline_minutes = var.stalled_pipeline_minutes

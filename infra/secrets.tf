@@ -1,4 +1,5 @@
-# Secrets: the Redis URL (AUTH string inside) and CA, the API-key pepper and one Ed25519 seed per oracle node.
+# Secrets: the Redis URL (AUTH string inside) and CA, the API-key pepper, one empty secret per oracle member's key
+# and the oracle committee file.
 # Values are generated here and so sit in the Terraform state: keep the state bucket as private as the secrets
 # (README.md, step 2). Rotate with `terraform apply -replace=random_bytes.<name>`.
 
@@ -51,14 +52,24 @@ resource "google_secret_manager_secret_version" "api_key_pepper" {
   secret_data = random_bytes.api_key_pepper.base64
 }
 
-# An Ed25519 signing key is its 32-byte seed (RFC 8032, section 5.1.5); nacl.signing.SigningKey(seed) rebuilds it.
-resource "random_bytes" "oracle_node_key" {
-  count  = var.oracle_nodes
-  length = 32
+# The oracle members' keys are not generated here: Terraform's state would then hold every key, one place from which
+# all members could be impersonated. The key ceremony (README.md) writes each member's key into its own secret with
+# `qcl oracle export-key`; Terraform makes the empty secrets (modules/naming: oracle_node_key_<i>) and their grants
+# (iam.tf: member i reads secret i only). The committee file is public: Terraform stores it for every member.
+resource "google_secret_manager_secret" "oracle_committee" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-oracle-committee"
+  labels    = module.naming.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
 }
 
-resource "google_secret_manager_secret_version" "oracle_node_key" {
-  count       = var.oracle_nodes
-  secret      = google_secret_manager_secret.this["oracle_node_key_${count.index}"].id
-  secret_data = random_bytes.oracle_node_key[count.index].base64
+resource "google_secret_manager_secret_version" "oracle_committee" {
+  count       = var.oracle_committee_file == "" ? 0 : 1
+  secret      = google_secret_manager_secret.oracle_committee.id
+  secret_data = file(var.oracle_committee_file)
 }

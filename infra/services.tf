@@ -1,4 +1,5 @@
-# The services: Cloud Run (analyzer, narrator, oracle), Cloud Functions (ingest, api) and the ingest schedule.
+# The services: Cloud Run (analyzer, narrator, api-svc; the oracle members in oracle.tf), Cloud Functions (ingest,
+# api) and the ingest schedule.
 # Every setting a service reads is a QCL_* variable (shared/qcl/config.py).
 
 locals {
@@ -11,7 +12,12 @@ locals {
   }
   redis_secret_env   = { QCL_REDIS_URL = google_secret_manager_secret.this["redis_url"].secret_id }
   redis_secret_files = { "/secrets/redis-ca" = google_secret_manager_secret.redis_ca.secret_id }
-  timeouts           = { for c in ["analyzer", "narrator", "oracle", "api"] : c => lookup(module.naming.consumer_timeouts_s, c, 60) }
+  # Request timeouts: a push consumer's equals its ack deadline. The API pulls; its timeout is Cloud Run's longest,
+  # because a WebSocket is one request there and is cut at the timeout (clients then resume with last_seq).
+  timeouts = merge(
+    { for c in ["analyzer", "narrator"] : c => lookup(module.naming.consumer_timeouts_s, c, 60) },
+    { api = 3600 },
+  )
 
   # Shape per Cloud Run service; the timeout equals the ack deadline of the subscriptions that push to it.
   # always_on: CPU stays allocated between requests (a GPU, or a service that also pulls); public: takes traffic
@@ -44,22 +50,6 @@ locals {
       env               = { QCL_MODEL = var.narrator_model } # shard stages register in the store; the narrator finds them there
       secret_env        = {}
     }
-    oracle = {
-      cpu    = "2"
-      memory = "4Gi"
-      gpu    = false
-      # Besides its push endpoints, each committee member pulls oracle-protocol.oracle-<i>: CPU stays allocated.
-      always_on         = true
-      public            = false
-      min               = var.oracle_min_instances
-      max               = var.oracle_max_instances
-      concurrency       = 4
-      startup_timeout_s = 120
-      env               = { QCL_ORACLE_NODES = tostring(var.oracle_nodes) }
-      secret_env = {
-        for i in range(var.oracle_nodes) : "QCL_ORACLE_NODE_KEY_${i}" => google_secret_manager_secret.this["oracle_node_key_${i}"].secret_id
-      }
-    }
     # The long-lived API (containers/api/main.py): HTTP, the WebSocket stream, and the `api` consumer that pulls
     # network-analysis, ai-insights, oracle-results and node-events into the store. The api Cloud Function serves
     # the same HTTP routes statelessly; this service is what keeps the store current.
@@ -71,7 +61,7 @@ locals {
       public            = true
       min               = 1
       max               = var.api_max_instances
-      concurrency       = 80
+      concurrency       = 1000 # WebSocket subscribers count as requests; the event loop holds them cheaply
       startup_timeout_s = 60
       env               = {}
       secret_env        = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
@@ -107,7 +97,7 @@ module "service" {
   labels                = module.naming.labels
   deletion_protection   = var.deletion_protection
 
-  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.oracle_node_key, google_secret_manager_secret_version.api_key_pepper]
+  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.api_key_pepper]
 }
 
 module "function" {
@@ -119,15 +109,16 @@ module "function" {
       ingress = "ALLOW_INTERNAL_ONLY", invokers = ["serviceAccount:${google_service_account.component["scheduler"].email}"]
     }
     api = {
-      # The workflows' qcl.* calls carry Google ID tokens of their service account (qcl.api.oidc), as an operator.
+      # The workflows' qcl.* calls carry Google ID tokens of their service account (qcl.api.oidc), as an operator;
+      # so do Cloud Monitoring's incidents, pushed by Pub/Sub as the push identity (modules/monitoring).
       env = {
         QCL_OIDC_AUDIENCE   = local.api_function_url
-        QCL_OIDC_PRINCIPALS = "${google_service_account.component["workflows"].email}=operator"
+        QCL_OIDC_PRINCIPALS = "${google_service_account.component["workflows"].email}=operator,${google_service_account.component["push"].email}=operator"
       }
       secret_env = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
       max        = var.api_max_instances, timeout_s = local.timeouts["api"]
       # Cloud Workflows call the qcl.* connectors with OIDC tokens of the workflows' service account.
-      ingress = "ALLOW_ALL", invokers = concat(var.api_invokers, ["serviceAccount:${google_service_account.component["workflows"].email}"])
+      ingress = "ALLOW_ALL", invokers = concat(var.api_invokers, [for c in ["workflows", "push"] : "serviceAccount:${google_service_account.component[c].email}"])
     }
   }
 

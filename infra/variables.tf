@@ -71,7 +71,6 @@ variable "push_consumers" {
   default = {
     analyzer = { "qubic-ticks" = "/" }
     narrator = {}
-    oracle   = {}
   }
 }
 
@@ -79,6 +78,23 @@ variable "ingest_schedule" {
   type        = string
   description = "Cron schedule of the Cloud Scheduler job that calls ingest (Cloud Scheduler's shortest period is a minute)."
   default     = "* * * * *"
+}
+
+variable "backup_schedule" {
+  type        = string
+  description = "Cloud Scheduler cron of the backup job (the recovery point objective is this period plus one backup's duration; docs/runbooks/disaster-recovery.md)."
+  default     = "0 * * * *"
+}
+
+variable "backup_retention_days" {
+  type        = number
+  description = "Days every backup is kept by the bucket's retention policy (no identity can delete one earlier)."
+  default     = 30
+
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 3650
+    error_message = "backup_retention_days must be between 1 and 3650."
+  }
 }
 
 variable "scheduler_time_zone" {
@@ -135,21 +151,10 @@ variable "narrator_gpu_zonal_redundancy" {
   default     = false
 }
 
-variable "oracle_min_instances" {
-  type        = number
-  description = "Oracle instances kept warm (CPU always allocated: each is billed around the clock)."
-  default     = 0
-}
-
-variable "oracle_max_instances" {
-  type        = number
-  description = "Upper bound of oracle instances: exactly 1, since one instance hosts every committee member."
-  default     = 1
-  validation {
-    # Two instances would run each member's key twice, splitting its subscription: one identity in two places.
-    condition     = var.oracle_max_instances == 1
-    error_message = "oracle_max_instances must be 1: one instance hosts all committee members; a second would run every member key twice."
-  }
+variable "oracle_committee_file" {
+  type        = string
+  description = "Path of the committee file from the key ceremony (`qcl oracle init`; public keys only, safe to commit). Empty: the member services wait for it, as the shard pool waits for images (README.md, \"The oracle committee\")."
+  default     = ""
 }
 
 variable "oracle_nodes" {
@@ -232,8 +237,25 @@ variable "redis_version" {
 
 variable "alert_emails" {
   type        = list(string)
-  description = "Addresses that receive alerts."
+  description = "Addresses that receive every alert (page and ticket)."
   default     = []
+}
+
+variable "alert_channels" {
+  type = map(object({
+    kind       = string
+    target     = optional(string, "")
+    secret     = optional(string, "")
+    severities = optional(list(string), ["page", "ticket"])
+  }))
+  description = "Alert channels by name, per severity like QCL_ALERT_CHANNELS: kind email (target: address), webhook (secret: Secret Manager secret holding the URL with ?auth_token=), slack (target: #channel, secret: the bot token's secret), pubsub (the module's incidents topic). Secret values never go in tfvars (modules/monitoring/variables.tf)."
+  default     = {}
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Base URL of the published docs site; alert policies link <base>/runbooks/<alert>/ (empty: they name docs/runbooks/<alert>.md only)."
+  default     = ""
 }
 
 variable "error_rate_threshold" {

@@ -14,7 +14,7 @@ terraform {
     }
     random = {
       source  = "hashicorp/random"
-      version = "~> 3.7" # random_bytes, for the oracle seeds and the API-key pepper
+      version = "~> 3.7" # random_bytes, for the API-key pepper
     }
     archive = {
       source  = "hashicorp/archive"

@@ -22,6 +22,16 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "no
     echo "services: chromium or fonts-noto-cjk is missing (sudo apt-get install chromium fonts-noto-cjk)"
   fi
 fi
+# `qcl up --ops` and the alerting tests run Debian's Prometheus and Alertmanager (promtool, amtool with them).
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "services: installing prometheus and prometheus-alertmanager from Debian's packages"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null) \
+      || echo "services: could not install prometheus; the alerting tests will fail"
+  else
+    echo "services: prometheus or prometheus-alertmanager is missing (sudo apt-get install prometheus prometheus-alertmanager)"
+  fi
+fi
 if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "services: nothing answers on 127.0.0.1:6379; the tests start their own redis-server on a free port"
 fi

@@ -4,7 +4,7 @@
 # 1. terraform fmt -check -recursive infra
 # 2. terraform test in every provider-free module that has tests (infra/modules/naming)
 # 3. checkov over infra/ (zero failed checks; skips are inline with their reason)
-# 4. hadolint over containers/*/Dockerfile
+# 4. hadolint over containers/Dockerfile
 # checkov and hadolint come from their own virtual environment, $QCL_TOOLS (default .venv-tools): checkov pins
 # packaging and networkx below what the project's environment needs. A missing checkov or hadolint is skipped with a
 # message, except where REQUIRE_REAL_SERVICES=1 (CI), where it fails the run: the Makefile installs both from PyPI.
@@ -46,8 +46,8 @@ else
 fi
 
 if [[ -x "$tools/hadolint" ]]; then
-  echo "infra-checks: hadolint containers/*/Dockerfile"
-  "$tools/hadolint" containers/*/Dockerfile
+  echo "infra-checks: hadolint containers/Dockerfile"
+  "$tools/hadolint" containers/Dockerfile
 else
   missing hadolint "make $tools/hadolint (see the Makefile's tools target)"
 fi

@@ -12,11 +12,14 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from qcl.bus.emulator import PubSubEmulator, free_port, unavailable_reason
+from qcl.obs.monitor import OpsMonitor
 
 
 def missing(reason: str) -> None:
@@ -75,3 +78,25 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0, interval_s:
             return True
         time.sleep(interval_s)
     return predicate()
+
+
+def start_ops_monitor(state: Path) -> Iterator[OpsMonitor]:
+    if not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")):
+        missing("prometheus or prometheus-alertmanager is not installed")
+    (state / "key").write_text("unused\n")
+    root = Path(__file__).resolve().parents[1]
+    ops = OpsMonitor(
+        state,
+        rules=root / "ops/prometheus/alerts.yml",
+        routes=root / "ops/alertmanager/alertmanager.yml",
+        key_file=state / "key",
+    )
+    ops.start("http://127.0.0.1:9", {})
+    try:
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{ops.prometheus_url}/api/v1/rules").json()["data"]["groups"]:
+            assert time.monotonic() < deadline, "Prometheus did not load the rules"
+            time.sleep(0.2)
+        yield ops
+    finally:
+        ops.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 
@@ -13,22 +14,35 @@ from qcl.bus.emulator import PubSubEmulator
 from qcl.config import settings
 from tests.backends import redis_url, start_emulator
 
-_CREATED_MODEL_CACHE: list[str] = []
+_CREATED_FOLDERS: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One conversion of the default model per test session (about 40 s): every test and subprocess that loads it
-    with default settings shares this cache. QCL_TEST_MODEL_CACHE_DIR keeps the cache across sessions."""
+    """Ctrl-C reaches the processes tests start; one conversion of the default model per test session (about 40 s):
+    every test and subprocess that loads it with default settings shares this cache (xdist workers inherit the
+    variable). QCL_TEST_MODEL_CACHE_DIR keeps the cache across sessions."""
+    # A shell that starts a job in the background (`make test &`) ignores SIGINT in it, and every process it starts
+    # inherits that: the tests that press Ctrl-C on `qcl up` would wait out their timeouts. Python's own handler is
+    # reset to the default in each child, which then turns Ctrl-C into KeyboardInterrupt as a user's terminal does.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The remote CLI's target (qcl.remote) must not come from the person running the tests: no QCL_API/QCL_API_KEY,
+    # no profile, and a profiles file of the session's own (a `qcl keys` with no target acts on the local store).
+    for name in ("QCL_API", "QCL_API_KEY", "QCL_PROFILE"):
+        os.environ.pop(name, None)
+    config_home = tempfile.mkdtemp(prefix="qcl-test-config-")
+    _CREATED_FOLDERS.append(config_home)
+    os.environ["XDG_CONFIG_HOME"] = config_home
     if "QCL_MODEL_CACHE_DIR" not in os.environ:
         kept = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
         if not kept:
             kept = tempfile.mkdtemp(prefix="qcl-test-models-")
-            _CREATED_MODEL_CACHE.append(kept)
+            _CREATED_FOLDERS.append(kept)
         os.environ["QCL_MODEL_CACHE_DIR"] = kept
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for folder in _CREATED_MODEL_CACHE:
+    for folder in _CREATED_FOLDERS:
         shutil.rmtree(folder, ignore_errors=True)
 
 

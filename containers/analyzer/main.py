@@ -6,18 +6,17 @@ python containers/analyzer/main.py pull     # a pull worker (local, or a VM)
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 from typing import Any
 
 import flask
 
+from qcl.api.server import serve_until_stopped
 from qcl.bus import open_bus
 from qcl.bus.push import handle_push
 from qcl.config import settings
 from qcl.events import QUBIC_TICKS
+from qcl.lifecycle import wait_for_stop
 from qcl.obs.logging import configure_logging
 from qcl.pipeline.analyzer import Analyzer
 from qcl.store import open_store
@@ -38,6 +37,7 @@ def create_app(analyzer: Analyzer) -> flask.Flask:
         return handle_push(body, QUBIC_TICKS, "analyzer", analyzer.handle, analyzer.bus)
 
     @app.get("/healthz")
+    @app.get("/api/health")  # the probes' path on Cloud Run, whose front end reserves paths ending in z
     def healthz() -> tuple[dict[str, Any], int]:
         ok = analyzer.store.ping()
         return {"status": "ok" if ok else "store unreachable"}, 200 if ok else 503
@@ -46,13 +46,9 @@ def create_app(analyzer: Analyzer) -> flask.Flask:
 
 
 def pull(analyzer: Analyzer) -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscription = analyzer.bus.subscribe(QUBIC_TICKS, "analyzer", analyzer.handle)
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_stop()
     finally:
         subscription.close()
         analyzer.bus.close()
@@ -63,6 +59,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["pull"]:
         pull(service)
     else:
-        create_app(service).run(
-            host="0.0.0.0", port=int(os.environ.get("PORT", "8080"))
-        )  # Cloud Run routes to the container
+        serve_until_stopped(create_app(service))

@@ -9,12 +9,8 @@ long-lived instance (Cloud Run with CPU always allocated, min instances 1). SIGT
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-
 from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
-from qcl.api.server import ApiServer
+from qcl.api.server import serve_until_stopped
 from qcl.bus import open_bus
 from qcl.config import settings
 from qcl.obs.logging import configure_logging
@@ -28,17 +24,10 @@ def main() -> None:
     services = build_services(config, store=open_store(config), bus=open_bus(config), narrator=narrator)
     app = create_app(services)
     ingest = ApiIngest(services, context(app).broadcaster)
-    server = ApiServer(app, "0.0.0.0", int(os.environ.get("PORT", "8080")))  # Cloud Run routes to the container
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # Cloud Run sends SIGTERM, then SIGKILL 10 s later
     ingest.start()
-    server.start()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(app)  # $PORT; SIGTERM drains (Cloud Run sends SIGKILL 10 s later)
     finally:
-        server.stop()
         ingest.stop()
         if services.bus is not None:
             services.bus.close()

@@ -10,18 +10,17 @@ narrator's CPU allocated, and the job queue is in the shared store.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 from typing import Any
 
 import flask
 
+from qcl.api.server import serve_until_stopped
 from qcl.bus import open_bus
 from qcl.bus.push import handle_push
 from qcl.config import settings
 from qcl.events import AI_REQUESTS, NETWORK_ANALYSIS
+from qcl.lifecycle import wait_for_stop
 from qcl.narrate.service import open_narrator
 from qcl.obs.logging import configure_logging
 from qcl.pipeline.narrator import NarratorService, policy_from
@@ -31,7 +30,13 @@ from qcl.store import open_store
 def build() -> NarratorService:
     config = settings()
     configure_logging(config.log_level, structured=True)
-    return NarratorService(open_bus(config), open_store(config), open_narrator(config), policy=policy_from(config))
+    return NarratorService(
+        open_bus(config),
+        open_store(config),
+        open_narrator(config),
+        policy=policy_from(config),
+        task_ttl_s=config.retention_tasks_s,
+    )
 
 
 def create_app(service: NarratorService) -> flask.Flask:
@@ -48,6 +53,7 @@ def create_app(service: NarratorService) -> flask.Flask:
         return handle_push(body, AI_REQUESTS, "narrator", service.handle_request, service.bus)
 
     @app.get("/healthz")
+    @app.get("/api/health")  # the probes' path on Cloud Run, whose front end reserves paths ending in z
     def healthz() -> tuple[dict[str, Any], int]:
         # A narrator without its model still serves (templates), so only the store decides 200 vs 503.
         ok = service.store.ping()
@@ -58,13 +64,9 @@ def create_app(service: NarratorService) -> flask.Flask:
 
 
 def pull(service: NarratorService) -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscriptions = service.subscribe()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_stop()
     finally:
         for subscription in subscriptions:
             subscription.close()
@@ -85,4 +87,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["pull"]:
         pull(narrator)
     else:
-        create_app(narrator).run(host="0.0.0.0", port=int(os.environ.get("PORT", "8080")))  # Cloud Run routes here
+        serve_until_stopped(create_app(narrator))

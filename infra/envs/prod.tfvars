@@ -15,3 +15,11 @@ redis_memory_gb               = 2
 deletion_protection           = true
 alert_emails                  = ["oncall@example.com"]
 stalled_pipeline_minutes      = 10
+runbook_base_url              = "" # the published docs site (mkdocs build), e.g. https://docs.example.com/qcl
+# Channels per severity (modules/monitoring/variables.tf). Secrets are Secret Manager ids created beforehand, e.g.
+#   printf %s 'https://hooks.example.com/qcl?auth_token=…' | gcloud secrets create qcl-alert-webhook-url --data-file=-
+# alert_channels = {
+#   oncall-webhook = { kind = "webhook", secret = "qcl-alert-webhook-url", severities = ["page"] }
+#   slack-ops      = { kind = "slack", target = "#qcl-alerts", secret = "qcl-alert-slack-token" }
+#   incidents      = { kind = "pubsub" }
+# }

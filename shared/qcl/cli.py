@@ -9,18 +9,17 @@ Every option with a settings twin reads its `QCL_*` variable when not given; a f
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from qcl.clitools import print_json, settings_or_exit
 from qcl.config import Settings
 from qcl.errors import QclError, SourceError
+from qcl.lifecycle import stop_on_sigterm, wait_for_stop
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Qubic AI Compute Layer.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints figures (--json for machines).")
@@ -37,10 +36,14 @@ LogLevelOpt = Annotated[str | None, typer.Option("--log-level", help="[QCL_LOG_L
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _logging(settings: Settings) -> None:
-    from qcl.obs.logging import configure_logging
+def _logging(settings: Settings, service: str | None = None) -> None:
+    """The console as always; with QCL_LOG_DIR also `service`'s JSON lines in a file there."""
+    from qcl.obs.logging import configure_logging, configure_process_logging
 
-    configure_logging(settings.log_level)
+    if service is None:
+        configure_logging(settings.log_level)
+    else:
+        configure_process_logging(settings, service)
 
 
 @app.command()
@@ -140,6 +143,7 @@ def record(
         float | None, typer.Option("--interval", help="seconds between observations  [QCL_POLL_INTERVAL_S]")
     ] = None,
     rpc_url: RpcUrlOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Record live observations from the Qubic RPC into a capture file."""
     from qcl.qubic.record import record as record_capture
@@ -161,7 +165,10 @@ def record(
             written = -1
         finally:
             client.close()
-    typer.echo("" if written < 0 else f"\nwrote {written} observation(s) to {out}", err=True)
+    if as_json and written >= 0:
+        print_json({"written": written, "out": str(out)})
+    else:
+        typer.echo("" if written < 0 else f"\nwrote {written} observation(s) to {out}", err=True)
 
 
 @app.command()
@@ -179,6 +186,10 @@ def up(
     shards: Annotated[
         int | None, typer.Option("--shards", help="run the model split over N stage processes  [QCL_SHARDS]")
     ] = None,
+    ops: Annotated[
+        bool | None,
+        typer.Option("--ops/--no-ops", help="also run Prometheus and Alertmanager on the stack  [QCL_OPS]"),
+    ] = None,
 ) -> None:
     """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
     from qcl.pipeline.stack import LocalStack
@@ -195,18 +206,19 @@ def up(
         port=port,
         host=host,
         shards=shards,
+        ops=ops,
     )
-    _logging(settings)
+    # Every process of the stack writes its JSON lines under one folder; the API indexes it (`qcl logs search`).
+    settings = settings.model_copy(update={"log_dir": settings.log_dir or settings.state_dir / "logs"})
+    _logging(settings, "api")
     stack = LocalStack(settings)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_on_sigterm()
     try:
         for line in stack.start():
             typer.echo(f"qcl up: {line}", err=True)
         typer.echo("qcl up: running; Ctrl-C stops", err=True)
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+        wait_for_stop()
+    except KeyboardInterrupt:  # during the start
         pass
     except QclError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -217,53 +229,59 @@ def up(
         typer.echo("qcl up: stopped", err=True)
 
 
-@bench_app.command("pipeline")
-def bench_pipeline(
-    bus: Annotated[Literal["memory", "pubsub"], typer.Option("--bus")] = "memory",
-    store: Annotated[Literal["memory", "redis"], typer.Option("--store")] = "memory",
-    n: Annotated[int, typer.Option("--n", help="observations to replay")] = 500,
-    as_json: JsonOpt = False,
-) -> None:
-    """Replay N observations through ingest -> bus -> analyzer; events/s and publish-to-analysis latency."""
-    from qcl.bench.pipeline import run_pipeline_bench
+# Command groups of the library's packages register below, one line each, every benchmark in bench/commands.py
+# (their modules import heavy libraries such as torch inside the commands, so `qcl topics` stays fast).
+from qcl.bench.commands import register as _register_bench  # noqa: E402
 
-    settings = settings_or_exit(bus=bus, store=store)
-    result = run_pipeline_bench(settings, n=n, progress=lambda done: typer.echo(f"\r{done}/{n}", nl=False, err=True))
-    typer.echo("", err=True)
-    if as_json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key:<18} {value}")
-
-
-# Command groups of the library's packages register below, one line each (their modules import heavy libraries
-# such as torch inside the commands, so `qcl topics` stays fast).
+_register_bench(bench_app)
 from qcl.model.commands import register as _register_model  # noqa: E402
 
-_register_model(app, bench_app)
+_register_model(app)
 from qcl.api.commands import register as _register_api  # noqa: E402
 
-_register_api(app, bench_app)
+_register_api(app)
 from qcl.narrate.cli import register as _register_narrate  # noqa: E402
 
-_register_narrate(app, bench_app)
+_register_narrate(app)
 
 from qcl.oracle.cli import register as _register_oracle  # noqa: E402
 
-_register_oracle(app, bench_app)
+_register_oracle(app)
 
 from qcl.shard.commands import register as _register_shard  # noqa: E402
 
-_register_shard(app, bench_app)
+_register_shard(app)
 
 from qcl.workflows.cli import register as _register_workflows  # noqa: E402
 
-_register_workflows(app, bench_app)
+_register_workflows(app)
 
 from qcl.compute.commands import register as _register_jobs  # noqa: E402
 
-_register_jobs(app, bench_app)
+_register_jobs(app)
+
+from qcl.obs.cli import register as _register_ops  # noqa: E402
+
+_register_ops(app)
+from qcl.obs.logs_cli import register as _register_logs  # noqa: E402
+
+_register_logs(app)
+
+from qcl.backup.cli import register as _register_backup  # noqa: E402
+
+_register_backup(app)
+
+from qcl.remote.commands import register as _register_remote  # noqa: E402
+
+_register_remote(app)
+
+from qcl.pki_commands import register as _register_pki  # noqa: E402
+
+_register_pki(app)
+
+from qcl.privacy.cli import register as _register_privacy  # noqa: E402
+
+_register_privacy(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qcl.errors import ConfigError
+from qcl.obs.channels import Channel
 
 ENV_PREFIX = "QCL_"
 
@@ -68,7 +69,10 @@ class Settings(BaseSettings):
     model_hub: bool = False
     # Weight quantization: "auto" takes the registry's choice for the model, "none" keeps fp32, "int8" forces int8.
     quantization: Literal["auto", "none", "int8"] = "auto"
-    # Torch threads for inference; 0 means every core this process may run on.
+    # What runs the single-node generation service's forward passes: "torch", or "llama.cpp" on the model's GGUF file
+    # (GGUF models only; needs llama-cpp-python, which `make setup` builds). The shard pool always runs torch.
+    model_runtime: Literal["torch", "llama.cpp"] = "torch"
+    # Torch (or llama.cpp) threads for inference; 0 means every core this process may run on.
     model_threads: int = Field(default=0, ge=0, le=256)
     # Requests waiting for the model; past this the service answers "busy, retry after N s" instead of queueing.
     model_queue_size: int = Field(default=16, ge=1, le=4096)
@@ -113,7 +117,11 @@ class Settings(BaseSettings):
     # Secret mixed into every API key's hash (Secret Manager on GCP); unset: a generated <state_dir>/api-key-pepper.
     api_key_pepper: SecretStr | None = None
     # Where API keys live: "file" (<state_dir>/api-keys.json, embedded) or "store" (shared by instances, GCP).
+    # The audit trail and the runtime settings' versions live with them (<state_dir>/audit.jsonl, settings.jsonl).
     api_keys: Literal["file", "store"] = "file"
+    # The one-time login URL `qcl up` prints: seconds it stays good (once); then the dashboard session it opens.
+    login_token_ttl_s: float = Field(default=600.0, ge=10, le=86400)
+    session_ttl_s: float = Field(default=12 * 3600.0, ge=60, le=30 * 86400)
     # Google ID tokens as a second credential (deployed Cloud Workflows call with them; qcl.api.oidc): the audience
     # they must carry (the API's URL as its callers address it); unset: ID tokens are refused.
     oidc_audience: str | None = Field(default=None, pattern=r"^https?://\S+$")
@@ -141,10 +149,52 @@ class Settings(BaseSettings):
     jobs_max_running: int = Field(default=8, ge=1)
     jobs_max_queued: int = Field(default=20_000, ge=1)
 
+    # --- alerting (qcl.obs.alerts) ---
+    # `qcl up --ops`: also run Prometheus and Alertmanager (Debian's packages) on the stack, with ops/'s rules.
+    ops: bool = False
+    # Shortens every rule's `for:` and Alertmanager's waits by this factor under `qcl up --ops` (demos, tests).
+    ops_time_scale: float = Field(default=1.0, gt=0, le=1)
+    # Where alerts that reach the API's Alertmanager webhook go, by severity: a JSON list of
+    # {"kind": "webhook" | "slack" | "email" | "pubsub", "target": URL | smtp://host:port/to | projects/P/topics/T,
+    #  "severities": ["page", "ticket"]}.
+    alert_channels: tuple[Channel, ...] = ()
+    # Alertmanager (silences) and Prometheus (the rules a silence may name); `qcl up --ops` sets both.
+    alertmanager_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+    # --- logs (qcl.obs.logindex) ---
+    # Every process also writes its JSON lines into this folder (<service>.jsonl, rotated) besides the console;
+    # `qcl up` sets <state_dir>/logs, its child processes inherit it, and its API indexes the folder for search.
+    log_dir: Path | None = None
+    # A log file rotates at this size and keeps this many old files (<service>.jsonl.1 ...): 4 x 10 MiB a process.
+    log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    log_file_backups: int = Field(default=3, ge=1, le=50)
+    # Hours the searchable index keeps a line; older lines are deleted as new ones arrive.
+    log_retention_h: float = Field(default=72.0, gt=0, le=24 * 90)
+    # Where `GET /api/ops/logs` searches: "local" the index of log_dir, "cloud" Cloud Logging (on GCP).
+    log_search: Literal["local", "cloud"] = "local"
+
+    # --- privacy (qcl.privacy, docs/privacy.md) ---
+    # Truncate client addresses before a log line or an audit entry is written: IPv4 to its /24, IPv6 to its /48 (as
+    # Google Analytics' anonymize_ip does); false writes them whole (a private network being debugged).
+    anonymize_ip: bool = True
+    # Seconds a task is kept after it was submitted: its request (a question's text) and its result (the answer).
+    retention_tasks_s: float = Field(default=7 * 86400.0, ge=60, le=366 * 86400)
+    # Seconds a compute job is kept after its last change: its prompts and its output.
+    retention_jobs_s: float = Field(default=7 * 86400.0, ge=60, le=366 * 86400)
+
     # --- workflows ---
     # Seconds an executor's claim on a running execution lasts unrenewed; after a crash another executor resumes
     # the execution once it has lapsed.
     workflow_lease_s: float = Field(default=15.0, ge=0.5, le=3600)
+
+    # --- backups (qcl.backup) ---
+    # The AES-256 key backups are encrypted with, base64 (`qcl backup keygen`; Secret Manager on GCP); or a file
+    # holding it. Keep it away from the backups: a backup cannot be read without it.
+    backup_key: SecretStr | None = None
+    backup_key_file: Path | None = None
+    # Where `qcl backup create` writes and `list`/`restore` look: a folder, or gs://bucket/prefix.
+    backup_to: str = Field(default=".qcl-backups", min_length=1)
 
     # --- oracle ---
     # Committee size n = 3f+1: 4 tolerates one faulty member, 7 tolerates two.
@@ -162,11 +212,17 @@ class Settings(BaseSettings):
     oracle_transport: Literal["bus", "loopback"] = "bus"
     # Loopback transport: member i listens on 127.0.0.1:<base port + i>.
     oracle_base_port: int = Field(default=47100, ge=1024, le=65000)
+    # Run committee member i alone in this process (its own Cloud Run service or pod, holding only its own key,
+    # QCL_ORACLE_NODE_KEY_<i>); unset: this process hosts all n members (qcl up, one machine).
+    oracle_member: int | None = Field(default=None, ge=0, le=6)
+    # The committee file a lone member trusts (public keys of every member, signed by each): written once by
+    # `qcl oracle init`, mounted from Secret Manager or a ConfigMap. Required with oracle_member.
+    oracle_committee_file: Path | None = None
 
     # --- shard pool ---
     # Where `qcl shard serve` listens: every interface, because stages talk across the pool's private network (the
     # shard_pool firewall admits only the pool's subnet); the local pool binds loopback.
-    shard_host: str = Field(default="0.0.0.0", min_length=1)
+    shard_host: str = Field(default="0.0.0.0", min_length=1)  # noqa: S104 - VM/pod interface; firewalled to the pool
     shard_port: int = Field(default=50051, ge=0, le=65535)
     # host:port other machines reach this shard at; empty: the bound address (the hostname when bound to 0.0.0.0).
     shard_advertise: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
@@ -195,6 +251,18 @@ class Settings(BaseSettings):
     shard_device: Literal["auto", "cpu", "cuda"] = "auto"
     # Stages of the local shard pool `qcl up` runs the model on (separate processes on loopback); 0: one process.
     shards: int = Field(default=0, ge=0, le=8)
+    # Processes per stage of that pool: with 2, a stage can be drained or restarted while its replica serves.
+    shard_replicas: int = Field(default=1, ge=1, le=4)
+    # mTLS between the coordinator and the stages (qcl.pki, qcl.shard.tls): both present a certificate of the
+    # project CA and a stage serves only coordinators. false: plaintext, for a trusted network only (a shard bound
+    # to a non-loopback address then logs a warning). The local pool issues its own under <state_dir>/pki.
+    shard_tls: bool = True
+    # This process's certificate directory (cert.pem, key.pem, ca.pem: what `qcl pki issue` writes; on GCP the
+    # startup script fills it from Secret Manager); unset: the local pool's, under <state_dir>/pki/nodes.
+    tls_dir: Path | None = None
+    # A plaintext port serving grpc.health.v1 alone (nothing else), for health checkers that present no client
+    # certificate: GCP's gRPC health checks and kubelet's gRPC probes. Unset: health only on the mTLS port.
+    shard_health_port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("shard_nodes", mode="before")
     @classmethod

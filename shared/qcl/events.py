@@ -169,6 +169,7 @@ class Topic(Generic[T]):
     description: str
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
+    ordered: bool = False  # published under one ordering key: consumers take it in order, in batches
     _envelope: type[Envelope[T]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -230,6 +231,7 @@ QUBIC_TICKS = Topic(
     "one observation of the network per observed tick",
     ("ingest",),
     ("analyzer",),
+    ordered=True,
 )
 NETWORK_ANALYSIS = Topic(
     "network-analysis",
@@ -238,6 +240,7 @@ NETWORK_ANALYSIS = Topic(
     "health score and findings over the rolling window",
     ("analyzer",),
     ("narrator", "api", "oracle", "workflows"),
+    ordered=True,
 )
 AI_REQUESTS = Topic(
     "ai-requests",

@@ -31,25 +31,26 @@ from pydantic import BaseModel
 
 from qcl.events import OracleRequest
 from qcl.store.base import Store
+from qcl.store.keys import TASK, TASK_CHANGES, TASK_STEP, family_of
 
 log = logging.getLogger(__name__)
 
 TaskKind = Literal["narration", "question", "oracle"]
 TaskState = Literal["queued", "running", "done", "failed"]
 STATES: tuple[TaskState, ...] = ("queued", "running", "done", "failed")  # in the order a task moves through them
-TASK_TTL_S = 7 * 24 * 3600  # a task is kept for a week after it was submitted
-CHANGES_KEY = "task:changes"  # window of "<unix time> <task id> <state>", scored by the time of the step
+TASK_TTL_S = 7 * 24 * 3600.0  # a task is kept for a week after it was submitted (QCL_RETENTION_TASKS_S)
+CHANGES_KEY = TASK_CHANGES.key()
 CHANGES_KEPT_S = 3600.0  # followers are seconds behind; an hour is generous
 
 
 def task_key(task_id: str) -> str:
     """The task as submitted (its state then: queued)."""
-    return f"task:{task_id}"
+    return TASK.key(task_id=task_id)
 
 
 def step_key(task_id: str, step: Literal["running", "outcome"]) -> str:
     """A step: `running` (who took it, when) or `outcome` (done with a result, or failed with an error)."""
-    return f"task:{task_id}:{step}"
+    return TASK_STEP.key(task_id=task_id, step=step)
 
 
 class TaskError(BaseModel):
@@ -82,13 +83,14 @@ class TaskChange:
 
 
 class TaskBoard:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time, ttl_s: float = TASK_TTL_S) -> None:
         self.store = store
         self.clock = clock
+        self.ttl_s = ttl_s  # the store forgets a task and its steps this long after each was written
 
     def create(self, task: TaskView) -> bool:
         """Keep a new task; False when a task with its id exists."""
-        created = self.store.put_if_absent(task_key(task.id), task.model_dump_json(), ttl_s=TASK_TTL_S)
+        created = self.store.put_if_absent(task_key(task.id), task.model_dump_json(), ttl_s=self.ttl_s)
         if created:
             self._note(task.id, task.state)
         return created
@@ -129,6 +131,31 @@ class TaskBoard:
             task = task.model_copy(update={**update, "updated_at": datetime.fromisoformat(outcome["at"])})
         return task
 
+    def submitted_by(self, key_id: str) -> list[TaskView]:
+        """Every task the store holds that `key_id` submitted, oldest first: a scan of the whole store, for an export
+        or an erasure (qcl.privacy), never for a request's path."""
+        found = []
+        for entry in self.store.scan(lambda key: family_of(key) is TASK):
+            try:
+                task = TaskView.model_validate_json(str(entry.value))
+            except ValueError:
+                continue
+            if task.submitted_by == key_id:
+                found.append(self.get(task.id) or task)
+        return sorted(found, key=lambda task: task.created_at)
+
+    def erase(self, task_id: str) -> int:
+        """Delete a task, its steps and its noted changes (an erasure); returns how many of its keys the store held.
+        A worker's later step for it is ignored, as for any task the board does not hold."""
+        keys = [task_key(task_id), step_key(task_id, "running"), step_key(task_id, "outcome")]
+        held = sum(self.store.get(key) is not None for key in keys)
+        for key in keys:
+            self.store.delete(key)
+        for member in self.store.window_range(CHANGES_KEY):
+            if member.split(" ")[1] == task_id:
+                self.store.window_remove(CHANGES_KEY, member)
+        return held
+
     def changes(self, since: float) -> list[TaskChange]:
         """Steps noted at or after `since` (unix time), oldest first."""
         found = []
@@ -144,7 +171,7 @@ class TaskBoard:
             return False  # ended already (a redelivery taken up again): it does not go back to running
         at = self.clock()
         stamp = datetime.fromtimestamp(at, UTC).isoformat()
-        if not self.store.put_if_absent(step_key(task_id, step), json.dumps({**body, "at": stamp}), ttl_s=TASK_TTL_S):
+        if not self.store.put_if_absent(step_key(task_id, step), json.dumps({**body, "at": stamp}), ttl_s=self.ttl_s):
             return False
         self._note(task_id, body.get("state", step), at)
         return True

@@ -22,7 +22,8 @@ from websockets.sync.client import connect
 from qcl.qubic.synth import generate_lines
 from tests.backends import wait_for
 
-pytestmark = pytest.mark.slow  # each test starts `qcl up` (a few seconds)
+# `qcl up` takes seconds to start: one worker (pytest-xdist --dist loadgroup) runs the module on one shared stack.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api_up")]
 
 
 @dataclass
@@ -37,12 +38,11 @@ class Up:
         return "".join(self.output)
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    capture = tmp_path / "calm.jsonl"
+def start_up(folder: Path) -> Iterator[Up]:
+    capture = folder / "calm.jsonl"
     capture.write_text("\n".join(generate_lines(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.2)) + "\n")
     # Template narration: these tests are about the API, and a model would be converted into each fresh state dir.
-    env = {**os.environ, "QCL_STATE_DIR": str(tmp_path / "state"), "QCL_NARRATE_MODEL": "false"}
+    env = {**os.environ, "QCL_STATE_DIR": str(folder / "state"), "QCL_NARRATE_MODEL": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "qcl.cli", "up", "--port", "0", "--speed", "0", "--capture", str(capture)],
         env=env,
@@ -56,7 +56,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=60), "".join(output)
         url = re.search(r"qcl up: api\s+(http://127\.0\.0\.1:\d+)", "".join(output))
         assert url, "".join(output)
-        yield Up(process, output, url.group(1), tmp_path / "state", env)
+        yield Up(process, output, url.group(1), folder / "state", env)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -64,6 +64,18 @@ def up(tmp_path: Path) -> Iterator[Up]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `qcl up` for the tests that leave it running (each start costs seconds of imports)."""
+    yield from start_up(tmp_path_factory.mktemp("up"))
+
+
+@pytest.fixture
+def own_up(tmp_path: Path) -> Iterator[Up]:
+    """A `qcl up` of the test's own, for a test that stops it."""
+    yield from start_up(tmp_path)
 
 
 def test_up_serves_the_api_with_auth_on_and_an_admin_key_file(up: Up) -> None:
@@ -98,6 +110,23 @@ def test_a_key_made_with_the_cli_works_on_the_running_server_until_revoked(up: U
     assert qcl("keys", "revoke", "0badc0de").returncode == 1
     audit = (up.state_dir / "audit.jsonl").read_text()
     assert "api_key.created" in audit and "api_key.revoked" in audit
+    verified = qcl("audit", "verify")  # one chain, appended by the server and by the CLI processes
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
+    actors = [json.loads(line)["actor"] for line in audit.splitlines()]
+    assert actors[0] == "qcl up" and "cli:" in actors[1]  # the stack's admin key is the first entry
+
+
+def test_the_printed_login_url_opens_a_session_once(up: Up) -> None:
+    login = re.search(r"qcl up: open (http://127\.0\.0\.1:\d+)/\?login=([\w-]+)", up.text())
+    assert login, up.text()
+    with httpx.Client(base_url=login.group(1)) as browser:
+        opened = browser.post("/api/auth/login", json={"token": login.group(2)})
+        assert opened.status_code == 200 and "HttpOnly" in opened.headers["set-cookie"]
+        assert browser.get("/api/admin/audit/verify").json()["ok"] is True
+        assert browser.post("/api/auth/logout").status_code == 403  # a change with the cookie needs X-QCL-CSRF
+        assert browser.post("/api/auth/logout", headers={"X-QCL-CSRF": "1"}).json() == {"signed_out": True}
+    again = httpx.post(f"{login.group(1)}/api/auth/login", json={"token": login.group(2)})
+    assert again.status_code == 401 and again.json()["error"]["code"] == "login_used"
 
 
 def test_a_question_task_goes_queued_running_done_on_the_stacks_narrator(up: Up) -> None:
@@ -123,12 +152,12 @@ def test_a_question_task_goes_queued_running_done_on_the_stacks_narrator(up: Up)
     assert done["worker"] == "//qcl/up/narrator" and done["result"]["request_id"] == task_id and done["result"]["text"]
 
 
-def test_ctrl_c_stops_the_api_and_the_stack(up: Up) -> None:
-    up.process.send_signal(signal.SIGINT)
-    assert up.process.wait(timeout=30) == 0
-    assert "qcl up: stopped" in up.text()
+def test_ctrl_c_stops_the_api_and_the_stack(own_up: Up) -> None:
+    own_up.process.send_signal(signal.SIGINT)
+    assert own_up.process.wait(timeout=30) == 0
+    assert "qcl up: stopped" in own_up.text()
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{up.url}/healthz", timeout=2)
+        httpx.get(f"{own_up.url}/healthz", timeout=2)
 
 
 def test_a_second_up_on_a_busy_port_says_so(up: Up, tmp_path: Path) -> None:

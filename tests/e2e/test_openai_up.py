@@ -23,7 +23,8 @@ from qcl.model.registry import DEFAULT_MODEL
 from qcl.qubic.synth import generate_lines
 from tests.backends import wait_for
 
-pytestmark = pytest.mark.slow
+# The stack loads SmolLM2 (77 s on an idle CI VM, over 300 s on a loaded one): its own wait names the output first.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def up_with_model(tmp_path: Path) -> Iterator[tuple[str, str]]:
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
     try:
-        assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=300), "".join(output)
+        assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=480), "".join(output)
         url = re.search(r"qcl up: api\s+(http://127\.0\.0\.1:\d+)", "".join(output))
         assert url, "".join(output)
         assert "narration: model" in "".join(output), "".join(output)

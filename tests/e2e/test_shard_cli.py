@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "QCL_STATE_DIR": str(tmp_path / "state"), "QCL_MODEL_CACHE_DIR": str(tmp_path / "models")}
+    # Plaintext on loopback: these check the commands' other behaviour; mTLS has its own suite (test_shard_tls.py,
+    # which also shows `qcl shard serve` without a certificate refusing to start).
+    state, models = str(tmp_path / "state"), str(tmp_path / "models")
+    return {**os.environ, "QCL_STATE_DIR": state, "QCL_MODEL_CACHE_DIR": models, "QCL_SHARD_TLS": "false"}
 
 
 class Running:

@@ -90,13 +90,23 @@ def test_each_shard_pod_serves_the_layers_of_its_ordinal(tmp_path: Path) -> None
     result = subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=10)
     assert result.stdout.split() == [
         "shard", "serve", "--model", "smollm2-135m-instruct", "--layers", "24:30", "--port", "50051",
+        "--tls-dir", "/secrets/tls/qcl-shard-2", "--health-port", "50052",
     ]  # fmt: skip
 
 
-def test_shard_probes_use_the_grpc_health_service_on_the_data_port() -> None:
+def test_each_shard_pod_reads_its_own_certificate_and_the_trust_bundle() -> None:
+    pod = _find("StatefulSet", "qcl-shard")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "tls")
+    paths = {item["path"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]}
+    assert paths == {f"qcl-shard-{i}/{name}" for i in range(3) for name in ("cert.pem", "key.pem", "ca.pem")}
+    assert volume["projected"]["defaultMode"] & 0o007 == 0  # keys are not world-readable
+
+
+def test_shard_probes_use_the_grpc_health_service_on_the_plaintext_health_port() -> None:
+    # The data port is mTLS and the kubelet presents no client certificate.
     container = _find("StatefulSet", "qcl-shard")["spec"]["template"]["spec"]["containers"][0]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["grpc"]["port"] == 50051
+        assert container[probe]["grpc"]["port"] == 50052
 
 
 def test_gpu_workloads_request_one_l4_with_the_cloud_run_shape() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
 from tests.infra import hcl
 
@@ -27,7 +26,10 @@ def test_root_reads_the_registry_file_and_passes_it_to_naming() -> None:
 
 
 def test_topics_and_dead_letter_topics_come_from_the_naming_module() -> None:
-    topic = hcl.one("google_pubsub_topic")
+    # Besides the registry's topics, only Cloud Monitoring's incidents topic (its own JSON, no qcl event envelope).
+    topics = {r.file.parent.name: r for r in hcl.resources("google_pubsub_topic")}
+    assert sorted(topics) == ["monitoring", "pubsub"]
+    topic = topics["pubsub"]
     assert "var.topics" in topic.body["for_each"] or "local.all_topics" in topic.body["for_each"]
     assert hcl.module_calls(hcl.INFRA / "main.tf")["pubsub"]["topics"] == "${module.naming.topics}"
 
@@ -98,7 +100,7 @@ def test_shard_pool_is_a_regional_group_of_three_with_grpc_auto_healing() -> Non
     healing = group["auto_healing_policies"][0]
     assert healing["health_check"] == "${google_compute_health_check.shard.id}"
     check = hcl.one("google_compute_health_check").body
-    assert check["grpc_health_check"][0]["port"] == "${var.port}"
+    assert check["grpc_health_check"][0]["port"] == "${var.health_port}"  # the data port is mTLS
 
 
 def test_each_shard_vm_keeps_its_stage_and_layers_across_healing() -> None:
@@ -107,7 +109,17 @@ def test_each_shard_vm_keeps_its_stage_and_layers_across_healing() -> None:
     assert set(metadata) == {"qcl-stage", "qcl-layers"}
     startup = (hcl.INFRA / "modules/shard_pool/startup.sh.tftpl").read_text()
     assert "instance/attributes/qcl-layers" in startup
-    assert 'shard serve --model ${model} --layers "$LAYERS" --port ${port}' in startup
+    assert 'shard serve --model ${model} --layers "$LAYERS" --port ${port} --tls-dir /secrets/tls' in startup
+
+
+def test_each_shard_vm_fetches_its_own_certificate_from_secret_manager() -> None:
+    startup = (hcl.INFRA / "modules/shard_pool/startup.sh.tftpl").read_text()
+    assert 'secret "$NAME-tls-key" > "$HOME/tls/key.pem"' in startup and "umask 077" in startup
+    tls = next(r for r in hcl.resources("google_secret_manager_secret") if r.name == "tls")
+    assert tls.body["for_each"] == "${local.tls_secrets}"
+    assert "secret_data" not in tls.body  # values are added out of band: no private key in the Terraform state
+    reader = next(r for r in hcl.resources("google_secret_manager_secret_iam_member") if r.name == "tls_reader")
+    assert reader.body["role"] == "roles/secretmanager.secretAccessor"
 
 
 def test_firewall_rules_allow_only_internal_sources() -> None:
@@ -145,7 +157,7 @@ def test_only_pubsub_reaches_the_consumer_services() -> None:
 
 def test_services_that_pull_or_hold_a_gpu_keep_their_cpu_allocated() -> None:
     shapes = hcl.locals_of(hcl.INFRA / "services.tf")["cloud_run"]
-    assert {name for name, shape in shapes.items() if shape["always_on"]} == {"narrator", "oracle", "api"}
+    assert {name for name, shape in shapes.items() if shape["always_on"]} == {"narrator", "api"}  # oracle: oracle.tf
     assert hcl.module_calls(hcl.INFRA / "services.tf")["service"]["cpu_always_allocated"] == "${each.value.always_on}"
 
 
@@ -207,15 +219,6 @@ def test_each_component_has_its_own_service_account() -> None:
     assert account["account_id"] == "${each.value}"
 
 
-def test_alert_policies_carry_the_prometheus_rule_names() -> None:
-    shared = {"QclApiErrorRateHigh", "QclApiLatencyHigh", "QclPipelineStalled", "QclNodeDown"}
-    rules = yaml.safe_load((hcl.ROOT / "ops" / "prometheus" / "alerts.yml").read_text())
-    prometheus = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
-    policies = {r.body["display_name"] for r in hcl.resources("google_monitoring_alert_policy")}
-    assert shared <= prometheus, "ops/prometheus/alerts.yml renamed an alert the Cloud Monitoring policies mirror"
-    assert shared <= policies
-
-
 def test_stalled_pipeline_alert_watches_the_analyzer_report_metric() -> None:
     policy = next(r for r in hcl.resources("google_monitoring_alert_policy") if r.name == "pipeline_stalled")
     condition = policy.body["conditions"][0]["condition_absent"][0]
@@ -240,11 +243,3 @@ def test_every_module_pins_its_providers_to_a_minor_line() -> None:
             for providers in block.get("required_providers", []):
                 for name, spec in providers.items():
                     assert re.fullmatch(r"~> \d+\.\d+", spec["version"]), f"{path}: {name} {spec['version']}"
-
-
-def test_the_oracle_service_is_held_to_one_instance_hosting_the_whole_committee() -> None:
-    # Two instances would run every member key twice (one identity in two places); the validation refuses it.
-    body = next(b for p, n, b in _VARIABLES if n == "oracle_max_instances" and p.parent == hcl.INFRA)
-    assert body["default"] == 1
-    [validation] = hcl.blocks(body, "validation")
-    assert "var.oracle_max_instances == 1" in validation["condition"]

@@ -10,9 +10,10 @@ import pytest
 from qcl.bus.base import Bus
 from qcl.bus.emulator import PubSubEmulator
 from qcl.bus.memory import MemoryBus
+from qcl.obs.monitor import OpsMonitor
 from qcl.store.base import Store
 from qcl.store.memory import MemoryStore
-from tests.backends import unique
+from tests.backends import start_ops_monitor, unique
 
 
 def make_bus(backend: str, request: pytest.FixtureRequest, *, max_attempts: int = 5) -> Bus:
@@ -47,3 +48,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     yield instance
     instance.clear()  # leave the shared server as we found it
     instance.close()
+
+
+@pytest.fixture(scope="session")
+def ops_monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpsMonitor]:
+    """A real Prometheus (with ops/'s rules loaded) and Alertmanager, scraping nothing, for silences."""
+    yield from start_ops_monitor(tmp_path_factory.mktemp("ops"))

@@ -34,6 +34,10 @@ SAMPLE_PATH_VALUES = {
     "model": "m-1",
     "execution_id": "e-1",
     "connector": "qcl.ask",
+    "silence_id": "00000000-0000-0000-0000-000000000000",
+    "node_id": "local-s0-r0",
+    "action": "drain",
+    "version": "0",
 }
 
 
@@ -70,7 +74,15 @@ def test_roles_follow_the_issue(api: Api) -> None:
     assert roles[("POST", "/api/ai/question")] is Role.OPERATOR
     assert roles[("POST", "/api/tasks")] is Role.OPERATOR
     assert roles[("POST", "/api/admin/keys")] is Role.ADMIN
+    assert roles[("PATCH", "/api/admin/keys/{key_id}")] is Role.ADMIN
+    assert roles[("POST", "/api/admin/nodes/{node_id}/{action}")] is Role.ADMIN
+    assert roles[("GET", "/api/ops/logs")] is Role.OPERATOR  # log lines name users and requests
+    assert roles[("GET", "/api/ops/logs/patterns")] is Role.OPERATOR
     assert roles[("GET", "/healthz")] is None and roles[("GET", "/readyz")] is None
+    assert roles[("POST", "/api/auth/login")] is None  # the one-time token is the credential
+    for path in ("/api/admin/audit", "/api/admin/audit/verify", "/api/admin/settings/versions"):
+        assert roles[("GET", path)] is Role.ADMIN
+    assert roles[("POST", "/api/admin/settings/versions/{version}/rollback")] is Role.ADMIN
 
 
 def test_an_unknown_or_malformed_key_is_refused_with_a_bearer_challenge(api: Api) -> None:

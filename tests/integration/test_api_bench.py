@@ -17,3 +17,11 @@ def test_api_bench_reports_every_case_at_every_concurrency() -> None:
     assert 0 < latest["latency_ms_p50"] <= latest["latency_ms_p95"] <= latest["latency_ms_p99"]
     assert result["narration"] in ("model", "templates", "absent") and result["narration_note"]
     assert any("serving at http://127.0.0.1:" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_api_bench_with_think_time_offers_users_pace() -> None:
+    result = run_api_bench(requests=12, concurrency=[4], max_s=20, cases=("network_latest",), think_s=0.05)
+    [row] = result["results"]
+    assert (row["think_s"], row["offered_requests_per_s"]) == (0.05, 80.0)
+    assert row["requests"] == 12 and row["errors"] == {}

@@ -13,10 +13,10 @@ from prometheus_client import REGISTRY
 
 from qcl.api import ApiIngest, context
 from qcl.api.schemas import Role
-from qcl.api.state import INSIGHTS_KEY
 from qcl.events import AI_INSIGHTS, NETWORK_ANALYSIS, NODE_EVENTS, AIInsight, NodeEvent
 from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
 from qcl.qubic.synth import generate_observations
+from qcl.store.keys import INSIGHTS_RECENT
 from qcl.store.memory import MemoryStore
 from tests.backends import wait_for
 from tests.integration.test_api_fixtures import (
@@ -152,8 +152,8 @@ def test_history_refuses_a_range_that_ends_before_it_starts(api: Api) -> None:
 def test_insights_are_read_from_the_narrators_list_newest_first_with_their_event_ids(api: Api) -> None:
     events = [AI_INSIGHTS.event(insight(text=f"n{n}"), source="//test/narrator") for n in range(3)]
     for event in events:
-        api.store.list_push(INSIGHTS_KEY, event.model_dump_json(), max_len=10)
-    api.store.list_push(INSIGHTS_KEY, "{not an insight", max_len=10)
+        api.store.list_push(INSIGHTS_RECENT.key(), event.model_dump_json(), max_len=10)
+    api.store.list_push(INSIGHTS_RECENT.key(), "{not an insight", max_len=10)
     served = api.client.get("/api/insights?limit=4", headers=api.headers(Role.VIEWER)).json["insights"]
     assert [i["text"] for i in served] == ["n2", "n1", "n0"]  # the unreadable entry is skipped, the rest served
     assert [i["id"] for i in served] == [e.id for e in reversed(events)]
@@ -298,9 +298,11 @@ def test_a_task_without_an_answer_reads_as_failed_after_its_timeout(tmp_path: Pa
         "id"
     ]
     assert wait_for(
-        lambda: quick.client.get(f"/api/tasks/{task_id}", headers=quick.headers(Role.VIEWER)).json["state"] == "failed"
+        lambda: (
+            quick.client.get(f"/api/tasks/{task_id}", headers=quick.headers(Role.OPERATOR)).json["state"] == "failed"
+        )
     )
-    error = quick.client.get(f"/api/tasks/{task_id}", headers=quick.headers(Role.VIEWER)).json["error"]
+    error = quick.client.get(f"/api/tasks/{task_id}", headers=quick.headers(Role.OPERATOR)).json["error"]
     assert error["code"] == "task_timeout"
 
 

@@ -19,6 +19,7 @@ import flask
 from qcl.analysis.report import AnalysisReport
 from qcl.api import ApiIngest, ApiServices, build_services, context, create_app
 from qcl.api.schemas import Role
+from qcl.api.server import ApiServer
 from qcl.bus.memory import MemoryBus
 from qcl.config import Settings, load_settings
 from qcl.events import AIInsight, Language
@@ -135,5 +136,37 @@ def ingesting_api(tmp_path: Path, **overrides: Any) -> Iterator[Api]:
     try:
         yield api
     finally:
+        ingest.stop()
+        api.bus.close()
+
+
+@dataclass
+class Served:
+    """The API on the production server (uvicorn, qcl.api.server) over loopback, with its consumer running."""
+
+    api: Api
+    server: ApiServer
+    ingest: ApiIngest
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.url.replace("http://", "ws://") + "/api/ws"
+
+
+@contextmanager
+def serving(api: Api, **server_options: Any) -> Iterator[Served]:
+    """Serve `api` (made with start_stream=True for its WebSocket) until the block ends, as `qcl up` serves it."""
+    ingest = ApiIngest(api.services, context(api.app).broadcaster)
+    ingest.start()
+    server = ApiServer(api.app, "127.0.0.1", 0, **{"grace_s": 3, **server_options})
+    server.start()
+    try:
+        yield Served(api, server, ingest)
+    finally:
+        server.stop()
         ingest.stop()
         api.bus.close()

@@ -28,6 +28,9 @@ from qcl.shard.errors import ShardError
 from qcl.store.memory import MemoryStore
 from tests.integration.test_api_fixtures import api_settings
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("api_openai")
+
 MODEL = "tiny-random-llama"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello to the Qubic network."}]
 

@@ -19,6 +19,9 @@ from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import GenerationParams, GenerationService
 from tests.integration.test_api_fixtures import Api, make_api
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("api_openai_errors")
+
 MODEL = "tiny-random-llama"  # its context holds 2,048 tokens
 HELLO = [{"role": "user", "content": "Hello"}]
 

@@ -21,7 +21,8 @@ from qcl.shard.coordinator import ShardedModel, open_local_sharded_model
 from qcl.store.memory import MemoryStore
 from tests.integration.test_api_fixtures import Api, make_api
 
-pytestmark = pytest.mark.slow  # starts two stage processes
+# Stage-process pools run one at a time, on one worker (pytest-xdist --dist loadgroup): each is several model processes.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-pools")]  # starts two stage processes
 
 MODEL = "tiny-random-qwen2"
 QUESTION = "How healthy is the network?"

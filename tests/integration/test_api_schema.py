@@ -8,6 +8,7 @@ runtime (a tiny model) for the OpenAI-compatible /v1 routes.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,36 @@ from schemathesis.checks import (
 
 from qcl.api import context
 from qcl.api.schemas import Role
-from qcl.api.state import INSIGHTS_KEY
 from qcl.config import load_settings
 from qcl.events import AI_INSIGHTS, AIInsight
 from qcl.model.loading import load_model
 from qcl.model.service import GenerationService
-from qcl.oracle.service import COMMITTEE_KEY, CommitteeState, MemberState
+from qcl.obs.monitor import OpsMonitor
+from qcl.oracle.status import CommitteeState, MemberState
 from qcl.pipeline.analyzer import HISTORY_KEY, LATEST_KEY, WINDOW_KEY
+from qcl.pipeline.node_control import NodeControl
 from qcl.qubic.synth import generate_observations
 from qcl.shard.registry import NodeRecord, ShardRegistry
+from qcl.store.keys import INSIGHTS_RECENT, ORACLE_COMMITTEE
 from tests.integration.test_api_fixtures import Api, TemplateNarrator, make_api, report
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped API is stocked once.
+pytestmark = pytest.mark.xdist_group("api_schema")
+
+
+def reached_the_handler(ctx: Any, response: Any, case: Any) -> bool | None:
+    """The fuzz runs' rate limits (make_api: bursts of 10,000) let every case reach its handler: a 429 from the
+    request gate (`rate_limited`, `rate_limit_exceeded` under /v1) means the run tested the limiter, not the route.
+    A handler's own 429 (a job quota) is an answer like any other."""
+    if response.status_code == 429:
+        error = json.loads(response.content or b"{}").get("error") or {}
+        assert error.get("code") not in GATE_LIMITED, f"{case.operation.label}: rate limited before its handler"
+    return None
+
+
+GATE_LIMITED = ("rate_limited", "rate_limit_exceeded")
 CHECKS = [
+    reached_the_handler,
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
@@ -49,9 +68,16 @@ CHECKS = [
 ]
 
 
-def stocked_api(tmp_path: Path) -> Api:
+def stocked_api(tmp_path: Path, ops: OpsMonitor) -> Api:
     tiny = load_model("tiny-random-llama", load_settings(model_cache_dir=tmp_path / "models"), progress=None)
-    api = make_api(tmp_path, narrator=TemplateNarrator(), generation=GenerationService(tiny))
+    api = make_api(
+        tmp_path,
+        narrator=TemplateNarrator(),
+        generation=GenerationService(tiny),
+        alertmanager_url=ops.alertmanager_url,  # silences
+        prometheus_url=ops.prometheus_url,
+        log_dir=tmp_path / "logs",  # /api/ops/logs searches its (empty) index
+    )
     api.store.put(LATEST_KEY, report(90).model_dump_json())
     api.store.list_push(HISTORY_KEY, report(90).model_dump_json(), max_len=10)
     for observation in generate_observations(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.1):
@@ -67,7 +93,8 @@ def stocked_api(tmp_path: Path) -> Api:
         sources=[],
         latency_ms=1.0,
     )
-    api.store.list_push(INSIGHTS_KEY, AI_INSIGHTS.event(insight, source="//test").model_dump_json(), max_len=10)
+    published = AI_INSIGHTS.event(insight, source="//test").model_dump_json()
+    api.store.list_push(INSIGHTS_RECENT.key(), published, max_len=10)
     registry = ShardRegistry(api.store, heartbeat_s=3600)  # a shard pool and a committee to describe
     for stage, layers in enumerate([(0, 10), (10, 30)]):
         registry.heartbeat(
@@ -99,13 +126,14 @@ def stocked_api(tmp_path: Path) -> Api:
         members=members,
         updated_at=datetime.now(UTC),
     )
-    api.store.put(COMMITTEE_KEY, state.model_dump_json())
+    api.store.put(ORACLE_COMMITTEE.key(), state.model_dump_json())
+    api.services.nodes = NodeControl()  # node actions answer (404: this instance runs none of the nodes above)
     return api
 
 
 @pytest.fixture(scope="module")
-def stocked(tmp_path_factory: pytest.TempPathFactory) -> Api:
-    return stocked_api(tmp_path_factory.mktemp("schema"))
+def stocked(tmp_path_factory: pytest.TempPathFactory, ops_monitor: OpsMonitor) -> Api:
+    return stocked_api(tmp_path_factory.mktemp("schema"), ops_monitor)
 
 
 def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
@@ -130,6 +158,24 @@ def test_the_docs_page_lists_every_path(tmp_path: Path) -> None:
     page = api.client.get("/api/docs").get_data(as_text=True)
     for path in api.client.get("/api/openapi.json").json["paths"]:
         assert path in page
+
+
+def test_under_a_flood_the_gate_answers_429_before_401_as_the_document_says(tmp_path: Path) -> None:
+    """The per-IP limit comes before the key is looked at (qcl.api.app): a flood without a key is answered 401 until
+    the bucket is empty, then 429 with Retry-After, and both answers conform to the document; the fuzz runs'
+    `reached_the_handler` check tells such a 429 from a handler's."""
+    api = make_api(tmp_path, rate_limit_ip_burst=5, rate_limit_ip_per_s=0.001)
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", api.app)  # the document's fetch takes one token
+    operation = schema["/api/network/latest"]["GET"]
+    statuses = []
+    for _ in range(7):
+        case = operation.Case()
+        response = case.call()
+        case.validate_response(response, checks=[c for c in CHECKS if c is not reached_the_handler])
+        statuses.append(response.status_code)
+    assert statuses == [401] * 4 + [429] * 3
+    with pytest.raises(AssertionError, match="rate limited before its handler"):
+        reached_the_handler(None, response, case)
 
 
 def fuzz(api: Api, mode: GenerationMode, examples: int) -> list[str]:

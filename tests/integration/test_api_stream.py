@@ -6,8 +6,9 @@ import base64
 import json
 import os
 import socket
+import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from qcl.api import ApiIngest, context
+from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.api.server import ApiServer
 from qcl.events import NETWORK_ANALYSIS, NODE_EVENTS, NodeEvent
-from tests.integration.test_api_fixtures import Api, make_api, report
+from qcl.store.redis import RedisStore
+from tests.integration.test_api_fixtures import Served as Serving
+from tests.integration.test_api_fixtures import make_api, report, serving
 
 
 def offer(key: str) -> list[Subprotocol]:
@@ -29,16 +32,7 @@ def offer(key: str) -> list[Subprotocol]:
     return [Subprotocol("qcl.v1"), Subprotocol(f"bearer.{key}")]
 
 
-@dataclass
-class Served:
-    api: Api
-    server: ApiServer
-    ingest: ApiIngest
-
-    @property
-    def ws_url(self) -> str:
-        return self.server.url.replace("http://", "ws://") + "/api/ws"
-
+class Served(Serving):
     def ws(self, query: str = "", protocol_key: bool = False) -> ClientConnection:
         key = self.api.keys[Role.VIEWER]
         if protocol_key:
@@ -48,15 +42,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    api = make_api(tmp_path, start_stream=True)
-    ingest = ApiIngest(api.services, context(api.app).broadcaster)
-    ingest.start()
-    server = ApiServer(api.app, "127.0.0.1", 0, grace_s=3)
-    server.start()
-    yield Served(api, server, ingest)
-    server.stop()
-    ingest.stop()
-    api.bus.close()
+    with serving(make_api(tmp_path, start_stream=True)) as running:
+        yield Served(running.api, running.server, running.ingest)
 
 
 def receive(ws: ClientConnection, kind: str, timeout_s: float = 10.0) -> dict[str, Any]:
@@ -179,3 +166,44 @@ def test_shutdown_tells_clients_to_go_and_stops_answering(served: Served) -> Non
     assert closed_with(ws)[0] == 1001
     with pytest.raises(httpx.ConnectError):
         httpx.get(served.server.url + "/healthz", timeout=2)
+
+
+def test_many_subscribers_each_receive_every_event_once_and_in_order(served: Served) -> None:
+    clients = [served.ws() for _ in range(40)]
+    starts = [receive(ws, "hello")["seq"] for ws in clients]
+    for i in range(10):
+        publish_node(served, f"shard-{i}")
+    for ws, start in zip(clients, starts, strict=True):
+        got = [receive(ws, "node") for _ in range(10)]
+        assert [m["data"]["node_id"] for m in got] == [f"shard-{i}" for i in range(10)]
+        assert [m["seq"] for m in got] == list(range(start + 1, start + 11))
+        ws.close()
+
+
+@pytest.mark.redis
+def test_a_subscriber_on_one_instance_hears_what_another_appends_through_redis(
+    tmp_path: Path, redis_server_url: str
+) -> None:
+    """Two API instances on one Redis: the append notifies over pub/sub, so the event arrives without waiting for
+    the reader's safety look (set to a minute here)."""
+    prefix = f"qcl-test-ws-{uuid.uuid4().hex}:"
+    stores = [RedisStore(redis_server_url, prefix=prefix) for _ in range(2)]
+    writer, reader = (make_api(tmp_path / name, store=store) for name, store in zip("ab", stores, strict=True))
+    broadcaster = context(reader.app).broadcaster
+    broadcaster.safety_s = 60.0
+    broadcaster.start()
+    server = ApiServer(reader.app, "127.0.0.1", 0, grace_s=3)
+    server.start()
+    try:
+        url = server.url.replace("http://", "ws://") + "/api/ws"
+        ws = connect(url, additional_headers={"Authorization": f"Bearer {reader.keys[Role.VIEWER]}"})
+        start = receive(ws, "hello")["seq"]
+        sent = time.monotonic()
+        context(writer.app).log.append("node", {"node_id": "shard-on-a"})
+        message = receive(ws, "node", timeout_s=5)
+        assert message["seq"] == start + 1 and message["data"]["node_id"] == "shard-on-a"
+        assert time.monotonic() - sent < 2
+        ws.close()
+    finally:
+        server.stop()
+        stores[0].clear()

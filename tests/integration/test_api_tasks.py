@@ -59,7 +59,7 @@ def submit(api: Api, body: dict[str, Any]) -> Any:
 
 
 def task(api: Api, task_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = api.client.get(f"/api/tasks/{task_id}", headers=api.headers(Role.VIEWER)).json
+    body: dict[str, Any] = api.client.get(f"/api/tasks/{task_id}", headers=api.headers(Role.OPERATOR)).json
     return body
 
 

@@ -24,6 +24,13 @@ def test_pipeline_bench_on_the_memory_bus() -> None:
     assert progress[-1] == 30
 
 
+def test_pipeline_bench_reports_the_full_recompute_baseline_of_the_same_run() -> None:
+    result = run_pipeline_bench(load_settings(bus="memory"), n=30, baseline=True)
+    check_figures(result, "memory")
+    assert isinstance(result["baseline_events_per_s"], float) and result["baseline_events_per_s"] > 0
+    assert result["speedup_over_baseline"] == round(result["events_per_s"] / result["baseline_events_per_s"], 2)
+
+
 @pytest.mark.emulator
 def test_pipeline_bench_on_the_pubsub_emulator(pubsub_emulator: PubSubEmulator) -> None:
     os.environ.update(pubsub_emulator.env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -153,3 +154,47 @@ def test_subscribing_as_an_unknown_consumer_names_the_consumers(bus: Bus) -> Non
 
 def test_a_working_bus_answers_ping(bus: Bus) -> None:
     assert bus.ping() is True
+
+
+def report_event(n: int) -> Envelope[Any]:
+    from qcl.analysis.report import AnalysisReport
+
+    report = AnalysisReport.model_validate(
+        {
+            "observed_at": "2025-11-12T09:00:00Z",
+            "health_score": n,
+            "status": "critical",
+            "metrics": None,
+            "findings": [],
+            "window_observations": 1,
+        }
+    )
+    return NETWORK_ANALYSIS.event(report, source="//tests")
+
+
+def test_an_ordered_topic_is_handled_in_publish_order_in_batches(bus: Bus) -> None:
+    seen: list[int] = []
+    bus.subscribe(NETWORK_ANALYSIS, "api", lambda event: seen.append(event.data.health_score))
+    for published in [bus.publish_nowait(NETWORK_ANALYSIS, report_event(n), ordering_key="net") for n in range(60)]:
+        published.result(timeout=30)
+    assert wait_for(lambda: len(seen) == 60)
+    assert seen == list(range(60))
+
+
+def test_an_event_whose_output_fails_to_publish_is_redelivered(bus: Bus) -> None:
+    attempts: list[int] = []
+
+    def handler(event: Envelope[Any]) -> Future[str]:
+        attempts.append(event.data.health_score)
+        output: Future[str] = Future()
+        if len(attempts) == 1:
+            output.set_exception(ConnectionError("bus unreachable"))
+        else:
+            output.set_result("published")
+        return output
+
+    bus.subscribe(NETWORK_ANALYSIS, "api", handler)
+    bus.publish(NETWORK_ANALYSIS, report_event(7), ordering_key="net")
+    assert wait_for(lambda: attempts == [7, 7])
+    assert not wait_for(lambda: len(attempts) > 2, timeout_s=1.0)
+    assert bus.drain_dead_letters(NETWORK_ANALYSIS, timeout_s=1) == []

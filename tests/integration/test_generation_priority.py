@@ -15,6 +15,9 @@ from qcl.model.errors import ModelBusyError
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import GenerationParams, GenerationResult, GenerationService
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("generation_priority")
+
 # Ends only when cancelled or at its token limit: long enough to still run while the test acts (tiny context 2048).
 ENDLESS = GenerationParams(max_new_tokens=1900, ban_eos=True, priority="background")
 SHORT = GenerationParams(max_new_tokens=6, ban_eos=True)

@@ -22,6 +22,9 @@ from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import GenerationParams, GenerationResult, GenerationService, load_service
 from qcl.model.steps import greedy_tokens
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("generation_service")
+
 PROMPTS = [
     "What is the health of the network?",
     "Summarise tick 17,500,000 of epoch 160 in one sentence, please, with the share of empty ticks.",

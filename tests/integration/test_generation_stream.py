@@ -11,6 +11,9 @@ from qcl.model.errors import ContextLengthError, GenerationCancelledError
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import GenerationParams, GenerationService, RawPrompt
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("generation_stream")
+
 LONG = GenerationParams(max_new_tokens=1500, ban_eos=True)  # seconds of decoding on the tiny model
 
 

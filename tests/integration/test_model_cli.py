@@ -22,6 +22,10 @@ BENCH_FIGURES = {
     "size_mb_fp32",
     "size_mb_int8",
     "int8_agreement",
+    "tokens_per_s_llamacpp_runtime",
+    "tokens_per_s_llamacpp",
+    "ratio_llamacpp_runtime_vs_llamacpp",
+    "llamacpp_agreement",
 }
 
 
@@ -51,6 +55,8 @@ def test_bench_model_prints_every_figure_as_json(tmp_path: Path, monkeypatch: py
     figures = json.loads(result.stdout[result.stdout.index("{") :])
     assert figures.keys() >= BENCH_FIGURES
     assert 0 <= figures["int8_agreement"] <= 1
+    assert figures["llamacpp"].startswith("not measured: the llama.cpp runtime runs GGUF models only")
+    assert figures["tokens_per_s_llamacpp"] is None
     assert figures["target_model"]["expected_size_mb_int8"] == 1777
 
 

@@ -19,7 +19,8 @@ from qcl.model.registry import MODELS
 from qcl.model.service import GenerationParams, GenerationResult, GenerationService
 from qcl.model.steps import greedy_tokens
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("model_smollm2")]
 
 MODEL = "smollm2-135m-instruct"
 QUESTION = "Summarise: tick 17,500,000, epoch 160, 12 % empty ticks, price -3.2 % in 24 h."

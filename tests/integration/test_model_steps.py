@@ -26,6 +26,9 @@ from qcl.model.steps import (
     suppress,
 )
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = pytest.mark.xdist_group("model_steps")
+
 TINY = ["tiny-random-llama", "tiny-random-qwen2"]
 PROMPT = [{"role": "user", "content": "What is the health of the Qubic network at tick 17,500,000?"}]
 

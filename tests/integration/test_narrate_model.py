@@ -27,7 +27,8 @@ from qcl.narrate.questions import QuestionMatcher
 from qcl.narrate.service import Composition, Narrator
 from qcl.narrate.templates import narrative
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped model loads once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("narrate_model")]
 
 MODEL = "smollm2-135m-instruct"
 FALLBACK_CODES = ("ungrounded", "truncated", "deadline", "model_busy", "echo")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Literal
@@ -18,9 +17,7 @@ from qcl.narrate.service import Narrator
 from qcl.pipeline.analyzer import LATEST_KEY
 from qcl.pipeline.narrator import (
     LAST_NARRATED_KEY,
-    NARRATIVE_KEY,
     RECENT_KEY,
-    REQUEST_KEY,
     NarrationPolicy,
     NarratorService,
 )
@@ -78,7 +75,7 @@ def test_a_report_is_narrated_once_per_language_and_kept_in_the_store(
     assert all(i.data.report_observed_at == stall_report().observed_at for i in insights)
     recent = [Envelope[AIInsight].model_validate_json(raw) for raw in store.list_range(RECENT_KEY, 10)]
     assert recent == list(reversed(insights))  # as published: the API shows each insight with its event id and time
-    assert AIInsight.model_validate_json(store.get(NARRATIVE_KEY.format(language="en")) or "") == insights[1].data
+    assert store.get("insights:narrative:en") is None  # the recent list is the one copy kept
 
 
 def test_a_redelivered_report_publishes_nothing_new(
@@ -147,7 +144,8 @@ def test_a_question_is_answered_from_the_latest_report_under_its_request_id(
     answer = insights[0].data
     assert (answer.request_id, answer.kind, answer.language) == ("q-1", "answer", "zh-TW")
     assert "tick_stall" in answer.sources
-    assert AIInsight.model_validate_json(store.get(REQUEST_KEY.format(request_id="q-1")) or "") == answer
+    assert wait_for(lambda: store.list_range(RECENT_KEY, 1) != [])  # kept in the recent list after publishing
+    assert Envelope[AIInsight].model_validate_json(store.list_range(RECENT_KEY, 1)[0]).data == answer
     assert insights[0].subject == "request/q-1"
 
 
@@ -180,7 +178,8 @@ def test_a_narration_job_narrates_the_latest_report(
     assert wait_for(lambda: len(insights) == 1)
     narrative = insights[0].data
     assert narrative.request_id == "n-2" and narrative.text.startswith("截至 ")
-    assert json.loads(store.get(REQUEST_KEY.format(request_id="n-2")) or "{}")["request_id"] == "n-2"
+    assert wait_for(lambda: store.list_range(RECENT_KEY, 1) != [])  # kept in the recent list after publishing
+    assert Envelope[AIInsight].model_validate_json(store.list_range(RECENT_KEY, 1)[0]).data.request_id == "n-2"
 
 
 def test_closing_the_service_stops_the_model_but_not_the_bus(bus: Bus, store: Store) -> None:

@@ -19,7 +19,7 @@ from qcl.oracle.errors import CommitteeError
 from qcl.oracle.jobs import Blobs
 from qcl.oracle.service import OracleCommittee
 from qcl.oracle.setup import install_env_keys, open_committee
-from qcl.oracle.simjobs import sim_input
+from qcl.oracle.sim.jobs import sim_input
 from qcl.store.memory import MemoryStore
 from tests.backends import wait_for
 

@@ -24,7 +24,7 @@ from qcl.oracle.committee import Committee
 from qcl.oracle.jobs import Blobs, make_request
 from qcl.oracle.messages import CLIENT, Message, MsgType, from_wire, to_wire
 from qcl.oracle.setup import init_committee, open_committee
-from qcl.oracle.simjobs import sim_input
+from qcl.oracle.sim.jobs import sim_input
 from qcl.store.redis import RedisStore
 from tests.backends import unique
 
@@ -51,9 +51,14 @@ class Cluster:
         self.client.bind(("127.0.0.1", 0))
         self.reply_to = f"127.0.0.1:{self.client.getsockname()[1]}"
 
+    def member_folder(self, index: int) -> Path:
+        """The --dir member `index` runs from (here the shared folder; test_oracle_members gives each its own)."""
+        return self.folder
+
     def start(self, index: int) -> str:
         log = self.folder / f"node-{index}.log"
-        command = [QCL, "oracle", "node", "--index", str(index), "--dir", str(self.folder), "--transport", "loopback"]
+        folder = str(self.member_folder(index))
+        command = [QCL, "oracle", "node", "--index", str(index), "--dir", folder, "--transport", "loopback"]
         before = log.stat().st_size if log.exists() else 0
         with log.open("ab") as sink:
             self.processes[index] = subprocess.Popen(command, env=self.env, stdout=sink, stderr=sink)

@@ -24,8 +24,9 @@ from qcl.oracle.attestation import verify_attestation
 from qcl.oracle.committee import load_committee
 from qcl.oracle.jobs import make_request
 from qcl.oracle.scheduler import submit_job
-from qcl.oracle.service import COMMITTEE_KEY, CommitteeState, OracleCommittee
-from qcl.oracle.simjobs import sim_input
+from qcl.oracle.service import COMMITTEE_KEY, OracleCommittee
+from qcl.oracle.sim.jobs import sim_input
+from qcl.oracle.status import CommitteeState
 from qcl.pipeline.analyzer import Analyzer
 from qcl.qubic.capture import parse_line
 from qcl.qubic.synth import sample_lines

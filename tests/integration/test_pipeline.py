@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from qcl.analysis import analyze_window
 from qcl.analysis.report import AnalysisReport
 from qcl.bus.base import Bus
 from qcl.events import NETWORK_ANALYSIS, QUBIC_TICKS, Envelope
@@ -56,7 +57,6 @@ def test_each_ingested_observation_yields_one_analysis_report(
     assert newest.window_observations == 12
     assert newest.metrics is not None and newest.metrics.tick == observations[-1].tick.tick
     assert newest.health_score == 100
-    # The analyzer publishes, then stores the latest report: the subscriber may hear of it first.
     assert wait_for(lambda: (latest := store.get(LATEST_KEY)) is not None and latest == newest.model_dump_json())
     assert len(store.list_range(HISTORY_KEY, 100)) == 12
 
@@ -183,3 +183,36 @@ def test_the_local_stack_replays_a_capture_through_the_pipeline_and_stops(tmp_pa
         assert wait_for(lambda: len(stack.store.list_range(HISTORY_KEY, 100)) == 15)
     finally:
         stack.stop()
+
+
+def test_a_subscriber_woken_by_a_report_finds_it_stored_as_the_latest(
+    bus: Bus, store: Store, analyzer: Analyzer
+) -> None:
+    found: list[bool] = []
+    bus.subscribe(NETWORK_ANALYSIS, "api", lambda e: found.append(store.get(LATEST_KEY) == e.data.model_dump_json()))
+    ingestor = Ingestor(bus, store)
+    for done, observation in enumerate(calm_observations(5), start=1):
+        ingestor.ingest(observation)
+        assert wait_for(lambda done=done: len(found) == done)  # one at a time: no later report overwrites it
+    assert found == [True] * 5
+
+
+def stored_window(store: Store) -> list[Observation]:
+    return [Observation.model_validate_json(line) for line in store.window_range(WINDOW_KEY)]
+
+
+def test_reports_equal_the_whole_stored_window_analysed_also_for_late_and_foreign_changes(
+    bus: Bus, store: Store
+) -> None:
+    first, second, third, fourth, fifth = calm_observations(5)
+    analyzer, other = Analyzer(bus, store, window_s=3600), Analyzer(bus, store, window_s=3600)
+    for observation in (first, third, fourth):
+        report = analyzer.analyze(observation, f"e{observation.tick.tick}")
+        assert report == analyze_window(stored_window(store), observation_event_id=f"e{observation.tick.tick}")
+    late = analyzer.analyze(second, "late")  # held back by retries: it takes its place in the window
+    assert [o.tick.tick for o in stored_window(store)] == [o.tick.tick for o in (first, second, third, fourth)]
+    assert late == analyze_window(stored_window(store), observation_event_id="late")
+    other.analyze(fifth, "other")  # another instance changed the window: the first one reloads it
+    sixth = with_time(with_tick(fifth, tick=fifth.tick.tick + 30), fifth.observed_at + timedelta(seconds=30))
+    assert analyzer.analyze(sixth, "six") == analyze_window(stored_window(store), observation_event_id="six")
+    assert stored_window(store)[-2:] == [fifth, sixth]

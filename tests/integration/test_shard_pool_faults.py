@@ -29,7 +29,8 @@ from qcl.shard.sessions import Sampling
 from qcl.store.memory import MemoryStore
 from tests.backends import wait_for
 
-pytestmark = pytest.mark.slow
+# Stage-process pools run one at a time, on one worker (pytest-xdist --dist loadgroup): each is several model processes.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-pools")]
 
 MODEL = "tiny-random-qwen2"
 QUESTION = "How healthy is the Qubic network at tick 17,500,000?"
@@ -165,6 +166,10 @@ def test_a_long_session_replays_its_older_steps_in_spans_and_keeps_its_tokens(
     _all_serving(local)
     sharded = _model(settings, local, recovery_timeout_s=0.01)
     params = GenerationParams(max_new_tokens=100, ban_eos=True)
+    # The replay budget is counted in the range's time per frame, which its nodes report with their heartbeats:
+    # decode once and wait for that report (on a loaded machine it came after the failover, and nothing was merged).
+    sharded.generate(QUESTION, PARAMS)
+    assert wait_for(lambda: bool(sharded.pool.membership.refresh()) and sharded.pool.ms_per_frame(range(1, 2)))
     killed: list[str] = []
     sharded.pool.on_send = _hook(local, killed, stage=1, step=95)
     try:
@@ -244,7 +249,11 @@ def test_a_registry_entry_for_a_node_that_no_longer_exists_is_routed_around(
 def test_when_every_replica_of_a_range_is_gone_a_live_node_loads_it(
     model: ShardedModel, local: LocalPool, reference: GenerationService
 ) -> None:
-    holders = [p.node_id for p in local.processes if p.layers == range(1, 2)]
+    # Every holder of 1:2, also a node that adopted it in an earlier test and still serves it (stopping one that
+    # serves 0:1 as well leaves 0:1 its other replica; a restart brings it back with its own range only).
+    assert wait_for(lambda: len(model.pool.membership.records()) >= len(local.processes), timeout_s=30)
+    adopters = {r.node_id for r in model.pool.membership.records() if r.serves(range(1, 2))}
+    holders = sorted(adopters | {p.node_id for p in local.processes if p.layers == range(1, 2)})
     for node_id in holders:
         local.stop_stage(node_id)
     try:
@@ -260,7 +269,11 @@ def test_when_every_replica_of_a_range_is_gone_a_live_node_loads_it(
 def test_a_range_no_node_can_serve_in_time_is_a_clear_error(settings: Settings, local: LocalPool) -> None:
     _all_serving(local)
     sharded = _model(settings, local, adopt=False, recovery_timeout_s=1.0)
-    holders = [p.node_id for p in local.processes if p.layers == range(1, 2)]
+    # Every holder of 1:2, also a node that adopted it in an earlier test and still serves it (stopping one that
+    # serves 0:1 as well leaves 0:1 its other replica; a restart brings it back with its own range only).
+    assert wait_for(lambda: len(sharded.pool.membership.records()) >= len(local.processes), timeout_s=30)
+    adopters = {r.node_id for r in sharded.pool.membership.records() if r.serves(range(1, 2))}
+    holders = sorted(adopters | {p.node_id for p in local.processes if p.layers == range(1, 2)})
     for node_id in holders:
         local.stop_stage(node_id)
     try:
@@ -314,6 +327,22 @@ def test_a_local_sharded_model_starts_its_stages_and_stops_them_when_closed(
         model.close()
     assert model.local_pool is not None
     assert all(p.process is not None and p.process.poll() is not None for p in model.local_pool.processes)
+
+
+def test_a_stage_stopped_while_it_awaits_its_restart_stays_stopped(local: LocalPool) -> None:
+    _all_serving(local)
+    stage = local.processes[3]
+    killed = stage.process
+    assert killed is not None
+    try:
+        local.kill(stage.node_id)
+        killed.wait(timeout=10)
+        time.sleep(0.3)  # the supervisor has seen the exit and waits RESTART_DELAY_S before it restarts the stage
+        local.stop_stage(stage.node_id)
+        time.sleep(1.0)
+        assert stage.process is killed, "the supervisor restarted a stage stopped for good"
+    finally:
+        local.start_stage(stage.node_id)
 
 
 def test_a_pool_stopped_while_a_stage_awaits_its_restart_leaves_no_process_behind(settings: Settings) -> None:

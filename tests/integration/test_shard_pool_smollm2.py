@@ -25,7 +25,8 @@ from qcl.shard.sessions import Sampling
 from qcl.store.memory import MemoryStore
 from tests.backends import wait_for
 
-pytestmark = pytest.mark.slow
+# Stage-process pools run one at a time, on one worker (pytest-xdist --dist loadgroup): each is several model processes.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-pools")]
 
 MODEL = "smollm2-135m-instruct"
 QUESTION = "Summarise: tick 17,500,000, epoch 160, 12 % empty ticks, price -3.2 % in 24 h."

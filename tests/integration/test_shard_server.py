@@ -30,13 +30,16 @@ from qcl.shard.sessions import Sampling
 from qcl.shard.wire import FLAG_SPAN, SERVICE, as_replay, decode, encode, hidden_frame, ids_frame, span_frame, to_tensor
 from qcl.store.memory import MemoryStore
 
+# One worker runs this module (pytest-xdist --dist loadgroup), so its module-scoped servers start once.
+pytestmark = pytest.mark.xdist_group("shard_server")
+
 MODEL = "tiny-random-qwen2"
 PROMPT = [5, 9, 40, 41, 42]
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(model_cache_dir=tmp_path_factory.mktemp("models"))
+    return load_settings(model_cache_dir=tmp_path_factory.mktemp("models"), shard_tls=False)  # plaintext servers
 
 
 def _serve(settings: Settings, layers: range, **options: object) -> ShardServer:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from qcl.store.base import Store
+from qcl.store.base import Entry, Store
 
 
 def test_get_returns_what_put_stored(store: Store) -> None:
@@ -71,6 +71,14 @@ def test_list_keeps_the_newest_entries_first(store: Store) -> None:
         store.list_push("insights", f"i{n}", max_len=3)
     assert store.list_range("insights", 10) == ["i4", "i3", "i2"]
     assert store.list_range("insights", 2) == ["i4", "i3"]
+
+
+def test_list_remove_takes_out_every_equal_entry_and_keeps_the_order(store: Store) -> None:
+    for value in ("a", "b", "a", "c"):
+        store.list_push("recent", value, max_len=10)
+    assert store.list_remove("recent", "a") == 2
+    assert store.list_range("recent", 10) == ["c", "b"]
+    assert store.list_remove("recent", "absent") == 0 and store.list_remove("none", "a") == 0
 
 
 def test_empty_window_and_list_read_as_empty(store: Store) -> None:
@@ -236,3 +244,92 @@ def test_concurrent_increments_are_never_lost(store: Store) -> None:
     for thread in threads:
         thread.join()
     assert store.incr("count", 0) == 300.0
+
+
+def test_a_listener_hears_a_notice_on_its_channel_and_no_other(store: Store) -> None:
+    appended, elsewhere = store.listen("appended"), store.listen("elsewhere")
+    try:
+        store.notify("appended")
+        assert appended.wait(5) is True
+        assert elsewhere.wait(0.2) is False
+        assert appended.wait(0.2) is False  # one notice wakes once
+    finally:
+        appended.close()
+        elsewhere.close()
+
+
+def test_a_notice_wakes_a_listener_waiting_on_another_thread(store: Store) -> None:
+    listener = store.listen("appended")
+    heard: list[bool] = []
+    waiting = threading.Thread(target=lambda: heard.append(listener.wait(5)))
+    waiting.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    store.notify("appended")
+    waiting.join()
+    listener.close()
+    assert heard == [True] and time.monotonic() - started < 1
+
+
+def _fill(store: Store) -> None:
+    store.put("plain", "v1")
+    store.put("expiring", "v2", ttl_s=60)
+    store.incr("counter", 2.5)
+    store.list_push("recent", "old", max_len=10)
+    store.list_push("recent", "new", max_len=10)
+    store.window_add("w", 2.0, "b")
+    store.window_add("w", 1.0, "a")
+    store.take_tokens("bucket", capacity=5, refill_per_s=1)
+
+
+def test_scan_reads_every_key_with_its_content_and_time_left(store: Store) -> None:
+    _fill(store)
+    entries = {entry.key: entry for entry in store.scan()}
+    assert set(entries) == {"plain", "expiring", "counter", "recent", "w"}  # the token bucket is left out
+    assert entries["plain"].kind == "value" and entries["plain"].value == "v1" and entries["plain"].ttl_s is None
+    assert entries["expiring"].ttl_s is not None and 55 < entries["expiring"].ttl_s <= 60
+    assert float(str(entries["counter"].value)) == 2.5
+    assert entries["recent"].kind == "list" and entries["recent"].value == ["new", "old"]
+    assert entries["w"].kind == "window" and entries["w"].value == [("a", 1.0), ("b", 2.0)]
+
+
+def test_scan_keeps_only_the_keys_select_accepts(store: Store) -> None:
+    _fill(store)
+    assert sorted(entry.key for entry in store.scan(lambda key: key.startswith("p") or key == "w")) == ["plain", "w"]
+
+
+def test_load_writes_back_what_scan_read(store: Store) -> None:
+    _fill(store)
+    entries = list(store.scan())
+    store.clear()
+    assert store.load(entries) == 5
+    assert store.get("plain") == "v1" and store.list_range("recent", 10) == ["new", "old"]
+    assert store.window_items("w") == [("a", 1.0), ("b", 2.0)]
+    assert store.incr("counter", 1.0) == 3.5  # still a counter
+    time.sleep(0.05)
+    assert store.get("expiring") == "v2"
+
+
+def test_load_gives_values_the_time_they_had_left(store: Store) -> None:
+    store.put("short", "x", ttl_s=1.5)
+    entries = list(store.scan())
+    store.clear()
+    store.load(entries)
+    assert store.get("short") == "x"
+    time.sleep(1.7)
+    assert store.get("short") is None
+
+
+def test_load_replaces_a_key_it_writes_rather_than_adding_to_it(store: Store) -> None:
+    store.list_push("recent", "stale", max_len=10)
+    store.window_add("w", 9.0, "stale")
+    store.load([Entry("recent", "list", ["fresh"]), Entry("w", "window", [("fresh", 1.0)])])
+    assert store.list_range("recent", 10) == ["fresh"]
+    assert store.window_items("w") == [("fresh", 1.0)]
+
+
+def test_load_with_replace_deletes_every_other_key_first(store: Store) -> None:
+    _fill(store)
+    store.load([Entry("only", "value", "kept")], replace=True)
+    assert [entry.key for entry in store.scan()] == ["only"]
+    assert store.get("plain") is None

@@ -50,6 +50,8 @@ def test_deploy_run_list_show_history_and_steps(on_redis: RedisStore) -> None:
     code, out, _ = invoke("deploy", str(EXAMPLES / "epoch_report.yaml"))
     assert out.startswith("unchanged: epoch-report revision 000001-")
     code, out, _ = invoke("show", "epoch-report")
+    assert out.startswith("epoch-report revision 1 (000001-") and "trigger " in out
+    code, out, _ = invoke("show", "epoch-report", "--json")
     shown = json.loads(out)
     assert shown["triggers"][0]["topic"] == "network-analysis"  # from workflows/triggers.json beside the file
 
@@ -63,6 +65,8 @@ def test_deploy_run_list_show_history_and_steps(on_redis: RedisStore) -> None:
     code, out, _ = invoke("history", "epoch-report", "--json")
     assert [r["id"] for r in json.loads(out)] == [record["id"]]
     code, out, _ = invoke("steps", record["id"])
+    assert out.startswith(f"{record['id']} succeeded\n")
+    code, out, _ = invoke("steps", record["id"], "--json")
     steps = json.loads(out)["steps"]
     assert [s["step"] for s in steps if "/" not in s["path"].removeprefix("main/")][:2] == ["init", "analyse"]
 

@@ -132,3 +132,14 @@ def test_an_unparseable_client_address_is_refused_only_when_lists_are_set() -> N
 def test_an_invalid_cidr_in_the_settings_names_the_variable() -> None:
     with pytest.raises(ConfigError, match=r"QCL_IP_DENY: .*'10\.0\.0\.1/8' is not a CIDR network"):
         load_settings(ip_deny="10.0.0.1/8")
+
+
+def test_an_expired_admin_key_file_is_replaced_by_a_new_key(tmp_path: Path) -> None:
+    keys = file_keys(tmp_path)
+    path, created = keys.ensure_admin_key(tmp_path)
+    first = path.read_text().strip()
+    record = keys.verify(first)
+    assert created and record is not None
+    keys.update(record.id, {"expires_at": keys.now()}, updated_by="test")
+    _, created_again = keys.ensure_admin_key(tmp_path)
+    assert created_again and path.read_text().strip() != first

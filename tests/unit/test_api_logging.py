@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qcl.obs.logging import CloudLoggingFormatter, audit, audit_log, bind_request, configure_audit_file, unbind_request
+from qcl.obs.audit import open_audit_trail
+from qcl.obs.logging import CloudLoggingFormatter, audit, bind_request, configure_audit_trail, unbind_request
+from tests.integration.test_api_fixtures import api_settings
 
 
 def record(message: str = "hello") -> logging.LogRecord:
@@ -46,17 +48,13 @@ def test_an_audit_line_says_who_did_what_to_what(caplog: pytest.LogCaptureFixtur
     assert entry["logging.googleapis.com/labels"]["audit"] == "true" and entry["audit"]["target"] == "deadbeef"
 
 
-def test_the_audit_file_keeps_json_lines_and_is_attached_once(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
-    before = list(audit_log.handlers)
+def test_audit_lines_are_chained_into_the_configured_trail(tmp_path: Path) -> None:
+    trail = open_audit_trail(api_settings(tmp_path))
+    configure_audit_trail(trail)
     try:
-        configure_audit_file(path)
-        configure_audit_file(path)
         audit("task.submitted", actor="key:1", target="t-1")
-        lines = path.read_text().splitlines()
-        assert len(audit_log.handlers) == len(before) + 1
-        assert [json.loads(line)["audit"]["action"] for line in lines] == ["task.submitted"]
     finally:
-        for handler in audit_log.handlers[len(before) :]:
-            handler.close()
-        audit_log.handlers[:] = before
+        configure_audit_trail(None)
+    audit("task.submitted", actor="key:2", target="t-2")  # no trail configured: logged only
+    lines = (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
+    assert [(json.loads(line)["seq"], json.loads(line)["actor"]) for line in lines] == [(1, "key:1")]

@@ -9,7 +9,7 @@ import pytest
 from qcl.errors import EventDecodeError, UnknownTopicError
 from qcl.events import AI_REQUESTS, QUBIC_TICKS, TOPICS, AIRequest, registry_table, topic
 
-ARCHITECTURE_TOPICS = {  # ARCHITECTURE.md's table: topic -> (producers, consumers)
+ARCHITECTURE_TOPICS = {  # docs/architecture.md's table: topic -> (producers, consumers)
     "qubic-ticks": ({"ingest"}, {"analyzer"}),
     "network-analysis": ({"analyzer"}, {"narrator", "api", "oracle", "workflows"}),
     "ai-requests": ({"api", "scheduler"}, {"narrator"}),
@@ -17,7 +17,7 @@ ARCHITECTURE_TOPICS = {  # ARCHITECTURE.md's table: topic -> (producers, consume
     "oracle-requests": ({"api", "scheduler"}, {"oracle"}),
     "oracle-results": ({"oracle"}, {"api"}),
     "node-events": ({"shard", "oracle"}, {"api"}),
-    # Beyond ARCHITECTURE.md's table: the committee members' PBFT messages, one subscription per member.
+    # Beyond docs/architecture.md's table: the committee members' PBFT messages, one subscription per member.
     "oracle-protocol": ({"oracle"}, {f"oracle-{i}" for i in range(7)}),
     # Workflows (issue 13): topic triggers read analysis reports; qcl.notify steps publish workflow events.
     "workflow-events": ({"workflows"}, {"api"}),

@@ -17,7 +17,7 @@ from qcl.oracle.canonical import canonical_json, digest_of, sha256_hex
 from qcl.oracle.committee import create_committee, save_committee
 from qcl.oracle.crypto import signed_bytes
 from qcl.oracle.errors import CertificateError
-from qcl.oracle.simnet import sim_keys, simulate
+from qcl.oracle.sim.network import sim_keys, simulate
 
 KEYS, COMMITTEE = sim_keys(4)
 

@@ -1,7 +1,7 @@
 """The adversarial catalogue (reference notes §7), run through the seeded simulated network.
 
 Every simulation asserts agreement, validity, integrity and accountability after every step and liveness at the end
-(qcl.oracle.invariants); the tests below add what each case expects on top. n = 4 (f = 1) by default; key cases
+(qcl.oracle.sim.invariants); the tests below add what each case expects on top. n = 4 (f = 1) by default; key cases
 again with n = 7 (f = 2).
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from qcl.oracle.simjobs import sim_job
-from qcl.oracle.simnet import SimulationReport, simulate
+from qcl.oracle.sim.jobs import sim_job
+from qcl.oracle.sim.network import SimulationReport, simulate
 
 FINDINGS = sim_job("findings")[1]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qcl.oracle.jobs import make_request
 from qcl.oracle.messages import MsgType, sign_message
-from qcl.oracle.simjobs import sim_job
-from qcl.oracle.simnet import sim_keys
+from qcl.oracle.sim.jobs import sim_job
+from qcl.oracle.sim.network import sim_keys
 from qcl.oracle.state import Deliver, ProtocolConfig
 from tests.unit.test_oracle_replica import Net
 

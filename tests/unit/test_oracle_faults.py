@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from qcl.cli import app
 from qcl.oracle.errors import FaultSpecError
-from qcl.oracle.faults import NodeFault, parse_faults
+from qcl.oracle.sim.faults import NodeFault, parse_faults
 
 
 def test_the_issue_example_parses_into_node_and_network_faults() -> None:

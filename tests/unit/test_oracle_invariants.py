@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from qcl.oracle.evidence import Evidence, equivocation
-from qcl.oracle.faults import parse_faults
-from qcl.oracle.invariants import InvariantViolation, Monitor
 from qcl.oracle.messages import MsgType, sign_message
-from qcl.oracle.simjobs import sim_job
-from qcl.oracle.simnet import Simulation, sim_keys
+from qcl.oracle.sim.faults import parse_faults
+from qcl.oracle.sim.invariants import InvariantViolation, Monitor
+from qcl.oracle.sim.jobs import sim_job
+from qcl.oracle.sim.network import Simulation, sim_keys
 
 KEYS, COMMITTEE = sim_keys(4)
 

@@ -9,7 +9,7 @@ from qcl.oracle.canonical import canonical_json, digest_of, sha256_hex
 from qcl.oracle.errors import JobError
 from qcl.oracle.jobs import CODE_VERSION, TASKS, Blobs, Executors, Task, analysis_request, check_request, make_request
 from qcl.oracle.model_job import canonical_answer
-from qcl.oracle.simjobs import sim_input, sim_job
+from qcl.oracle.sim.jobs import sim_input, sim_job
 from qcl.qubic.synth import sample_lines
 from qcl.store.memory import MemoryStore
 

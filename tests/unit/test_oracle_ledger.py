@@ -9,7 +9,7 @@ from qcl.oracle.errors import EvidenceError
 from qcl.oracle.evidence import Evidence, conflict_evidence, conflicting, equivocation, verify_evidence
 from qcl.oracle.ledger import Ledger
 from qcl.oracle.messages import MsgType, sign_message
-from qcl.oracle.simnet import sim_keys, simulate
+from qcl.oracle.sim.network import sim_keys, simulate
 
 KEYS, COMMITTEE = sim_keys(4)
 JOB = "ab" * 32

@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from qcl.oracle.simnet import simulate
+from qcl.oracle.sim.network import simulate
 
 NODE_FAULTS = ["silent", "equivocate", "wrong-result", "lazy-copy", "forge-signature", "replay", "crash-restart"]
 

@@ -19,7 +19,7 @@ from qcl.oracle.proposals import (
     numeric_outcome,
     unresolvable_proven,
 )
-from qcl.oracle.simnet import sim_keys
+from qcl.oracle.sim.network import sim_keys
 
 KEYS, COMMITTEE = sim_keys(4)
 JOB = "ab" * 32

@@ -16,8 +16,8 @@ from qcl.events import OracleRequest, OracleResult
 from qcl.oracle.attestation import verify_attestation
 from qcl.oracle.messages import CLIENT, Message, MsgType, sign_message
 from qcl.oracle.replica import Replica, apply
-from qcl.oracle.simjobs import sim_job
-from qcl.oracle.simnet import sim_keys
+from qcl.oracle.sim.jobs import sim_job
+from qcl.oracle.sim.network import sim_keys
 from qcl.oracle.state import (
     Decide,
     Deliver,

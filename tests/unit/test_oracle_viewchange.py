@@ -7,8 +7,8 @@ from typing import Any
 from qcl.oracle.jobs import make_request
 from qcl.oracle.messages import Message, MsgType, sign_message
 from qcl.oracle.proposals import Proposal, numeric_outcome
-from qcl.oracle.simjobs import sim_job
-from qcl.oracle.simnet import sim_keys
+from qcl.oracle.sim.jobs import sim_job
+from qcl.oracle.sim.network import sim_keys
 from qcl.oracle.state import Deliver
 from qcl.oracle.viewchange import Job, check_new_view
 from tests.unit.test_oracle_replica import Net

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qcl.shard.errors import ShardFullError, UnknownSessionError
+from qcl.shard.errors import SessionOwnerError, ShardFullError, UnknownSessionError
 from qcl.shard.sessions import Sampling, Session, SessionTable
 
 
@@ -106,3 +106,19 @@ def test_a_step_draws_the_same_numbers_every_time_it_is_replayed() -> None:
     again = torch.rand(4, generator=sampling.generator(5))
     other_step = torch.rand(4, generator=sampling.generator(6))
     assert torch.equal(first, again) and not torch.equal(first, other_step)
+
+
+def test_a_session_id_is_bound_to_the_peer_that_opened_it() -> None:
+    table = SessionTable(capacity=2, ttl_s=60)
+    mine = table.open(
+        _sid(1), lambda: Session(_sid(1), None, Sampling(), "fp16", "coordinator/a"), peer="coordinator/a"
+    )
+    with pytest.raises(SessionOwnerError, match="belongs to coordinator/a, not coordinator/b"):
+        table.open(_sid(1), lambda: Session(_sid(1), None, Sampling(), "fp16", "coordinator/b"), peer="coordinator/b")
+    with pytest.raises(SessionOwnerError, match="belongs to coordinator/a, not coordinator/b"):
+        table.get(_sid(1), peer="coordinator/b")
+    assert table.get(_sid(1), peer="coordinator/a") is mine
+    again = table.open(
+        _sid(1), lambda: Session(_sid(1), None, Sampling(), "fp16", "coordinator/a"), peer="coordinator/a"
+    )
+    assert table.get(_sid(1)) is again  # its own peer may reopen it (a newer stream after a transient failure)

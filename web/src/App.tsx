@@ -5,6 +5,7 @@
 import {
   Alert,
   AppBar,
+  Badge,
   Box,
   CssBaseline,
   Drawer,
@@ -15,6 +16,7 @@ import {
   ListItemButton,
   ListItemIcon,
   ListItemText,
+  ListSubheader,
   Toolbar,
   Tooltip,
   Typography,
@@ -23,24 +25,38 @@ import {
 import { ThemeProvider } from '@mui/material/styles';
 import { useEffect, useMemo, useRef, useState, type ComponentType, type ReactNode } from 'react';
 import type { LiveConnection } from './api/live';
-import { focusFromHash, hrefFor, navigate, PAGES, useRoute, type Page } from './lib/route';
-import { shortcutFor, type ShortcutAction } from './lib/shortcuts';
+import type { Translate } from './i18n/translate';
+import { ADMIN_PAGES, focusFromHash, hrefFor, navigate, PAGES, useRoute, type Page } from './lib/route';
+import { pageKey, shortcutFor, type ShortcutAction } from './lib/shortcuts';
 import { REFRESH_EVENT } from './lib/useApi';
+import { Alerts } from './pages/Alerts';
+import { Logs } from './pages/Logs';
 import { Ask, QUESTION_INPUT_ID } from './pages/Ask';
+import { Audit } from './pages/Audit';
+import { ConfigVersions } from './pages/ConfigVersions';
 import { Jobs } from './pages/Jobs';
+import { Keys } from './pages/Keys';
 import { Nodes } from './pages/Nodes';
 import { Oracle } from './pages/Oracle';
 import { Overview } from './pages/Overview';
 import { Settings } from './pages/Settings';
 import { Tasks } from './pages/Tasks';
 import { Workflows } from './pages/Workflows';
+import { useIsAdmin } from './state/admin';
 import { LiveProvider } from './state/live';
+import { SessionProvider, useSession } from './state/session';
 import { SettingsProvider, useSettings } from './state/settings';
+import { AlertsBadge, useAlertCounts, type AlertCounts } from './ui/AlertsBadge';
 import {
+  AlertsIcon,
   AskIcon,
+  AuditIcon,
   DarkModeIcon,
   HelpIcon,
+  HistoryIcon,
   JobsIcon,
+  KeyIcon,
+  LogsIcon,
   LightModeIcon,
   MenuIcon,
   NodesIcon,
@@ -56,6 +72,13 @@ import { SyncIndicator } from './ui/SyncIndicator';
 import { buildTheme } from './ui/theme';
 
 const DRAWER_WIDTH = 220;
+const LOGIN_REFUSALS = ['login_used', 'login_expired', 'login_invalid'] as const;
+
+/** Why the login URL did not sign in, in words: used, expired, unknown, or another failure with its code. */
+function loginMessage(t: Translate, code: string): string {
+  const known = LOGIN_REFUSALS.find((refusal) => refusal === code);
+  return known ? t(`login.${known}`) : t('login.failed', { code });
+}
 
 const PAGE_VIEW: Record<Page, { component: ComponentType; icon: ComponentType }> = {
   overview: { component: Overview, icon: OverviewIcon },
@@ -65,7 +88,12 @@ const PAGE_VIEW: Record<Page, { component: ComponentType; icon: ComponentType }>
   tasks: { component: Tasks, icon: TasksIcon },
   jobs: { component: Jobs, icon: JobsIcon },
   workflows: { component: Workflows, icon: WorkflowsIcon },
+  alerts: { component: Alerts, icon: AlertsIcon },
+  logs: { component: Logs, icon: LogsIcon },
   settings: { component: Settings, icon: SettingsIcon },
+  keys: { component: Keys, icon: KeyIcon },
+  audit: { component: Audit, icon: AuditIcon },
+  versions: { component: ConfigVersions, icon: HistoryIcon },
 };
 
 function ThemeRoot({ children }: { children: ReactNode }) {
@@ -81,8 +109,9 @@ function ThemeRoot({ children }: { children: ReactNode }) {
   );
 }
 
-function Navigation({ page, onNavigate }: { page: Page; onNavigate?: () => void }) {
+function Navigation({ page, alerts, onNavigate }: { page: Page; alerts: AlertCounts | null; onNavigate?: () => void }) {
   const { t } = useSettings();
+  const admin = useIsAdmin() === true;
   return (
     <Box component="nav" aria-label={t('nav.label')}>
       <List>
@@ -102,26 +131,53 @@ function Navigation({ page, onNavigate }: { page: Page; onNavigate?: () => void 
                   <Icon />
                 </ListItemIcon>
                 <ListItemText primary={t(`nav.${name}`)} />
+                {name === 'alerts' && <AlertsBadge counts={alerts} />}
                 <Box component="kbd" aria-hidden sx={{ fontFamily: 'monospace', fontSize: 12, color: 'text.secondary' }}>
-                  {index + 1}
+                  {pageKey(index)}
                 </Box>
               </ListItemButton>
             </ListItem>
           );
         })}
       </List>
+      {admin && (
+        <List subheader={<ListSubheader disableSticky>{t('nav.admin')}</ListSubheader>} data-testid="nav-admin">
+          {ADMIN_PAGES.map((name) => {
+            const Icon = PAGE_VIEW[name].icon;
+            return (
+              <ListItem key={name} disablePadding>
+                <ListItemButton
+                  component="a"
+                  href={hrefFor(name)}
+                  selected={name === page}
+                  aria-current={name === page ? 'page' : undefined}
+                  onClick={onNavigate}
+                  data-testid={`nav-${name}`}
+                >
+                  <ListItemIcon sx={{ minWidth: 40 }}>
+                    <Icon />
+                  </ListItemIcon>
+                  <ListItemText primary={t(`nav.${name}`)} />
+                </ListItemButton>
+              </ListItem>
+            );
+          })}
+        </List>
+      )}
     </Box>
   );
 }
 
 function Shell() {
   const { t, language, setLanguage, theme, setTheme, apiKey } = useSettings();
+  const session = useSession();
   const page = useRoute();
   const wide = useMediaQuery('(min-width:900px)', { noSsr: true });
   const [drawerOpen, setDrawerOpen] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
   const prefersDark = useMediaQuery('(prefers-color-scheme: dark)', { noSsr: true });
   const dark = theme === 'dark' || (theme === 'system' && prefersDark);
+  const alerts = useAlertCounts();
 
   // On navigation, move focus to the new page's heading so screen readers announce it (no full reload happens).
   // Compared with the previous page, not "first render": React's StrictMode runs mount effects twice.
@@ -179,8 +235,15 @@ function Shell() {
       <AppBar position="fixed" color="default" elevation={0} sx={{ zIndex: (muiTheme) => muiTheme.zIndex.drawer + 1, borderBottom: 1, borderColor: 'divider', bgcolor: 'background.paper' }}>
         <Toolbar sx={{ gap: 1, px: { xs: 1, sm: 2 } }}>
           {!wide && (
-            <IconButton edge="start" onClick={() => setDrawerOpen(true)} aria-label={t('nav.open')} data-testid="nav-open">
-              <MenuIcon />
+            <IconButton
+              edge="start"
+              onClick={() => setDrawerOpen(true)}
+              aria-label={alerts?.total ? `${t('nav.open')} · ${t('alerts.badge', { total: alerts.total, page: alerts.page })}` : t('nav.open')}
+              data-testid="nav-open"
+            >
+              <Badge color={alerts?.page ? 'error' : 'warning'} variant="dot" invisible={!alerts?.total}>
+                <MenuIcon />
+              </Badge>
             </IconButton>
           )}
           <Typography variant="h6" component="p" noWrap sx={{ fontWeight: 700, flexShrink: 1, minWidth: 0, display: { xs: 'none', sm: 'block' } }}>
@@ -212,11 +275,11 @@ function Shell() {
       {wide ? (
         <Drawer variant="permanent" sx={{ width: DRAWER_WIDTH, flexShrink: 0, '& .MuiDrawer-paper': { width: DRAWER_WIDTH } }}>
           <Toolbar />
-          <Navigation page={page} />
+          <Navigation page={page} alerts={alerts} />
         </Drawer>
       ) : (
         <Drawer variant="temporary" open={drawerOpen} onClose={() => setDrawerOpen(false)} slotProps={{ paper: { sx: { width: DRAWER_WIDTH } } }}>
-          <Navigation page={page} onNavigate={() => setDrawerOpen(false)} />
+          <Navigation page={page} alerts={alerts} onNavigate={() => setDrawerOpen(false)} />
         </Drawer>
       )}
       <Box component="main" id="main" sx={{ flexGrow: 1, minWidth: 0, p: { xs: 1.5, sm: 3 } }}>
@@ -224,7 +287,12 @@ function Shell() {
         <Typography variant="h5" component="h1" ref={heading} tabIndex={-1} sx={{ mb: 2, fontWeight: 700, outline: 'none' }} data-testid="page-title">
           {t(`nav.${page}`)}
         </Typography>
-        {!apiKey && page !== 'settings' && (
+        {session.loginError && (
+          <Alert severity="error" sx={{ mb: 2 }} data-testid="login-error">
+            {loginMessage(t, session.loginError)}
+          </Alert>
+        )}
+        {!apiKey && session.status === 'signed-out' && page !== 'settings' && (
           <Alert severity="info" sx={{ mb: 2 }} data-testid="no-key">
             {t('app.noKey')} <Link href={hrefFor('settings')}>{t('errors.goToSettings')}</Link>
           </Alert>
@@ -239,11 +307,13 @@ function Shell() {
 export function App({ connection }: { connection?: LiveConnection }) {
   return (
     <SettingsProvider>
-      <ThemeRoot>
-        <LiveProvider connection={connection}>
-          <Shell />
-        </LiveProvider>
-      </ThemeRoot>
+      <SessionProvider>
+        <ThemeRoot>
+          <LiveProvider connection={connection}>
+            <Shell />
+          </LiveProvider>
+        </ThemeRoot>
+      </SessionProvider>
     </SettingsProvider>
   );
 }

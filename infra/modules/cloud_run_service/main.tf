@@ -108,7 +108,7 @@ resource "google_cloud_run_v2_service" "this" {
           secret = volumes.value
           items {
             version = "latest"
-            path    = var.secret_file_name
+            path    = lookup(var.secret_file_names, volumes.key, var.secret_file_name)
           }
         }
       }

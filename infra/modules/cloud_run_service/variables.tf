@@ -47,6 +47,12 @@ variable "secret_file_name" {
   default     = "ca.pem"
 }
 
+variable "secret_file_names" {
+  type        = map(string)
+  description = "Mount directory to the file name its secret appears as, where it is not secret_file_name."
+  default     = {}
+}
+
 variable "cpu" {
   type        = string
   description = "vCPU limit per instance, e.g. \"1\" or \"4\"."
@@ -93,10 +99,10 @@ variable "concurrency" {
 
 variable "timeout_s" {
   type        = number
-  description = "Request timeout in seconds; equal to the ack deadline of the subscriptions that push here."
+  description = "Request timeout in seconds: the ack deadline of the subscriptions that push here (10-600), or up to Cloud Run's 3600 for a service that holds WebSockets."
   validation {
-    condition     = var.timeout_s >= 10 && var.timeout_s <= 600
-    error_message = "timeout_s must be 10-600 s so a push request never outlives its ack deadline."
+    condition     = var.timeout_s >= 10 && var.timeout_s <= 3600
+    error_message = "timeout_s must be 10-3600 s (Cloud Run's limit; a push consumer's is its ack deadline, at most 600)."
   }
 }
 
@@ -117,8 +123,8 @@ variable "vpc_connector" {
 
 variable "health_path" {
   type        = string
-  description = "HTTP path of the startup and liveness probes."
-  default     = "/healthz"
+  description = "HTTP path of the startup and liveness probes (not /healthz: Cloud Run's front end reserves paths ending in z)."
+  default     = "/api/health"
 }
 
 variable "startup_timeout_s" {

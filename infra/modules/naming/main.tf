@@ -3,23 +3,41 @@
 locals {
   # Components that run under their own service account. "push" is the identity Pub/Sub signs push requests with,
   # "deployer" the one Cloud Build runs as. Producers and consumers in the registry must be among these.
-  components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push", "deployer", "workflows"]
+  components = ["ingest", "api", "analyzer", "narrator", "oracle", "shard", "scheduler", "push", "deployer", "workflows", "backup"]
 
-  service_accounts = { for c in local.components : c => "${var.name_prefix}-${c}" }
+  # The oracle committee is no one identity: each member runs as its own service account, in its own Cloud Run
+  # service, reading only its own key secret, so that taking over one member yields one vote, never a quorum.
+  oracle_members = {
+    for i in range(var.oracle_nodes) : "oracle-${i}" => {
+      index      = i
+      service    = "${var.name_prefix}-oracle-${i}"
+      key_secret = "oracle_node_key_${i}" # a key of local.secrets
+    }
+  }
+  # Identities: one per component, except the oracle, which has one per member ("oracle-0" ...).
+  identities       = concat([for c in local.components : c if c != "oracle"], keys(local.oracle_members))
+  service_accounts = { for c in local.identities : c => "${var.name_prefix}-${c}" }
 
   # Cloud Run services and Cloud Functions, named "<prefix>-<component>".
   # The API runs as a Cloud Function (stateless HTTP) and as a Cloud Run service (HTTP + WebSocket + consumer);
   # Cloud Functions 2nd gen are Cloud Run services too, so the two need different names.
   services = merge(
-    { for s in ["analyzer", "narrator", "oracle"] : s => "${var.name_prefix}-${s}" },
+    { for s in ["analyzer", "narrator"] : s => "${var.name_prefix}-${s}" },
     { api = "${var.name_prefix}-api-svc" },
+    { for m, member in local.oracle_members : m => member.service },
   )
   functions = { for f in ["ingest", "api"] : f => "${var.name_prefix}-${f}" }
 
-  # Registry names map to components; committee members ("oracle-0" ... "oracle-6") share their component's identity.
+  # Registry names map to components ("oracle-0" ... "oracle-6" to "oracle"), and to the identities that get their
+  # grants: "oracle" (what every member does) to every member, "oracle-<i>" to member i alone (none past n).
   registry_names     = distinct(flatten([for t in var.registry : concat(t.producers, t.consumers)]))
   component_of       = { for n in local.registry_names : n => replace(n, "/-[0-9]+$/", "") }
   unknown_components = setsubtract(values(local.component_of), local.components)
+  identities_of = {
+    for n in local.registry_names : n => (
+      n == "oracle" ? keys(local.oracle_members) : (local.component_of[n] == "oracle" ? [for m in [n] : m if contains(keys(local.oracle_members), m)] : [n])
+    )
+  }
 
   topics = { for t in var.registry : t.topic => { dead_letter_topic = t.dead_letter_topic, event_type = t.event_type, description = t.description } }
 
@@ -47,17 +65,18 @@ locals {
   # IAM derived from the registry. The scheduler's only job calls ingest over HTTP, so it publishes nothing even
   # where the registry lists it as a producer; a scheduler job that publishes would add its grant here.
   publishers = merge([
-    for t in var.registry : {
-      for p in t.producers : "${t.topic}/${local.component_of[p]}" => { topic = t.topic, component = local.component_of[p] } if p != "scheduler"
-    }
+    for t in var.registry : merge([
+      for p in t.producers : { for i in local.identities_of[p] : "${t.topic}/${i}" => { topic = t.topic, component = i } } if p != "scheduler"
+    ]...)
   ]...)
   # A consumer dead-letters undecodable or exhausted events itself, so it publishes to its topics' dead-letter topics.
   dead_letter_publishers = merge([
     for t in var.registry : {
-      for c in distinct([for c in t.consumers : local.component_of[c]]) : "${t.dead_letter_topic}/${c}" => { topic = t.dead_letter_topic, component = c }
+      for i in distinct(flatten([for c in t.consumers : local.identities_of[c]])) : "${t.dead_letter_topic}/${i}" => { topic = t.dead_letter_topic, component = i }
     }
   ]...)
-  pull_subscribers = { for name, s in local.subscriptions : name => local.component_of[s.consumer] if !s.push }
+  # Subscription to the identities that pull it: several for a subscription the oracle members share.
+  pull_subscribers = { for name, s in local.subscriptions : name => local.identities_of[s.consumer] if !s.push }
 
   # Three pipeline stages over contiguous, half-open layer ranges [first, end), as the library plans them.
   shard_stages = [
@@ -72,6 +91,7 @@ locals {
   secrets = merge(
     {
       api_key_pepper = "${var.name_prefix}-api-key-pepper"
+      backup_key     = "${var.name_prefix}-backup-key"
       redis_url      = "${var.name_prefix}-redis-url"
     },
     { for i in range(var.oracle_nodes) : "oracle_node_key_${i}" => "${var.name_prefix}-oracle-node-key-${i}" },

@@ -1,10 +1,15 @@
 output "service_accounts" {
-  description = "Service account id per component."
+  description = "Service account id per identity: each component, except the oracle, which has one per member (oracle-<i>)."
   value       = local.service_accounts
 }
 
+output "oracle_members" {
+  description = "Oracle committee member (oracle-<i>) to its index, Cloud Run service and key secret (a key of secrets)."
+  value       = local.oracle_members
+}
+
 output "services" {
-  description = "Cloud Run service name per service (analyzer, narrator, oracle, api)."
+  description = "Cloud Run service name per service (analyzer, narrator, api, and oracle-<i> per committee member)."
   value       = local.services
 }
 
@@ -34,7 +39,7 @@ output "hold_subscriptions" {
 }
 
 output "publishers" {
-  description = "Topic publish grants derived from the registry's producers (key \"<topic>/<component>\")."
+  description = "Topic publish grants derived from the registry's producers (key \"<topic>/<identity>\"; every oracle member publishes what the oracle does)."
   value       = local.publishers
 }
 
@@ -44,7 +49,7 @@ output "dead_letter_publishers" {
 }
 
 output "pull_subscribers" {
-  description = "Pull subscription name to the component whose service account reads it."
+  description = "Pull subscription name to the identities whose service accounts read it (every oracle member shares oracle-requests.oracle)."
   value       = local.pull_subscribers
 }
 

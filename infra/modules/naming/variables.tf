@@ -83,11 +83,11 @@ variable "push_consumers" {
   default = {
     analyzer = { "qubic-ticks" = "/" } # containers/analyzer/main.py serves POST /
     narrator = {}
-    oracle   = {}
   }
   validation {
-    condition     = alltrue([for c in keys(var.push_consumers) : contains(["analyzer", "narrator", "oracle"], c)])
-    error_message = "push_consumers may only name the Cloud Run services analyzer, narrator and oracle."
+    # The oracle members pull: they share oracle-requests and network-analysis, and a push reaches one endpoint.
+    condition     = alltrue([for c in keys(var.push_consumers) : contains(["analyzer", "narrator"], c)])
+    error_message = "push_consumers may only name the Cloud Run services analyzer and narrator (oracle members pull)."
   }
   validation {
     condition     = alltrue(flatten([for paths in values(var.push_consumers) : [for p in values(paths) : startswith(p, "/")]]))

@@ -1,11 +1,43 @@
 # The shard pool: three GPU VMs, one per pipeline stage, in a regional managed instance group with a gRPC health
 # check and auto-healing. Each VM's stage and layer range are per-instance metadata that survive re-creation, so
 # auto-healing brings back the same stage under the same name.
+#
+# Transport security (README "Transport security"): stages serve mTLS with a certificate of the project CA that pins
+# their node id (= instance name). Terraform creates the secrets and grants access; the values are added out of band
+# (`qcl pki issue --role shard --node-id <name> --host <name>` then `gcloud secrets versions add`), so no private
+# key ever sits in the Terraform state. The startup script fetches them at every boot.
 
 locals {
   tag      = "${var.name_prefix}-shard"
   g2       = startswith(var.machine_type, "g2-")
   registry = split("/", var.image)[0]
+  # Secrets per stage (its certificate and key) and one trust bundle (the CA, or old + new CA during a rotation).
+  tls_secrets = merge(
+    { ca = "${local.tag}-tls-ca" },
+    { for s in var.stages : "${s.name}/cert" => "${s.name}-tls-cert" },
+    { for s in var.stages : "${s.name}/key" => "${s.name}-tls-key" },
+  )
+}
+
+resource "google_secret_manager_secret" "tls" {
+  for_each  = local.tls_secrets
+  project   = var.project_id
+  secret_id = each.value
+  labels    = var.labels
+
+  replication {
+    auto {}
+  }
+}
+
+# The stages share one service account, so each can read every stage's key: a VM that is compromised can
+# impersonate another stage, not a coordinator (no coordinator key is readable here).
+resource "google_secret_manager_secret_iam_member" "tls_reader" {
+  for_each  = google_secret_manager_secret.tls
+  project   = var.project_id
+  secret_id = each.value.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${var.service_account_email}"
 }
 
 resource "google_compute_instance_template" "shard" {
@@ -62,6 +94,8 @@ resource "google_compute_instance_template" "shard" {
       registry         = local.registry
       model            = var.model
       port             = var.port
+      health_port      = var.health_port
+      tls_ca_secret    = google_secret_manager_secret.tls["ca"].secret_id
       project_id       = var.project_id
       env              = var.env
       redis_url_secret = var.redis_url_secret
@@ -87,9 +121,10 @@ resource "google_compute_health_check" "shard" {
   healthy_threshold   = 2
   unhealthy_threshold = 3
 
-  # The standard grpc.health.v1 service the shard serves next to its data plane.
+  # The standard grpc.health.v1 service, on the shard's plaintext health-only port: the data plane port is mTLS,
+  # and Google's checkers present no client certificate.
   grpc_health_check {
-    port = var.port
+    port = var.health_port
   }
 
   # Health transitions are logged; the node-down log-based metric counts them (modules/monitoring).
@@ -103,7 +138,7 @@ resource "google_compute_region_instance_group_manager" "shard" {
   project                   = var.project_id
   region                    = var.region
   base_instance_name        = local.tag
-  target_size               = 3 # one VM per pipeline stage (ARCHITECTURE.md, "Shard pool")
+  target_size               = 3 # one VM per pipeline stage (docs/architecture.md, "Shard pool")
   distribution_policy_zones = var.zones
 
   version {
@@ -190,12 +225,13 @@ resource "google_compute_firewall" "shard_from_health_checks" {
   project   = var.project_id
   network   = var.network
   direction = "INGRESS"
-  # Google's health checkers (https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges).
+  # Google's health checkers (https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges), to the
+  # health-only port.
   source_ranges = ["35.191.0.0/16", "130.211.0.0/22"]
   target_tags   = [local.tag]
   allow {
     protocol = "tcp"
-    ports    = [tostring(var.port)]
+    ports    = [tostring(var.health_port)]
   }
   log_config {
     metadata = "INCLUDE_ALL_METADATA"

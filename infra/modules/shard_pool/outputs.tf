@@ -12,3 +12,8 @@ output "network_tag" {
   description = "Network tag of the shard VMs."
   value       = local.tag
 }
+
+output "tls_secrets" {
+  description = "Secret Manager secret ids of the stages' mTLS material (ca, <instance>/cert, <instance>/key); values are added out of band."
+  value       = { for k, v in google_secret_manager_secret.tls : k => v.secret_id }
+}

@@ -83,7 +83,13 @@ variable "stages" {
 
 variable "port" {
   type        = number
-  description = "gRPC data plane and health port."
+  description = "gRPC data plane port (mTLS: only holders of a project CA certificate complete the handshake)."
+}
+
+variable "health_port" {
+  type        = number
+  description = "Plaintext port serving grpc.health.v1 alone, for Google's health checkers (they present no client certificate)."
+  default     = 50052
 }
 
 variable "client_source_ranges" {

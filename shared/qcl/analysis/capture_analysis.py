@@ -13,15 +13,13 @@ one per observation.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from qcl.analysis.engine import analyze_samples, check_consistency, invalid_report_for_samples
+from qcl.analysis.engine import RollingAnalysis
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, FindingCode
-from qcl.analysis.timeline import Sample
 from qcl.qubic.capture import InvalidLine
 from qcl.qubic.types import Observation
 
@@ -53,7 +51,7 @@ def analyze_capture(items: Iterable[Observation | InvalidLine], *, window_s: int
     for item in items:
         if isinstance(item, InvalidLine):
             report = run.reject(item.reason, item.observed_at)
-        elif (reason := check_consistency(run.window, item)) is not None:
+        elif (reason := run.rolling.check(item)) is not None:
             report = run.reject(reason, item.observed_at)
         else:
             report = run.accept(item)
@@ -68,9 +66,7 @@ class _Run:
     """The state carried between steps: the rolling window, what was active, what was raised."""
 
     def __init__(self, window_s: int) -> None:
-        self.window_s = window_s
-        self.window: deque[Observation] = deque()
-        self.samples: deque[Sample] = deque()
+        self.rolling = RollingAnalysis(window_s)
         self.active: dict[FindingCode, int] = {}  # code -> severity rank at the previous step
         self.raised: list[Finding] = []
         self.observations = 0
@@ -78,16 +74,11 @@ class _Run:
 
     def accept(self, observation: Observation) -> AnalysisReport:
         self.observations += 1
-        self.window.append(observation)
-        self.samples.append(Sample.of(observation))
-        while self.samples[-1].t - self.samples[0].t > self.window_s:
-            self.window.popleft()
-            self.samples.popleft()
-        return analyze_samples(self.samples)
+        return self.rolling.accept(observation)
 
     def reject(self, reason: str, observed_at: datetime | None) -> AnalysisReport:
         self.invalid += 1
-        return invalid_report_for_samples(reason, observed_at=observed_at, samples=self.samples)
+        return self.rolling.reject(reason, observed_at)
 
     def raise_onsets(self, report: AnalysisReport) -> None:
         active: dict[FindingCode, int] = {}

@@ -4,19 +4,24 @@
     reason = check_consistency(observations, new)    # None, or why `new` cannot follow the window
     report = invalid_report(reason, observed_at=new.observed_at, window=observations)
 
-All functions are pure (invalid_report reads the clock only when it knows no time at all) and deterministic.
+    rolling = RollingAnalysis(window_s=86400)        # the same, one observation at a time: O(1) amortised a step
+    report = rolling.step(new)                       # accepted into the window, or rejected as data_invalid
+
+All functions are pure (invalid_report reads the clock only when it knows no time at all) and deterministic;
+a RollingAnalysis step gives exactly the report analyze_window / invalid_report give for the same window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from qcl.analysis import rules_market, rules_network, rules_quality
 from qcl.analysis.findings import iso
 from qcl.analysis.report import AnalysisReport, Finding, FindingCode, NetworkMetrics
 from qcl.analysis.score import health_score, status_for
-from qcl.analysis.timeline import Sample, Timeline
+from qcl.analysis.timeline import Timeline
+from qcl.analysis.window import Sample, Window
 from qcl.qubic.types import Observation
 
 Rule = Callable[[Timeline], Finding | None]
@@ -56,14 +61,13 @@ def analyze_window(window: Sequence[Observation], *, observation_event_id: str |
                 f"({iso(samples[index].observed_at)}) is not after item {index - 1} "
                 f"({iso(samples[index - 1].observed_at)})"
             )
-    return analyze_samples(samples, observation_event_id=observation_event_id)
+    return analyze_timeline(Timeline(Window(samples)), observation_event_id=observation_event_id)
 
 
-def analyze_samples(samples: Sequence[Sample], *, observation_event_id: str | None = None) -> AnalysisReport:
-    """analyze_window on samples already extracted (analyze_capture keeps them between steps)."""
-    timeline = Timeline(samples)
+def analyze_timeline(timeline: Timeline, *, observation_event_id: str | None = None) -> AnalysisReport:
+    """The report at the timeline's newest sample."""
     findings = [finding for rule in RULES if (finding := rule(timeline)) is not None]
-    return _report(findings, timeline.now.observed_at, _metrics(timeline), len(samples), observation_event_id)
+    return _report(findings, timeline.now.observed_at, _metrics(timeline), len(timeline), observation_event_id)
 
 
 def invalid_report(
@@ -74,23 +78,24 @@ def invalid_report(
     observation_event_id: str | None = None,
 ) -> AnalysisReport:
     """The report for a rejected observation: data_invalid, plus what the last valid observation showed."""
-    samples = [Sample.of(observation) for observation in window]
-    return invalid_report_for_samples(
-        reason, observed_at=observed_at, samples=samples, observation_event_id=observation_event_id
+    timeline = Timeline(Window(Sample.of(observation) for observation in window)) if window else None
+    return rejected_report(
+        reason, observed_at=observed_at, timeline=timeline, observation_event_id=observation_event_id
     )
 
 
-def invalid_report_for_samples(
+def rejected_report(
     reason: str,
     *,
     observed_at: datetime | None,
-    samples: Sequence[Sample],
+    timeline: Timeline | None,
     observation_event_id: str | None = None,
 ) -> AnalysisReport:
-    last = samples[-1] if samples else None
+    """invalid_report on the timeline of the valid window (None when there is none yet)."""
+    last = timeline.now if timeline else None
     at = observed_at or (last.observed_at if last else datetime.now(UTC))
     # The network did not change because one reading was bad: keep the findings of the last valid observation.
-    previous = analyze_samples(samples).findings if samples else []
+    previous = analyze_timeline(timeline).findings if timeline else []
     invalid = Finding(
         code=FindingCode.DATA_INVALID,
         severity="warning",
@@ -103,26 +108,29 @@ def invalid_report_for_samples(
         message_zh=f"觀測資料無效，已略過：{reason}",
         evidence={"reason": reason, "last_valid_observed_at": iso(last.observed_at) if last else None},
     )
-    metrics = _metrics(Timeline(samples)) if samples else None
-    return _report([*previous, invalid], at, metrics, len(samples), observation_event_id)
+    metrics = _metrics(timeline) if timeline else None
+    return _report([*previous, invalid], at, metrics, len(timeline) if timeline else 0, observation_event_id)
 
 
 def check_consistency(window: Sequence[Observation], observation: Observation) -> str | None:
     """Why `observation` cannot follow the (valid, sorted) window, or None if it can."""
+    return check_next(Sample.of(window[-1]) if window else None, observation)
+
+
+def check_next(previous: Sample | None, observation: Observation) -> str | None:
+    """check_consistency given only the window's newest sample (None for an empty window)."""
     tick, stats, archive = observation.tick, observation.stats, observation.last_processed_tick
-    if window:
-        previous = window[-1]
-        before = previous.tick
+    if previous is not None:
         if observation.observed_at <= previous.observed_at:
             return (
                 f"observed_at {iso(observation.observed_at)} is not after the previous observation's "
                 f"{iso(previous.observed_at)} (duplicate or out of order)"
             )
-        if tick.epoch < before.epoch:
-            return f"tick_info.epoch went backwards: {tick.epoch} after {before.epoch}"
-        if tick.epoch == before.epoch and tick.initial_tick == before.initial_tick and tick.tick < before.tick:
+        if tick.epoch < previous.epoch:
+            return f"tick_info.epoch went backwards: {tick.epoch} after {previous.epoch}"
+        if tick.epoch == previous.epoch and tick.initial_tick == previous.initial_tick and tick.tick < previous.tick:
             return (
-                f"tick_info.tick went backwards: {tick.tick} after {before.tick} ({before.tick - tick.tick} "
+                f"tick_info.tick went backwards: {tick.tick} after {previous.tick} ({previous.tick - tick.tick} "
                 f"ticks) in epoch {tick.epoch}, interval from initialTick {tick.initial_tick}"
             )
     if abs(stats.epoch - tick.epoch) > EPOCH_SKEW_LIMIT:
@@ -136,6 +144,46 @@ def check_consistency(window: Sequence[Observation], observation: Observation) -
             f"ahead of the live tick_info.tick {tick.tick} (at most {ARCHIVE_AHEAD_TOLERANCE} expected)"
         )
     return None
+
+
+class RollingAnalysis:
+    """A rolling window of `window_s` seconds analysed one observation at a time, each step O(1) amortised.
+
+    `step` is check, then accept or reject; callers that must do something between the check and the change
+    (the analyzer stores the observation first) call the three themselves.
+    """
+
+    def __init__(self, window_s: float, samples: Iterable[Sample] = ()) -> None:
+        self.window_s = window_s
+        self.window = Window(samples)
+
+    def step(self, observation: Observation, *, observation_event_id: str | None = None) -> AnalysisReport:
+        reason = self.check(observation)
+        if reason is not None:
+            return self.reject(reason, observation.observed_at, observation_event_id=observation_event_id)
+        return self.accept(observation, observation_event_id=observation_event_id)
+
+    def check(self, observation: Observation) -> str | None:
+        return check_next(self.window.last, observation)
+
+    def accept(self, observation: Observation, *, observation_event_id: str | None = None) -> AnalysisReport:
+        """Add a checked observation, drop what fell out of the window, and analyse."""
+        sample = Sample.of(observation)
+        self.window.append(sample)
+        self.window.trim(sample.t - self.window_s)
+        return self.report(observation_event_id=observation_event_id)
+
+    def report(self, *, observation_event_id: str | None = None) -> AnalysisReport:
+        """The report at the newest observation of the (non-empty) window."""
+        return analyze_timeline(Timeline(self.window), observation_event_id=observation_event_id)
+
+    def reject(
+        self, reason: str, observed_at: datetime | None, *, observation_event_id: str | None = None
+    ) -> AnalysisReport:
+        timeline = Timeline(self.window) if len(self.window) else None
+        return rejected_report(
+            reason, observed_at=observed_at, timeline=timeline, observation_event_id=observation_event_id
+        )
 
 
 def _report(

@@ -1,7 +1,7 @@
 """The epoch calendar: when the weekly transition (and its halt) is expected.
 
 Epochs change every Wednesday at 12:00 UTC and the network stops ticking for a couple of minutes up to an hour
-(shared/reference/qubic-rpc.md §4.3); alarms about the halt are suppressed Wednesday 12:00–13:30 UTC (§4.9).
+(docs/reference/qubic-rpc.md §4.3); alarms about the halt are suppressed Wednesday 12:00–13:30 UTC (§4.9).
 """
 
 from __future__ import annotations

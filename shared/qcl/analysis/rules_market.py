@@ -8,7 +8,6 @@ and is refreshed once per epoch (API reload within 24 h); burnedQus = epoch × 1
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from typing import Literal
 
 from qcl.analysis.findings import Evidence, clock, make_finding, minutes, price_text, round_pct
@@ -34,11 +33,12 @@ def _price_move(timeline: Timeline, code: FindingCode) -> Finding | None:
     if now.price_usd <= 0:
         return None
     horizon_start = now.t - PRICE_HORIZON_S
-    first = bisect_left(timeline.times, horizon_start)
-    recent = [(i, timeline.samples[i]) for i in range(first, len(timeline)) if timeline.samples[i].price_usd > 0]
     falling = code is FindingCode.PRICE_CRASH
-    pick = max if falling else min
-    extreme_index, extreme = pick(recent, key=lambda pair: pair[1].price_usd)
+    # A fall is measured from the highest price in the horizon, a rise from the lowest (now's price counts).
+    extreme_index = timeline.price_extreme_since(horizon_start, highest=falling)
+    if extreme_index is None:
+        return None
+    extreme = timeline.samples[extreme_index]
     steps = len(timeline) - 1 - extreme_index
     if steps < 1:
         return None
@@ -181,17 +181,12 @@ def supply_anomaly(timeline: Timeline) -> Finding | None:
 def _mid_epoch_supply_change(timeline: Timeline) -> tuple[int, int, str] | None:
     """(old, new, HH:MM) of the latest supply change inside the current stats epoch within the active period."""
     samples, now = timeline.samples, timeline.now
-    epoch_first = len(samples) - 1
-    while epoch_first > 0 and samples[epoch_first - 1].stats_epoch == now.stats_epoch:
-        epoch_first -= 1
-    index = len(samples) - 1
-    while index > epoch_first and now.t - samples[index].t <= SUPPLY_CHANGE_ACTIVE_S:
-        before, after = samples[index - 1], samples[index]
-        if before.circulating_supply != after.circulating_supply:
-            # A new epoch's supply may reach the stats API up to a day after the change itself.
-            reloaded = epoch_first > 0 and after.t - samples[epoch_first].t <= SUPPLY_RELOAD_S
-            if reloaded:
-                return None
-            return before.circulating_supply, after.circulating_supply, clock(after.t)
-        index -= 1
-    return None
+    epoch_first, index = timeline.stats_epoch_start, timeline.latest_supply_change
+    if index is None or index <= epoch_first or now.t - samples[index].t > SUPPLY_CHANGE_ACTIVE_S:
+        return None
+    before, after = samples[index - 1], samples[index]
+    # A new epoch's supply may reach the stats API up to a day after the change itself.
+    reloaded = epoch_first > 0 and after.t - samples[epoch_first].t <= SUPPLY_RELOAD_S
+    if reloaded:
+        return None
+    return before.circulating_supply, after.circulating_supply, clock(after.t)

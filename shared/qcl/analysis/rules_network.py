@@ -6,8 +6,6 @@ about 1.1 s (late 2025) to 0.3–0.5 s (mid 2026) (qubic-rpc.md §4.2).
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 from qcl.analysis.findings import clock, make_finding, minutes
 from qcl.analysis.report import Finding, FindingCode
 from qcl.analysis.timeline import Timeline
@@ -119,9 +117,8 @@ def tick_rate_low(timeline: Timeline) -> Finding | None:
     reference, epoch_first = timeline.samples[start], timeline.samples[timeline.epoch_start]
     if now.t - epoch_first.t < RATE_MIN_EPOCH_HISTORY_S or now.t - reference.t < RATE_MIN_STRETCH_S:
         return None
-    stretch = timeline.samples[start:]
     # A stretch with a step that did not advance is a stall that ended, not a slow network.
-    if any(b.tick <= a.tick for a, b in pairwise(stretch)):
+    if not timeline.ticks_advanced_since(start):
         return None
     rate = (now.tick - reference.tick) / (now.t - reference.t)
     normal = 1.0 / timeline.seconds_per_tick

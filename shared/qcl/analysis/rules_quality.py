@@ -131,8 +131,7 @@ def tick_quality_drop(timeline: Timeline) -> Finding | None:
     """Epoch tick quality falls within the hour, or sits below the healthy level (info while the epoch is young)."""
     now = timeline.now
     first = timeline.index_at_or_before(now.t - QUALITY_DROP_WINDOW_S)
-    recent = [s for s in timeline.samples[(first or 0) :] if s.stats_epoch == now.stats_epoch]
-    best = max(recent, key=lambda s: s.quality_pct)
+    best = timeline.best_quality_since(first or 0)  # among samples of now's stats epoch
     quality, drop = now.quality_pct, best.quality_pct - now.quality_pct
     checks: list[tuple[Severity, str, float]] = []  # severity, "level" or "drop", the limit crossed
     if quality < QUALITY_CRITICAL_PCT:

@@ -4,10 +4,11 @@
     app = create_app(services)                      # a Flask app: functions/api, containers/api, `qcl up`
     ingest = ApiIngest(services, context(app).broadcaster); ingest.start()    # the `api` consumer
 
-Layout: app.py (the request gate), routing.py + openapi.py (routes that declare role, models, responses; the
-OpenAPI document from them), routes_*.py (the endpoints), keys.py (API keys), access.py (IP lists, rate limits),
-security.py (headers, CORS), state.py (store keys), stream.py (the WebSocket's event log), ingest.py (the
-consumer), server.py (the WSGI server), services.py (what is injected; circuit breakers).
+Layout: app.py (the request gate), context.py (what the views share), routing.py + openapi.py (routes that declare
+role, models, responses; the OpenAPI document from them), routes_*.py (the endpoints), keys.py (API keys),
+sessions.py (the dashboard's login URL and session cookie), runtime_settings.py (settings versions applied live),
+access.py (IP lists, rate limits), security.py (headers, CORS), state.py (store keys), stream.py (the WebSocket's
+event log), ingest.py (the consumer), server.py (the WSGI server), services.py (what is injected; circuit breakers).
 """
 
 from __future__ import annotations
@@ -49,13 +50,20 @@ def build_services(
         model = getattr(narrator, "model", None)
         if callable(getattr(model, "health_check", None)) and callable(getattr(model, "status", None)):
             generation = model
+    from qcl.api.runtime_settings import RuntimeSettings
+    from qcl.api.sessions import Sessions
     from qcl.compute.quotas import open_jobs
+    from qcl.obs.audit import open_audit_trail
+    from qcl.store.ledger import open_ledger
 
     return ApiServices(
         settings=settings,
         store=store,
         jobs=open_jobs(settings, store),
         keys=open_keys(settings, store),
+        audit=open_audit_trail(settings, store),
+        runtime=RuntimeSettings(open_ledger("settings", settings, store), settings),
+        sessions=Sessions(store, login_ttl_s=settings.login_token_ttl_s, session_ttl_s=settings.session_ttl_s),
         bus=bus,
         narrator=narrator,
         generation=generation,

@@ -1,4 +1,5 @@
-"""Who may reach the API at all: the client's address against the allow and deny lists, and rate limits.
+"""Who may reach the API at all: the client's address against the allow and deny lists, and rate limits; and
+whose tasks and jobs a caller may see.
 
 Deny wins over allow; an empty allow list allows every address that is not denied. The client address is the
 socket's peer, or, behind `trusted_proxy_hops` proxies (Cloud Run's front end is one), the address those proxies
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
 
 from qcl.store.base import Store
+from qcl.store.keys import RATE_LIMIT
 
 Network = IPv4Network | IPv6Network
 
@@ -44,4 +47,16 @@ class RateLimit:
 
     def wait_s(self, store: Store, bucket: str) -> float:
         """0.0 when a request may pass now, else the seconds until it may (the request is not counted)."""
-        return store.take_tokens(f"ratelimit:{bucket}", capacity=self.burst, refill_per_s=self.per_s)
+        return store.take_tokens(RATE_LIMIT.key(bucket=bucket), capacity=self.burst, refill_per_s=self.per_s)
+
+
+def sees(caller: Any, owner: str | None) -> bool:
+    """Whether `caller` (a key record or session: `id`, `role`) may see what `owner` (a key id; None: nobody in
+    particular) submitted: its own, and an admin everyone's. Another's answers 404, as if it did not exist."""
+    admin = caller.role == "admin"  # Role.ADMIN (qcl.api.schemas imports this module, so not the other way)
+    return owner is None or caller.id == owner or admin
+
+
+def forget_key_bucket(store: Store, key_id: str) -> None:
+    """Drop a key's rate-limit bucket (an erasure: its name holds the key id); a later request starts a full one."""
+    store.delete(RATE_LIMIT.key(bucket=f"key:{key_id}"))

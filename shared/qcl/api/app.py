@@ -3,12 +3,16 @@
     from qcl.api import build_services, create_app
     app = create_app(build_services(settings, store=store, bus=bus))
 
-1. a request id (the client's X-Request-Id when it is sane, else a new one) and the trace of Google's front end
-   (X-Cloud-Trace-Context) are bound to the request's log lines;
+1. a request id (the client's X-Request-Id when it is sane, else a new one), the trace of Google's front end
+   (X-Cloud-Trace-Context) and the client's network (its address cut to /24 or /48 unless QCL_ANONYMIZE_IP=false)
+   are bound to the request's log lines and audit entries;
 2. the client address against the IP deny and allow lists (403);
 3. CORS preflights are answered here, before any key is asked for;
 4. the per-IP rate limit (429 + Retry-After) and the body size limit (413);
-5. the route's role: no key or a bad one 401, a role too low 403; then the per-key rate limit (429). A WebSocket
+5. the route's role: no key or a bad one 401 (an expired one too), a role too low or a route outside the key's
+   scope (its route tags) 403; then the per-key rate limit (429). Without an Authorization header, the dashboard's
+   session cookie counts (qcl.api.sessions: a change needs its CSRF header too). The rate limits are the runtime
+   settings' current version (qcl.api.runtime_settings). A WebSocket
    upgrade with a refused key is let through to its view, which completes the handshake and closes the socket with
    4401 or 4403 and the reason (browsers never see an HTTP status of a refused upgrade). A bearer that is a JWT is
    a Google ID token, not a key (qcl.api.oidc: deployed Cloud Workflows call with one).
@@ -22,14 +26,15 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qcl.api.access import IpLists, RateLimit
+from qcl.api.access import IpLists
+from qcl.api.context import ApiContext
 from qcl.api.errors import ApiError, error_response, register_error_handlers
+from qcl.api.keys import KeyRecord
 from qcl.api.oidc import IdTokens, looks_like_jwt, not_accepted
 from qcl.api.routing import ApiRoutes, Route
 from qcl.api.security import add_cors_headers, add_security_headers, is_preflight, is_websocket_upgrade
@@ -37,23 +42,12 @@ from qcl.api.services import ApiServices
 from qcl.api.state import ApiState
 from qcl.api.stream import Broadcaster, EventLog
 from qcl.obs import metrics
-from qcl.obs.logging import bind_request, unbind_request
+from qcl.obs.logging import bind_request, configure_audit_trail, unbind_request
+from qcl.privacy.anonymize import client_address
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?")
-
-
-@dataclass
-class ApiContext:
-    """What views share: the services, the state views over the store, and the live stream."""
-
-    services: ApiServices
-    state: ApiState
-    log: EventLog
-    broadcaster: Broadcaster
-    routes: ApiRoutes
-    draining: bool = False
 
 
 def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Flask:
@@ -61,10 +55,15 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
     from qcl.api import (
         routes_admin,
         routes_ai,
+        routes_alerts,
+        routes_auth,
         routes_data,
         routes_jobs,
+        routes_logs,
+        routes_nodes,
         routes_openai,
         routes_ops,
+        routes_privacy,
         routes_tasks,
         routes_workflows,
     )
@@ -87,20 +86,24 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
         routes_tasks,
         routes_jobs,
         routes_admin,
+        routes_privacy,
+        routes_nodes,
+        routes_auth,
         routes_workflows,
+        routes_alerts,
+        routes_logs,
     ):
         module.register(ctx.routes, ctx)
     ctx.routes.register(app)
     app.extensions["qcl"] = ctx
     register_error_handlers(app)
+    configure_audit_trail(services.audit)
     if start_stream:
         ctx.broadcaster.start()
     metrics.BUILD_INFO.info({"version": services.version})
 
     by_endpoint = ctx.routes.by_endpoint()
     ip_lists = IpLists(settings.ip_allow, settings.ip_deny)
-    ip_limit = RateLimit(settings.rate_limit_ip_per_s, settings.rate_limit_ip_burst)
-    key_limit = RateLimit(settings.rate_limit_key_per_s, settings.rate_limit_key_burst)
     id_tokens = IdTokens.from_settings(settings)  # Google ID tokens (deployed workflows), when an audience is set
 
     @app.before_request
@@ -111,7 +114,8 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
         given = request.headers.get("X-Request-Id", "")
         flask.g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         trace, span = _trace(request.headers.get("X-Cloud-Trace-Context", ""), settings.project)
-        flask.g.log_token = bind_request(flask.g.request_id, trace=trace, span_id=span)
+        client_ip = client_address(request.remote_addr, anonymize=settings.anonymize_ip)
+        flask.g.log_token = bind_request(flask.g.request_id, trace=trace, span_id=span, client_ip=client_ip)
 
         refusal = ip_lists.refusal(request.remote_addr)
         if refusal:
@@ -122,7 +126,7 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
         route = by_endpoint.get(request.endpoint or "")
         limited = route is None or route.rate_limited
         if limited:
-            _limit(ip_limit, f"ip:{request.remote_addr}", "ip")
+            _limit("ip", f"ip:{request.remote_addr}")
         if request.content_length is not None and request.content_length > settings.max_request_bytes:
             raise ApiError(413, "payload_too_large", f"the body may be at most {settings.max_request_bytes} bytes")
         if route is not None and route.role is not None:
@@ -134,11 +138,14 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
                 flask.g.ws_refusal = exc  # the view closes the socket with it
                 return None
             if limited:
-                _limit(key_limit, f"key:{flask.g.key.id}", "key")
+                _limit("key", f"key:{flask.g.key.id}")
         return None
 
-    def _limit(limit: RateLimit, bucket: str, scope: str) -> None:
-        wait = services.breakers.call("store", limit.wait_s, services.store, bucket)
+    def _limit(scope: Literal["ip", "key"], bucket: str) -> None:
+        def wait_s() -> float:  # the limit of the settings' current version, then its bucket: one store call
+            return services.runtime.current().values.rate_limit(scope).wait_s(services.store, bucket)
+
+        wait = services.breakers.call("store", wait_s)
         if wait > 0:
             metrics.RATE_LIMITED.labels(scope=scope).inc()
             raise ApiError(429, "rate_limited", f"too many requests for this {scope}; retry later", retry_after_s=wait)
@@ -152,6 +159,9 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
             presented = next((p.removeprefix("bearer.") for p in offered if p.startswith("bearer.")), "")
             scheme = "Bearer" if presented else ""
         challenge = {"WWW-Authenticate": 'Bearer realm="qcl"'}
+        session = None if header or presented else services.sessions.from_cookie(flask.request)
+        if session is not None:
+            return _check_role(route, session)
         if scheme.lower() != "bearer" or not presented.strip():
             metrics.AUTH_FAILURES.labels(reason="missing").inc()
             raise ApiError(
@@ -167,13 +177,37 @@ def create_app(services: ApiServices, *, start_stream: bool = True) -> flask.Fla
         if record is None:
             metrics.AUTH_FAILURES.labels(reason="invalid").inc()
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=challenge)
+        return _check_role(route, record)
+
+    def _check_role(route: Route, record: Any) -> Any:
         assert route.role is not None
+        if isinstance(record, KeyRecord):
+            _check_scope(record, route)
         if record.role.rank < route.role.rank:
             metrics.AUTH_FAILURES.labels(reason="forbidden").inc()
             raise ApiError(
                 403, "forbidden", f"this needs the {route.role.value} role; key {record.id} is {record.role.value}"
             )
         return record
+
+    def _check_scope(record: KeyRecord, route: Route) -> None:
+        """An expired key is refused like a revoked one (401); a route outside the key's tags is forbidden (403)."""
+        if record.expires_at is not None and record.expired(services.keys.now()):
+            metrics.AUTH_FAILURES.labels(reason="expired").inc()
+            raise ApiError(
+                401,
+                "key_expired",
+                f"API key {record.id} expired at {record.expires_at.isoformat()}",
+                headers={"WWW-Authenticate": 'Bearer realm="qcl", error="invalid_token"'},
+            )
+        if not record.reaches(route.tag):
+            metrics.AUTH_FAILURES.labels(reason="out_of_scope").inc()
+            raise ApiError(
+                403,
+                "out_of_scope",
+                f"key {record.id} may reach only routes tagged {', '.join(record.tags or [])}; "
+                f"{route.method} {route.path} is tagged {route.tag}",
+            )
 
     @app.after_request
     def finish(response: flask.Response) -> flask.Response:

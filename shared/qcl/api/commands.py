@@ -1,46 +1,103 @@
-"""`qcl keys create|list|revoke` and `qcl bench api`, registered on the `qcl` app by cli.py.
+"""`qcl keys create|list|revoke` and `qcl audit verify|list`, registered on the `qcl` app by cli.py.
 
 qcl keys create --role operator --name dashboard      # the key on stdout (once), its id on stderr
 qcl keys list --json
 qcl keys revoke 3f9c0a12
-qcl bench api --json
-qcl bench openai --json                             # /v1/chat/completions (openai client) vs the service directly
+qcl --profile prod keys revoke --file ids.txt         # one id a line (`-`: stdin); a result per line
+
+Where: through a deployment's API (POST/GET/DELETE /api/admin/keys, an admin key) when the invocation names one
+(--api, --key/--key-file, QCL_API, QCL_API_KEY or a profile: qcl.remote); otherwise this machine's key store
+(QCL_API_KEYS: the embedded stack's file, or the store with its pepper). The local mode is how the first admin key
+of a store-backed deployment is made, and how an operator gets back in when no admin key is left.
+qcl audit verify                                       # exit 0: the chain holds; 1: the first broken entry
+qcl audit list --action api_key.created --json
 """
 
 from __future__ import annotations
 
 import getpass
-import json
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Protocol
 
 import typer
 
+from qcl import remote
 from qcl.api.schemas import Role
-from qcl.config import load_settings
-from qcl.errors import ConfigError
+from qcl.clitools import Refused, batch_items, fail, print_json, run_batch, settings_or_exit
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: create, list, revoke (only hashes are stored).")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail: verify it, list its entries.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _keys() -> Any:
-    from qcl.api.keys import open_keys
-    from qcl.obs.logging import configure_audit_file
-    from qcl.store import open_store
+class Keys(Protocol):
+    """Key management, wherever the keys live; records are the API's KeyView as JSON (never the hash)."""
 
-    try:
-        settings = load_settings()
-        if settings.api_keys == "file":  # the embedded trail, next to the keys
-            configure_audit_file(settings.state_dir / "audit.jsonl")
-        store = open_store(settings) if settings.api_keys == "store" else None
-        return open_keys(settings, store)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    def create(self, role: Role, name: str) -> dict[str, Any]: ...  # the record and, once, its "key"
+    def list(self) -> list[dict[str, Any]]: ...
+    def revoke(self, key_id: str) -> dict[str, Any]: ...  # raises Refused naming an unknown key
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+class LocalKeys:
+    def __init__(self) -> None:
+        from qcl.api.keys import open_keys
+        from qcl.errors import ConfigError
+        from qcl.obs.audit import open_audit_trail
+        from qcl.obs.logging import configure_audit_trail
+        from qcl.store import open_store
+
+        settings = settings_or_exit()
+        try:
+            store = open_store(settings) if settings.api_keys == "store" else None
+            configure_audit_trail(open_audit_trail(settings, store))  # the trail next to the keys
+            self.service = open_keys(settings, store)
+        except ConfigError as exc:
+            raise fail(str(exc), 2) from None
+        self.actor = f"cli:{getpass.getuser()}"
+
+    def create(self, role: Role, name: str) -> dict[str, Any]:
+        record, key = self.service.create(role, name, created_by=self.actor)
+        return {**record.public(), "key": key}
+
+    def list(self) -> list[dict[str, Any]]:
+        return [record.public() for record in self.service.list()]
+
+    def revoke(self, key_id: str) -> dict[str, Any]:
+        from qcl.api.keys import UnknownKeyError
+
+        try:
+            return self.service.revoke(key_id, revoked_by=self.actor).public()
+        except UnknownKeyError as exc:
+            raise Refused(str(exc)) from None
+
+
+class RemoteKeys:
+    def __init__(self, api: remote.Remote) -> None:
+        self.api = api
+
+    def create(self, role: Role, name: str) -> dict[str, Any]:
+        created: dict[str, Any] = self.api.call("POST", "/api/admin/keys", json={"role": role.value, "name": name})
+        return created
+
+    def list(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.api.call("GET", "/api/admin/keys")["keys"]
+        return listed
+
+    def revoke(self, key_id: str) -> dict[str, Any]:
+        revoked: dict[str, Any] = self.api.item("DELETE", f"/api/admin/keys/{key_id}")
+        return revoked
+
+
+@contextmanager
+def _keys() -> Iterator[Keys]:
+    """The keys this invocation acts on: the API's when it names a deployment, else this machine's (see above)."""
+    if remote.targeted():
+        with remote.client() as api:
+            yield RemoteKeys(api)
+    else:
+        yield LocalKeys()
 
 
 @keys_app.command("create")
@@ -50,20 +107,22 @@ def create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; it is printed once and cannot be shown again."""
-    record, key = _keys().create(role, name, created_by=_actor())
+    with _keys() as keys:
+        created = keys.create(role, name)
     if as_json:
-        typer.echo(json.dumps({**record.public(), "key": key}, ensure_ascii=False, indent=2))
+        print_json(created)
         return
-    typer.echo(f"created {record.role.value} key {record.id} ({record.name}); it is shown once:", err=True)
-    typer.echo(key)
+    typer.echo(f"created {created['role']} key {created['id']} ({created['name']}); it is shown once:", err=True)
+    typer.echo(created["key"])
 
 
 @keys_app.command("list")
 def list_keys(as_json: JsonOpt = False) -> None:
     """Every key: id, role, name, created, revoked."""
-    records = [r.public() for r in _keys().list()]
+    with _keys() as keys:
+        records = keys.list()
     if as_json:
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        print_json(records)
         return
     for r in records:
         revoked = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
@@ -73,96 +132,60 @@ def list_keys(as_json: JsonOpt = False) -> None:
 
 
 @keys_app.command("revoke")
-def revoke(key_id: Annotated[str, typer.Argument(help="the key's id (qcl keys list)")]) -> None:
-    """Revoke a key; requests with it are refused from then on."""
-    from qcl.api.keys import UnknownKeyError
-
-    try:
-        record = _keys().revoke(key_id, revoked_by=_actor())
-    except UnknownKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"revoked {record.role.value} key {record.id} ({record.name})", err=True)
-
-
-def bench_api(
+def revoke(
+    key_ids: Annotated[list[str] | None, typer.Argument(help="key ids (qcl keys list)")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="ids, one a line; - for stdin")] = None,
     as_json: JsonOpt = False,
-    requests: Annotated[int, typer.Option("--requests", help="requests per case and concurrency (bounded)")] = 3000,
-    concurrency: Annotated[str, typer.Option("--concurrency", help="comma-separated client counts")] = "100,1000",
-    max_s: Annotated[float, typer.Option("--max-s", help="time limit per case and concurrency")] = 30.0,
 ) -> None:
-    """Start `qcl up` on loopback and load it: requests/s and latency p50/p95/p99 per endpoint and concurrency."""
-    from qcl.bench.api import run_api_bench
-
-    levels = [int(part) for part in concurrency.split(",") if part.strip()]
-    result = run_api_bench(
-        requests=requests, concurrency=levels, max_s=max_s, progress=lambda line: typer.echo(line, err=True)
-    )
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        return
-    for row in result["results"]:
-        typer.echo(
-            f"{row['case']:<22} c={row['concurrency']:<5} {row['requests_per_s']:>8.1f} req/s  "
-            f"p50 {row['latency_ms_p50']:>8.1f} ms  p95 {row['latency_ms_p95']:>8.1f} ms  "
-            f"p99 {row['latency_ms_p99']:>8.1f} ms  errors {row['errors']}"
+    """Revoke keys; requests with them are refused from then on. Every id is tried; exit 1 names those that
+    failed."""
+    items, unit = batch_items(key_ids, file, "key ids")
+    with _keys() as keys:
+        run_batch(
+            items,
+            keys.revoke,
+            lambda r: f"revoked {r['role']} key {r['id']} ({r['name']})",
+            as_json=as_json,
+            unit=unit,
         )
 
 
-def bench_openai(
-    as_json: JsonOpt = False,
-    model: Annotated[str | None, typer.Option("--model", help="registered model id (default QCL_MODEL)")] = None,
-    tokens: Annotated[int, typer.Option("--tokens", help="max_tokens per request")] = 64,
-    runs: Annotated[int, typer.Option("--runs", help="timed runs per prompt and path")] = 5,
-) -> None:
-    """Time to first token and tokens/s through the OpenAI-compatible endpoint vs the generation service."""
-    from qcl.bench.openai import run_openai_bench
-    from qcl.errors import QclError
+def _trail() -> Any:
+    from qcl.obs.audit import open_audit_trail
+    from qcl.store import open_store
 
-    settings = load_settings()
-    try:
-        result = run_openai_bench(
-            settings,
-            model_id=model or settings.model,
-            new_tokens=tokens,
-            runs=runs,
-            progress=lambda line: typer.echo(line, err=True),
-        )
-    except QclError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    settings = settings_or_exit()
+    return open_audit_trail(settings, open_store(settings) if settings.api_keys == "store" else None)
+
+
+@audit_app.command("verify")
+def verify_audit(as_json: JsonOpt = False) -> None:
+    """Check every entry's hash and link; exit 1 naming the first entry that was edited, deleted or reordered."""
+    verdict = _trail().verify()
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        return
-    for path in ("direct", "endpoint"):
-        row = result[path]
-        typer.echo(f"{path:<9} ttft p50 {row['ttft_ms_p50']:>8.1f} ms  {row['tokens_per_s_p50']:>7.2f} tokens/s")
-    typer.echo(
-        f"ratios    tokens/s {result['tokens_per_s_ratio']}  ttft {result['ttft_ratio']}  (target >= 0.9); "
-        f"ttft overhead {result['ttft_overhead_ms_p50']} ms"
-    )
+        print_json(verdict.__dict__)
+    elif verdict.ok:
+        typer.echo(f"ok: {verdict.entries} entries, the chain holds (newest hash {verdict.head_hash})")
+    else:
+        typer.echo(f"broken at entry {verdict.broken_seq}: {verdict.reason}", err=True)
+    raise typer.Exit(0 if verdict.ok else 1)
 
 
-def bench_oidc(
+@audit_app.command("list")
+def list_audit(
+    actor: Annotated[str | None, typer.Option("--actor", help="only this actor (e.g. key:3f9c0a12)")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="only this action (e.g. api_key.created)")] = None,
     as_json: JsonOpt = False,
-    requests: Annotated[int, typer.Option("--requests", min=10, help="timed calls per figure")] = 2000,
 ) -> None:
-    """What a Google ID token costs per request with a warm certificate cache, against an API key."""
-    from qcl.bench.oidc import run_oidc_bench
-
-    result = run_oidc_bench(requests, progress=lambda line: typer.echo(line, err=True))
+    """The trail's entries, oldest first."""
+    entries = _trail().entries(actor=actor, action=action)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        print_json(entries)
         return
-    for name in ("id_token_verify", "api_key_verify", "request_with_api_key", "request_with_id_token"):
-        row = result[name]
-        typer.echo(f"{name:<22} p50 {row['p50_us']:>9.1f} us  p95 {row['p95_us']:>9.1f} us")
-    overhead, ratio = result["id_token_overhead_us_p50"], result["request_ratio_p50"]
-    typer.echo(f"ID token overhead per request (p50): {overhead} us; ratio {ratio}")
+    for e in entries:
+        typer.echo(f"{e['seq']:>6}  {e['at']}  {e['actor']:<24} {e['action']:<20} {e.get('target') or ''}")
 
 
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
-    bench_app.command("api")(bench_api)
-    bench_app.command("openai")(bench_openai)
-    bench_app.command("oidc")(bench_oidc)
+    app.add_typer(audit_app, name="audit")

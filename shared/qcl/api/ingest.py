@@ -25,7 +25,7 @@ from qcl.api.errors import ApiError
 from qcl.api.services import ApiServices
 from qcl.api.state import ApiState, insight_view
 from qcl.api.stream import Broadcaster, EventLog, StreamKind
-from qcl.bus.base import Subscription
+from qcl.bus.base import Subscription, close_all
 from qcl.events import (
     AI_INSIGHTS,
     NETWORK_ANALYSIS,
@@ -78,8 +78,7 @@ class ApiIngest:
         self._stopping.set()
         if self._follower is not None:
             self._follower.join(timeout=5)
-        for subscription in self._subscriptions:
-            subscription.close()
+        close_all(self._subscriptions)
         self._subscriptions.clear()
 
     def _follow_tasks(self) -> None:
@@ -98,10 +97,8 @@ class ApiIngest:
             if change.state == "queued" or seen in self._streamed:
                 continue  # queued is streamed by the instance that accepted the task
             self._streamed.add(seen)
-            if not self.state.claim_task_stream(change):
-                continue
-            task = self.state.task_as_of(change.task_id, change.state)
-            if task is not None:
+            task = self.state.task_as_of(change.task_id, change.state)  # None: erased meanwhile (leave no claim)
+            if task is not None and self.state.claim_task_stream(change):
                 self._stream("task", task.model_dump(mode="json"))
         if len(self._streamed) > 10_000:
             self._streamed.clear()  # the store's claims still keep each step to one stream entry
@@ -124,6 +121,7 @@ class ApiIngest:
     def on_analysis(self, event: Envelope[AnalysisReport]) -> None:
         metrics.LAST_ANALYSIS.set(self.services.now().timestamp())
         metrics.HEALTH_SCORE.set(event.data.health_score)
+        metrics.record_findings(event.data.findings)
         self._stream("analysis", event.data.model_dump(mode="json"))
 
     def on_insight(self, event: Envelope[AIInsight]) -> None:

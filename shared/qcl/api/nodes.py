@@ -24,7 +24,7 @@ from qcl.api.schemas import (
     StageView,
     TopologyResponse,
 )
-from qcl.oracle.service import CommitteeState, MemberState
+from qcl.oracle.status import CommitteeState, MemberState
 from qcl.shard.registry import KnownNode
 
 NodeState = Literal["up", "down", "left"]

@@ -30,6 +30,7 @@ _STATUS_TEXT = {
     401: "No API key, or one that is unknown or revoked",
     403: "The key's role may not do this, or the client address is refused",
     404: "Not found",
+    409: "Conflicts with the current state; the message says what to do",
     413: "The body is larger than the limit",
     415: "The body is not JSON",
     422: "A field is invalid; `field` names it",

@@ -35,12 +35,12 @@ from qcl.api.schemas import (
 )
 from qcl.events import AIInsight, Language
 from qcl.obs import metrics
-from qcl.pipeline.analyzer import WINDOW_KEY
 from qcl.qubic.capture import parse_line
 from qcl.qubic.types import Observation
+from qcl.store.keys import ANALYZER_WINDOW
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 
 TASK_POLL_S = 0.2  # how often a streamed answer looks at its task on the board
@@ -103,7 +103,11 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
             if window.from_ > window.to:
                 raise ApiError(422, "validation_error", "window.from: must not be after window.to", field="window.from")
             lines = services.breakers.call(
-                "store", services.store.window_range, WINDOW_KEY, window.from_.timestamp(), window.to.timestamp()
+                "store",
+                services.store.window_range,
+                ANALYZER_WINDOW.key(),
+                window.from_.timestamp(),
+                window.to.timestamp(),
             )
             if not lines:
                 raise ApiError(404, "no_observations", "the analyzer holds no observations in that window")

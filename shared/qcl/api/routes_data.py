@@ -23,7 +23,7 @@ from qcl.api.schemas import (
 from qcl.events import OracleResult
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:

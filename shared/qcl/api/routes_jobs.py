@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import flask
 from pydantic import BaseModel, Field
 
+from qcl.api.access import sees
 from qcl.api.errors import ApiError, unavailable
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import ID_PATTERN, Role, _Query
@@ -27,7 +28,7 @@ from qcl.compute.queue import JobQueue, QuotaExceeded
 from qcl.obs.logging import audit
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 
 class JobsAccepted(BaseModel):
@@ -69,8 +70,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
 
     def visible(job_id: str) -> Job:
         job = services.breakers.call("store", queue().get, job_id)
-        key = flask.g.key
-        if job is None or (job.key_id != key.id and key.role != Role.ADMIN):
+        if job is None or not sees(flask.g.key, job.key_id):
             raise ApiError(404, "not_found", f"no job {job_id!r} (jobs are kept for 7 days)")
         return job
 

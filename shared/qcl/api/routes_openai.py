@@ -51,7 +51,7 @@ from qcl.model.errors import ContextLengthError, InvalidGenerationRequestError
 from qcl.model.params import GenerationParams, GenerationResult, RawPrompt
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 log = logging.getLogger(__name__)
 

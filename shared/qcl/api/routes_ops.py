@@ -1,4 +1,4 @@
-"""Operations: /healthz, /readyz, /metrics, the OpenAPI document and docs page, the WebSocket, the dashboard.
+"""Operations: /healthz (and /api/health), /readyz, /metrics, the OpenAPI document and docs, the WebSocket, the UI.
 
 /healthz says the process answers (nothing else is touched, so a slow dependency never gets it restarted);
 /readyz says it can serve: the store answers, the bus is not failing, the model answers a tiny forward pass when a
@@ -7,20 +7,16 @@ model runtime is configured, and the instance is not shutting down.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import flask
 import pybreaker
-from simple_websocket import ConnectionClosed, Server
-from wsproto.events import CloseConnection
 
 from qcl.api.errors import ApiError
+from qcl.api.live import WS_DECISION
 from qcl.api.openapi import build_spec, docs_page
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import CheckResult, HealthResponse, ReadyResponse, Role, StreamQuery
@@ -28,17 +24,13 @@ from qcl.api.security import is_websocket_upgrade
 from qcl.obs import metrics
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 log = logging.getLogger(__name__)
 
-WS_SUBPROTOCOL = "qcl.v1"
-WS_PING_S = 25.0  # keeps idle connections open through proxies; finds dead clients
 # Close codes of a refused key (4000-4999 are the application's, RFC 6455 §7.4.2): HTTP's status plus 4000.
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_FORBIDDEN = 4403
-_CLOSE_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes of UTF-8
-WS_CLOSE_WAIT_S = 2.0  # how long a refused client gets to answer our close frame
 
 
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:
@@ -54,6 +46,18 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         rate_limited=False,
     )
     def healthz() -> HealthResponse:
+        return HealthResponse(status="ok")
+
+    @routes.route(
+        "GET",
+        "/api/health",
+        role=None,
+        tag="ops",
+        summary="The process is alive (/healthz on Cloud Run, whose front end reserves paths ending in z)",
+        responses={200: HealthResponse},
+        rate_limited=False,
+    )
+    def health() -> HealthResponse:
         return HealthResponse(status="ok")
 
     @routes.route(
@@ -132,19 +136,20 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
             raise ApiError(
                 426, "websocket_required", "this URL speaks WebSocket only", headers={"Upgrade": "websocket"}
             )
+        decision: dict[str, Any] | None = flask.request.environ.get(WS_DECISION)
+        if decision is None:  # a WSGI-only host (functions-framework): the stream needs the API server
+            raise ApiError(501, "websocket_unavailable", "WebSockets are served by qcl up and containers/api")
         refusal: ApiError | None = flask.g.pop("ws_refusal", None)
         if refusal is not None:
-            ws = Server.accept(flask.request.environ, subprotocols=[WS_SUBPROTOCOL])
             code = WS_CLOSE_UNAUTHORIZED if refusal.status == 401 else WS_CLOSE_FORBIDDEN
-            _close_cleanly(ws, code, refusal.message)
-            return _after_websocket(ws)
+            decision["refusal"] = (code, refusal.message)
+            return flask.Response(status=204)
         last = query.last_seq
         header = flask.request.headers.get("Last-Event-ID", "")
         if last is None and header.isdigit():
             last = int(header)
-        ws = Server.accept(flask.request.environ, subprotocols=[WS_SUBPROTOCOL], ping_interval=WS_PING_S)
-        _stream_to(ws, ctx, last)
-        return _after_websocket(ws)
+        decision.update(_start_at(ctx, last), caller=flask.g.key)  # the hub sends it only what the key may see
+        return flask.Response(status=204)  # the server opens the WebSocket (qcl.api.live)
 
     @routes.route(
         "GET",
@@ -204,7 +209,8 @@ def _checks(ctx: ApiContext) -> dict[str, CheckResult]:
             detail = "tiny forward pass answered" if model_ok else "tiny forward pass failed"
         except Exception as exc:
             model_ok, detail = False, f"{type(exc).__name__}: {exc}"
-        metrics.MODEL_UP.set(1 if model_ok else 0)
+        model_id = str(getattr(services.generation, "model_id", "unknown"))
+        metrics.MODEL_UP.labels(model=model_id).set(1 if model_ok else 0)
         checks["model"] = CheckResult(ok=model_ok, detail=detail)
     return checks
 
@@ -235,74 +241,17 @@ def _refresh_gauges(ctx: ApiContext) -> None:
         metrics.NODES.labels(role=role, state=state).set(count)
 
 
-def _stream_to(ws: Server, ctx: ApiContext, last: int | None) -> None:
-    """Once accepted, the connection is the WebSocket's: whatever happens ends in a close, never an HTTP answer."""
-    code, reason = 1001, "server shutting down; reconnect with last_seq"
-    metrics.WEBSOCKET_CONNECTIONS.inc()
-    try:
-        head = ctx.log.head()
-        if last is None or last > head:  # new client, or one from before the store was reset: start live
-            if last is not None:
-                resync = {"seq": head, "type": "resync", "data": {"reason": f"sequence {last} is unknown here"}}
-                ws.send(json.dumps(resync))
-            last = head
-        ws.send(json.dumps({"seq": last, "type": "hello", "data": {"head": head}}))
-        while ws.connected and not ctx.broadcaster.stopping:
-            for event in ctx.broadcaster.after(last, timeout_s=1.0):
-                ws.send(json.dumps(event, ensure_ascii=False))
-                last = event["seq"]
-            ws.receive(timeout=0)  # drains client frames (pings are answered by the library)
-    except ConnectionClosed:
-        pass  # the client closed, possibly before our first frame
-    except Exception as exc:  # the store is down, or a bug: the client is told and may reconnect
-        log.exception("websocket: stream failed")
-        code, reason = 1011, f"stream failed ({type(exc).__name__}); reconnect with last_seq"
-    finally:
-        metrics.WEBSOCKET_CONNECTIONS.dec()
-        if ws.connected:
-            _close_cleanly(ws, code, reason)
-        else:  # the client closed (its close frame was answered): end the TCP connection, or it idles as keep-alive
-            _end_connection(ws)
-
-
-def _close_cleanly(ws: Server, code: int, message: str) -> None:
-    """Send a close frame and wait (up to WS_CLOSE_WAIT_S) for the client's: a socket dropped before the closing
-    handshake completes reads as 1006 in browsers, without our code and reason (simple_websocket's `close` drops it
-    at once)."""
-    encoded = message.encode()
-    if len(encoded) > _CLOSE_REASON_BYTES:
-        message = encoded[: _CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
-    ws.sock.send(ws.ws.send(CloseConnection(code, message)))
-    deadline = time.monotonic() + WS_CLOSE_WAIT_S
-    while ws.connected and time.monotonic() < deadline:  # the reader thread sees the client's close frame
-        ws.event.wait(0.05)
-    ws.connected = False
-    _end_connection(ws)
-
-
-def _end_connection(ws: Server) -> None:
-    """After the closing handshake the server closes the TCP connection first (RFC 6455 §7.1.1); otherwise the HTTP
-    server waits on it for a next request and the client for the end of the connection. A client that was quicker
-    leaves nothing to shut down."""
-    with contextlib.suppress(OSError):
-        ws.sock.shutdown(socket.SHUT_RDWR)
-
-
-def _after_websocket(ws: Server) -> flask.Response:
-    """The connection was handed over to the WebSocket: tell the server not to write an HTTP answer on it (an
-    answer written after the frames reaches a browser as garbage on the socket: it drops the connection as 1006 and
-    loses the close code). Werkzeug treats a ConnectionError as a dropped connection and writes nothing; Gunicorn
-    stops at StopIteration."""
-
-    class Handled(flask.Response):
-        def __call__(self, environ: Any, start_response: Any) -> Any:
-            if ws.mode == "gunicorn":
-                raise StopIteration()
-            if ws.mode == "werkzeug":
-                raise ConnectionError("the WebSocket has the connection; no HTTP answer")
-            return super().__call__(environ, start_response)
-
-    return Handled()
+def _start_at(ctx: ApiContext, last: int | None) -> dict[str, Any]:
+    """Where a subscriber starts: after `last`, or live (a new client, or one from before the store was reset)."""
+    head = ctx.log.head()
+    first = []
+    if last is None or last > head:
+        if last is not None:
+            resync = {"seq": head, "type": "resync", "data": {"reason": f"sequence {last} is unknown here"}}
+            first.append(json.dumps(resync))
+        last = head
+    first.append(json.dumps({"seq": last, "type": "hello", "data": {"head": head}}))
+    return {"last": last, "first": first}
 
 
 def _dashboard_file(folder: Path, name: str, fallback: bool = True) -> flask.Response:

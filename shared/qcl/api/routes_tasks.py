@@ -4,6 +4,8 @@
     POST /api/tasks {"kind": "oracle", "task": "analysis.health_score"}   (window: the last hour by default)
     GET  /api/tasks/<id>                                            -> queued | running | done | failed
 
+A key sees only the tasks it submitted (an admin sees all), over GET and on the WebSocket stream alike.
+
 A narration or question goes onto `ai-requests` (the narrator answers on `ai-insights` with the task id as request
 id); an oracle job is filed with qcl.oracle.scheduler (the window's observations pinned by content hash, a sequence
 claimed atomically in the store) onto `oracle-requests`, and its job id is the task id. The task lives on the task
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 
+from qcl.api.access import sees
 from qcl.api.errors import ApiError, unavailable
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import ID_PATTERN, OracleTask, Role, TaskRequest, TaskView
@@ -26,12 +29,12 @@ from qcl.events import AI_REQUESTS, AIRequest, OracleRequest
 from qcl.obs.logging import audit
 from qcl.oracle.jobs import analysis_spec
 from qcl.oracle.scheduler import claim_job, publish_job
-from qcl.pipeline.analyzer import WINDOW_KEY
 from qcl.qubic.types import Observation
+from qcl.store.keys import ANALYZER_WINDOW
 from qcl.tasks import TaskError
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 
 def register(routes: ApiRoutes, ctx: ApiContext) -> None:
@@ -50,7 +53,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
             start = end - services.settings.oracle_window_s
         else:
             start, end = window.from_.timestamp(), window.to.timestamp()
-        lines = services.breakers.call("store", services.store.window_range, WINDOW_KEY, start, end)
+        lines = services.breakers.call("store", services.store.window_range, ANALYZER_WINDOW.key(), start, end)
         if not lines:
             raise ApiError(404, "no_observations", "the analyzer holds no observations in that window")
         blob = ("\n".join(lines) + "\n").encode()
@@ -86,8 +89,10 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         path_params={"task_id": {"type": "string", "pattern": ID_PATTERN}},
     )
     def get_task(task_id: str) -> TaskView:
+        """A key sees its own tasks (their questions are its user's); another key's task answers 404, as one that
+        does not exist; an admin sees all."""
         task = state.task(task_id)
-        if task is None:
+        if task is None or not sees(flask.g.key, task.submitted_by):
             raise ApiError(404, "not_found", f"no task {task_id!r} (tasks are kept for 7 days)")
         return task
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from qcl.analysis.report import AnalysisReport, Finding
+from qcl.api.runtime_settings import SettingsVersion
 from qcl.events import AIInsight, Language, OracleResult
 from qcl.tasks import TaskError as TaskError  # tasks are shown as the task board keeps them
 from qcl.tasks import TaskView as TaskView
@@ -100,9 +101,25 @@ class OracleTask(_Body):
 TaskRequest = Annotated[NarrationTask | QuestionTask | OracleTask, Field(discriminator="kind")]
 
 
+KeyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._@-]+$")]
+# Route tags a key may be limited to (checked against the API's own tags when the key is created or changed).
+KeyTags = Annotated[list[Annotated[str, Field(pattern=r"^[a-z]{1,32}$")]], Field(min_length=1, max_length=32)]
+
+
 class KeyCreateRequest(_Body):
     role: Role
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._@-]+$")
+    name: KeyName
+    expires_at: AwareDatetime | None = None  # refused from then on; must be in the future
+    tags: KeyTags | None = None  # the route tags it may reach (whoami always); none: all its role may
+
+
+class KeyUpdateRequest(_Body):
+    """Only the fields given change; `expires_at` or `tags` given as null lift that limit."""
+
+    role: Role | None = None
+    name: KeyName | None = None
+    expires_at: AwareDatetime | None = None
+    tags: KeyTags | None = None
 
 
 class HistoryQuery(_Query):
@@ -218,10 +235,15 @@ class OracleMemberDetail(BaseModel):
     tombstoned: bool  # equivocated: excluded for good
 
 
+NodeLifecycle = Literal["active", "draining", "drained", "restarting", "removed"]
+
+
 class NodeView(BaseModel):
     node_id: str
     role: Literal["shard", "oracle"]
     state: Literal["up", "down", "left"]
+    # An operator's actions on it (POST /api/admin/nodes/{id}/{action}): draining until its sessions or jobs finish.
+    lifecycle: NodeLifecycle = "active"
     last_event: Literal["joined", "left", "failed", "recovered"]
     last_seen: datetime
     detail: str
@@ -231,6 +253,12 @@ class NodeView(BaseModel):
 
 class NodesResponse(BaseModel):
     nodes: list[NodeView]
+
+
+class NodeActionResult(BaseModel):
+    node_id: str
+    action: Literal["drain", "restart", "remove"]
+    lifecycle: NodeLifecycle  # right after the action: a drain reads "draining" while sessions are still open
 
 
 class TopologyGroup(BaseModel):
@@ -280,6 +308,8 @@ class KeyView(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    tags: list[str] | None = None  # the route tags it may reach; null: every one its role may
 
 
 class KeyCreated(KeyView):
@@ -306,3 +336,80 @@ class CheckResult(BaseModel):
 class ReadyResponse(BaseModel):
     ready: bool
     checks: dict[str, CheckResult]
+
+
+# -- the admin console: login, audit trail, runtime settings ----------------------------------------------------------
+
+
+class LoginRequest(_Body):
+    token: str = Field(min_length=1, max_length=200)  # the `login` parameter of the URL `qcl up` printed
+
+
+class LoginResponse(BaseModel):
+    role: Role
+    session: str  # the session's id as audit lines name it ("session:<8 hex>"), never the cookie
+    expires_at: datetime
+
+
+class LogoutResponse(BaseModel):
+    signed_out: bool  # false: the request carried no session (a key's caller has nothing to end)
+
+
+class AuditQuery(_Query):
+    since: AwareDatetime | None = None
+    actor: str | None = Field(default=None, max_length=200)
+    action: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=500, ge=1, le=10_000)  # the newest this many of the matching entries
+
+
+class AuditEntry(BaseModel):
+    """One link of the chain; an action's details ride along as extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    at: str
+    action: str
+    actor: str
+    target: str | None = None
+    outcome: str
+    prev: str
+    hash: str
+
+
+class AuditResponse(BaseModel):
+    entries: list[AuditEntry]  # oldest first
+
+
+class AuditVerifyResponse(BaseModel):
+    ok: bool
+    entries: int  # entries that hold, from the first
+    broken_seq: int | None  # the first entry that does not
+    reason: str | None
+    head_hash: str | None  # the newest hash: copied elsewhere, it anchors the chain
+
+
+class RuntimeSettingsChange(_Body):
+    values: dict[str, Any] = Field(min_length=1)  # setting -> new value; the others keep theirs
+
+
+class SettingsVersionsResponse(BaseModel):
+    current: int
+    versions: list[SettingsVersion]  # oldest first; version 0 is what the process started with
+
+
+class SettingsDiffQuery(_Query):
+    from_: int = Field(alias="from", ge=0)
+    to: int = Field(ge=0)
+
+
+class SettingChange(BaseModel):
+    setting: str
+    before: Any
+    after: Any
+
+
+class SettingsDiffResponse(BaseModel):
+    from_version: int
+    to_version: int
+    changes: list[SettingChange]

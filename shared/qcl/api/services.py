@@ -21,9 +21,12 @@ import qcl
 from qcl.analysis.report import AnalysisReport
 from qcl.api.errors import ApiError, unavailable
 from qcl.api.keys import KeyService
+from qcl.api.runtime_settings import RuntimeSettings
+from qcl.api.sessions import Sessions
 from qcl.bus.base import Bus
 from qcl.config import Settings
 from qcl.events import AIInsight, Envelope, Language, Topic
+from qcl.obs.audit import AuditTrail
 from qcl.obs.metrics import BREAKER_OPEN
 from qcl.store.base import Store
 
@@ -118,6 +121,9 @@ class ApiServices:
     settings: Settings
     store: Store
     keys: KeyService
+    audit: AuditTrail
+    runtime: RuntimeSettings  # the settings an admin changes while the API runs (rate limits, log level)
+    sessions: Sessions  # dashboard sessions opened by `qcl up`'s one-time login URL
     bus: Bus | None = None
     narrator: Narrator | None = None
     generation: Generation | None = None
@@ -128,6 +134,8 @@ class ApiServices:
     breakers: Breakers = field(default_factory=Breakers)
     source: str = "//qcl/api"  # the `source` of events the API publishes
     workflows: Any = None  # qcl.workflows' WorkflowService; routes_workflows builds one over these services if None
+    nodes: Any = None  # qcl.pipeline.node_control's NodeControl: the stack's node actions (absent: 503)
+    logs: Any = None  # qcl.obs.logindex's LogIndex; routes_logs opens the settings' one (QCL_LOG_DIR) if None
 
     def publish(self, topic: Topic[Any], event: Envelope[Any]) -> None:
         bus = self.bus

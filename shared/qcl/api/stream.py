@@ -6,26 +6,47 @@ reconnects (to any instance) resumes after the last sequence number it saw.
 
 Sequence numbers are claimed with the store's atomic put_if_absent: an appender tries `api:stream:<n>` for the
 next n it believes free, and moves on until a claim succeeds, so numbers are unique and have no holes. Entries
-expire after STREAM_TTL_S; a client resuming from further back is told to resync.
+expire after STREAM_TTL_S; a client resuming from further back is told to resync. Each append notifies the
+store's NOTICE_CHANNEL, on which every instance's Broadcaster waits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import deque
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 from qcl.api.services import ApiServices
+from qcl.store.base import Notices
+from qcl.store.keys import API_STREAM_ENTRY, API_STREAM_HEAD, family_of
 
 StreamKind = Literal["analysis", "insight", "node", "task", "oracle", "workflow"]
 STREAM_TTL_S = 900.0  # a reconnect after a laptop sleep or a deploy comes within minutes
-HEAD_KEY = "api:stream:head"  # a hint: the highest number claimed (may lag behind, never ahead)
+HEAD_KEY = API_STREAM_HEAD.key()  # a hint: the highest number claimed (may lag behind, never ahead)
+NOTICE_CHANNEL = "notice:api-stream-appended"  # the store's notices (a channel, not a key): an event was appended
 _RECENT = 512  # events each instance keeps in memory for its clients
 
 
 def _entry_key(seq: int) -> str:
-    return f"api:stream:{seq}"
+    return API_STREAM_ENTRY.key(seq=seq)
+
+
+class Entry(NamedTuple):
+    """An event as subscribers receive it: encoded once, with whose it is (qcl.api.access.sees decides who gets
+    it; None: everyone's)."""
+
+    seq: int
+    text: str
+    owner: str | None
+
+
+def _entry(event: dict[str, Any]) -> Entry:
+    """A task is its submitter's (its question is their user's); every other kind is for every subscriber."""
+    owner = event["data"].get("submitted_by") if event["type"] == "task" else None
+    return Entry(event["seq"], json.dumps(event, ensure_ascii=False), owner)
 
 
 class EventLog:
@@ -52,7 +73,29 @@ class EventLog:
             seq += 1  # another appender took it
         self._call(self.services.store.put, HEAD_KEY, str(seq))
         self._hint = max(self._hint, seq)
+        self.notify()
         return seq
+
+    def notify(self) -> None:
+        self._call(self.services.store.notify, NOTICE_CHANNEL)
+
+    def listen(self) -> Notices:
+        return self.services.store.listen(NOTICE_CHANNEL)
+
+    def redact(self, ids: set[str]) -> int:
+        """Replace the data of every live entry that names one of `ids` (task ids, a key id) by `{"erased": true}`,
+        in place with its time left (an erasure, qcl.privacy): entries are numbered without holes, so none is
+        deleted. Returns how many were replaced."""
+        replaced = 0
+        for entry in self._call(self.services.store.scan, lambda key: family_of(key) is API_STREAM_ENTRY):
+            text = str(entry.value)
+            if not any(i in text for i in ids):
+                continue
+            event = json.loads(text)
+            event["data"] = {"erased": True}
+            self._call(self.services.store.put, entry.key, json.dumps(event), ttl_s=entry.ttl_s or STREAM_TTL_S)
+            replaced += 1
+        return replaced
 
     def read_after(self, seq: int, limit: int = 256) -> list[dict[str, Any]]:
         """Events numbered seq+1, seq+2, ... as far as they go (at most `limit`)."""
@@ -66,13 +109,19 @@ class EventLog:
 
 
 class Broadcaster:
-    """Follows the log for this instance's WebSocket clients: one poller, however many clients."""
+    """Follows the log for this instance's WebSocket clients: one reader, however many clients.
 
-    def __init__(self, log: EventLog, poll_s: float = 0.2) -> None:
+    The reader sleeps on the store's notices (an append anywhere notifies: Redis pub/sub across instances, an
+    in-process event with the memory store) and reads what is new, so an event reaches clients without polling;
+    a notice lost (pub/sub delivers at most once) is made up by a look every `safety_s`. Listeners (the server's
+    WebSocket hub) are called after each read that found events, and once on stop."""
+
+    def __init__(self, log: EventLog, safety_s: float = 5.0) -> None:
         self.log = log
-        self.poll_s = poll_s
-        self._recent: deque[dict[str, Any]] = deque(maxlen=_RECENT)
-        self._changed = threading.Condition()
+        self.safety_s = safety_s
+        self._recent: deque[Entry] = deque(maxlen=_RECENT)
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self._stopping = threading.Event()
         self._last = 0
         self._thread: threading.Thread | None = None
@@ -86,10 +135,19 @@ class Broadcaster:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def last(self) -> int:
+        return self._last
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the reader's thread; keep it short) when events arrive, and on stop."""
+        self._listeners.append(callback)
+
     def stop(self) -> None:
         self._stopping.set()
-        with self._changed:
-            self._changed.notify_all()
+        self._wake()
+        with contextlib.suppress(Exception):  # wakes the reader; the store being down must not block a shutdown
+            self.log.notify()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -100,28 +158,49 @@ class Broadcaster:
     def _pull(self) -> None:
         try:
             events = self.log.read_after(self._last)
-        except Exception:  # the store is down: clients wait, the poller keeps trying
+        except Exception:  # the store is down: clients wait, the reader keeps trying
             return
-        if events:
-            with self._changed:
-                self._recent.extend(events)
-                self._last = events[-1]["seq"]
-                self._changed.notify_all()
+        with self._lock:  # two pulls at once (reader, poke) read the same events: keep each once
+            fresh = [_entry(e) for e in events if e["seq"] > self._last]
+            if not fresh:
+                return
+            self._recent.extend(fresh)
+            self._last = fresh[-1].seq
+        self._wake()
+
+    def _wake(self) -> None:
+        for callback in self._listeners:
+            callback()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.poll_s):
+        notices = None
+        while not self._stopping.is_set():
+            try:
+                if notices is None:
+                    notices = self.log.listen()
+                notices.wait(self.safety_s)
+            except Exception:  # the store is down: look again in a second
+                notices = None
+                self._stopping.wait(1.0)
             self._pull()
+        if notices is not None:
+            with contextlib.suppress(Exception):
+                notices.close()
 
-    def after(self, seq: int, timeout_s: float) -> list[dict[str, Any]]:
-        """Events after `seq`, waiting up to `timeout_s` for one; a resync event when `seq` is out of reach."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._last > seq or self._stopping.is_set(), timeout=timeout_s)
+    def after(self, seq: int) -> list[Entry] | None:
+        """Events after `seq` from memory, at once; None when memory does not reach back to it
+        (then `from_store` answers, a blocking store read)."""
+        with self._lock:
             if self._last <= seq:
                 return []
-            if self._recent and self._recent[0]["seq"] <= seq + 1:
-                return [e for e in self._recent if e["seq"] > seq]
-        events = self.log.read_after(seq)  # further back than memory: the store may still hold it
-        if events and events[0]["seq"] == seq + 1:
-            return events
-        head = self.log.head()
-        return [{"seq": head, "type": "resync", "data": {"reason": f"events after {seq} have expired"}}]
+            if self._recent and self._recent[0].seq <= seq + 1:
+                return [entry for entry in self._recent if entry.seq > seq]
+        return None
+
+    def from_store(self, seq: int) -> list[Entry]:
+        """Events after `seq` from the store; a resync event when they have expired."""
+        events = self.log.read_after(seq)
+        if not (events and events[0]["seq"] == seq + 1):
+            head = self.log.head()
+            events = [{"seq": head, "type": "resync", "data": {"reason": f"events after {seq} have expired"}}]
+        return [_entry(e) for e in events]

@@ -35,6 +35,7 @@ from qcl.compute.quotas import QuotaBook
 from qcl.compute.worker import WorkerPool
 from qcl.config import Settings
 from qcl.store.base import Store
+from qcl.store.keys import JOBS_ALL
 
 TINY_MODEL = "tiny-random-llama"
 SUBMIT_BATCH = 500
@@ -167,7 +168,7 @@ def interactive_latency(
             waits[label].append((final.started_at - final.created_at) * 1000)
 
     def drain() -> None:
-        for job_id in jobs.store.window_range("jobs:all"):
+        for job_id in jobs.store.window_range(JOBS_ALL.key()):
             jobs.cancel(job_id)
         deadline = time.monotonic() + 60
         while jobs.depth()["running"] and time.monotonic() < deadline:

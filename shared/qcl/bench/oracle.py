@@ -192,7 +192,7 @@ def _model_run(progress: Callable[[str], None]) -> dict[str, Any]:
     from qcl.config import load_settings
     from qcl.model.errors import ModelUnavailableError
     from qcl.oracle.model_job import MODEL_TASK, model_spec, model_task
-    from qcl.oracle.simjobs import sim_input
+    from qcl.oracle.sim.jobs import sim_input
 
     settings = load_settings(model_result_cache=0, model_max_batch=1)
     try:

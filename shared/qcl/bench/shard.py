@@ -187,7 +187,7 @@ def _rounds(
 
 def _stage_compute(pool: ShardPool) -> dict[str, tuple[int, float]]:
     """Each node's (decode frames, decode compute seconds) so far, read from the nodes themselves."""
-    records = [fetch_record(pool.channels.get(r.address), timeout_s=5.0) for r in pool.membership.records()]
+    records = [fetch_record(pool.channels.get(r.address, r.node_id), timeout_s=5.0) for r in pool.membership.records()]
     return {r.node_id: (r.decode_frames, r.decode_compute_s) for r in records}
 
 

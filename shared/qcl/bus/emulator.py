@@ -70,7 +70,7 @@ class PubSubEmulator:
             raise QclError(f"cannot start the Pub/Sub emulator: {self.host_port} is already in use")
         with self.log_path.open("wb") as log_file:
             self._process = subprocess.Popen(
-                [
+                [  # noqa: S607 - the user's gcloud, from PATH on purpose
                     "gcloud",
                     "beta",
                     "emulators",

@@ -10,6 +10,6 @@
 Layout: jobs.py (what is submitted and kept), policy.py (the rules as pure functions: transitions, quotas, fair
 share, backoff), quotas.py (per-key quotas), queue.py (the queue over the store), worker.py (workers, leases,
 cancellation), placement.py (choosing a runtime by measured speed and load), forecast.py (the predictive signal),
-fake.py (a labelled fake runtime for measuring the scheduler), commands.py (`qcl jobs work`, `qcl bench jobs`).
+fake.py (a labelled fake runtime for measuring the scheduler), commands.py (`qcl jobs work`).
 The HTTP routes are qcl.api.routes_jobs.
 """

@@ -48,47 +48,64 @@ from qcl.compute.policy import (
 from qcl.compute.quotas import QuotaBook
 from qcl.model.params import PRIORITIES
 from qcl.store.base import Store
+from qcl.store.keys import (
+    JOB,
+    JOB_CANCEL,
+    JOB_OUTCOME,
+    JOBS_ALL,
+    JOBS_ARRIVED,
+    JOBS_BY_KEY,
+    JOBS_DELAYED,
+    JOBS_FINISHED,
+    JOBS_LEASES,
+    JOBS_ORPHANS,
+    JOBS_READY,
+    JOBS_RUNNING,
+    JOBS_TOKENS,
+    JOBS_TPM,
+    JOBS_VIRTUAL_TIME,
+)
 
 log = logging.getLogger(__name__)
 
-JOB_TTL_S = 7 * 24 * 3600
-LEASES = "jobs:leases"
-DELAYED = "jobs:delayed"
-ALL = "jobs:all"
-ARRIVED = "jobs:stats:arrived"
-FINISHED = "jobs:stats:finished"
+JOB_TTL_S = 7 * 24 * 3600.0  # a job is kept a week after its last change (QCL_RETENTION_JOBS_S)
+LEASES = JOBS_LEASES.key()
+DELAYED = JOBS_DELAYED.key()
+ALL = JOBS_ALL.key()
+ARRIVED = JOBS_ARRIVED.key()
+FINISHED = JOBS_FINISHED.key()
 
 
 def record_key(job_id: str) -> str:
-    return f"job:{job_id}"
+    return JOB.key(job_id=job_id)
 
 
 def outcome_key(job_id: str) -> str:
-    return f"job:{job_id}:outcome"
+    return JOB_OUTCOME.key(job_id=job_id)
 
 
 def cancel_key(job_id: str) -> str:
-    return f"job:{job_id}:cancel"
+    return JOB_CANCEL.key(job_id=job_id)
 
 
 def ready_key(priority: str, key_id: str) -> str:
-    return f"jobs:ready:{priority}:{key_id}"
+    return JOBS_READY.key(priority=priority, key_id=key_id)
 
 
 def vt_key(priority: str) -> str:
-    return f"jobs:vt:{priority}"
+    return JOBS_VIRTUAL_TIME.key(priority=priority)
 
 
 def running_key(key_id: str) -> str:
-    return f"jobs:running:{key_id}"
+    return JOBS_RUNNING.key(key_id=key_id)
 
 
 def by_key(key_id: str) -> str:
-    return f"jobs:by_key:{key_id}"
+    return JOBS_BY_KEY.key(key_id=key_id)
 
 
 def tokens_key(key_id: str, now: float) -> str:
-    return f"jobs:tokens:{key_id}:{datetime.fromtimestamp(now, UTC).date().isoformat()}"
+    return JOBS_TOKENS.key(key_id=key_id, day=datetime.fromtimestamp(now, UTC).date().isoformat())
 
 
 class QuotaExceeded(ValueError):
@@ -100,6 +117,17 @@ class QuotaExceeded(ValueError):
         self.refusal = refusal
 
 
+class JobsStillRunning(RuntimeError):
+    """An erasure found jobs of the key running: they were asked to stop; erase again once they have."""
+
+    def __init__(self, key_id: str, job_ids: list[str]) -> None:
+        super().__init__(
+            f"key {key_id} has {len(job_ids)} running job(s) ({', '.join(job_ids[:5])}); they were cancelled: "
+            "erase again once they have stopped (a worker stops at its next step)"
+        )
+        self.job_ids = job_ids
+
+
 class JobQueue:
     def __init__(
         self,
@@ -109,8 +137,10 @@ class JobQueue:
         lease_s: float = 30.0,
         clock: Callable[[], float] = time.time,
         on_final: Callable[[Job], None] | None = None,
+        ttl_s: float = JOB_TTL_S,
     ) -> None:
         self.store = store
+        self.ttl_s = ttl_s  # the store forgets a job's record this long after its last change
         self.quotas = quotas or QuotaBook(store)
         self.lease_s = lease_s
         self.clock = clock
@@ -137,7 +167,10 @@ class JobQueue:
         if refusal is not None:
             raise QuotaExceeded(refusal)
         wait = self.store.take_tokens(
-            f"jobs:tpm:{key_id}", capacity=quota.tokens_per_minute, refill_per_s=quota.tokens_per_minute / 60, cost=cost
+            JOBS_TPM.key(key_id=key_id),
+            capacity=quota.tokens_per_minute,
+            refill_per_s=quota.tokens_per_minute / 60,
+            cost=cost,
         )
         if wait > 0:
             message = (
@@ -148,13 +181,13 @@ class JobQueue:
         for priority in {job.priority for job in jobs}:
             self._catch_up(priority, key_id)
         for job in jobs:
-            self.store.put(record_key(job.id), job.model_dump_json(), ttl_s=JOB_TTL_S)
+            self.store.put(record_key(job.id), job.model_dump_json(), ttl_s=self.ttl_s)
             self.store.window_add(by_key(key_id), job.created_at, job.id)
             self.store.window_add(ALL, job.created_at, job.id)
             self.store.window_add(ready_key(job.priority, key_id), job.created_at, job.id)
         self.store.incr(ARRIVED, len(jobs))
         for listing in (ALL, by_key(key_id)):  # listings forget jobs whose records expired
-            self.store.window_trim(listing, now - JOB_TTL_S)
+            self.store.window_trim(listing, now - self.ttl_s)
         return jobs
 
     def _reachable(self, jobs: list[Job], now: float) -> Refusal | None:
@@ -237,7 +270,7 @@ class JobQueue:
         if expired(job, now):
             self._end(apply(job, Failed("deadline_exceeded", "its deadline passed while it waited", False, now)))
             return None
-        self.store.put(record_key(job_id), job.model_dump_json(), ttl_s=JOB_TTL_S)
+        self.store.put(record_key(job_id), job.model_dump_json(), ttl_s=self.ttl_s)
         return job
 
     def renew(self, job: Job) -> bool:
@@ -264,16 +297,16 @@ class JobQueue:
             self._end(after)
             return after
         assert after.not_before is not None
-        self.store.put(record_key(job.id), after.model_dump_json(), ttl_s=JOB_TTL_S)
+        self.store.put(record_key(job.id), after.model_dump_json(), ttl_s=self.ttl_s)
         if self.store.window_move(LEASES, DELAYED, after.not_before, member=job.id) is not None:
             self.store.incr(running_key(job.key_id), -1)
         return after
 
     def _end(self, job: Job) -> bool:
         """Write the final outcome once, release the lease; True when this call wrote it."""
-        wrote = self.store.put_if_absent(outcome_key(job.id), job.model_dump_json(), ttl_s=JOB_TTL_S)
+        wrote = self.store.put_if_absent(outcome_key(job.id), job.model_dump_json(), ttl_s=self.ttl_s)
         if wrote:
-            self.store.put(record_key(job.id), job.model_dump_json(), ttl_s=JOB_TTL_S)
+            self.store.put(record_key(job.id), job.model_dump_json(), ttl_s=self.ttl_s)
             self.store.incr(FINISHED, 1)
         self._release(job.id, job.key_id)
         if wrote and self.on_final is not None:
@@ -307,12 +340,12 @@ class JobQueue:
             if self.store.window_move(LEASES, ready_key(job.priority, job.key_id), job.created_at, member=job_id):
                 self.store.incr(running_key(job.key_id), -1)
                 requeued = job.model_copy(update={"state": "queued", "worker": None})
-                self.store.put(record_key(job_id), requeued.model_dump_json(), ttl_s=JOB_TTL_S)
+                self.store.put(record_key(job_id), requeued.model_dump_json(), ttl_s=self.ttl_s)
                 log.warning("jobs: lease of %s expired (worker %s); queued again", job_id, job.worker)
                 moved += 1
         for job_id in self.store.window_range(DELAYED, max_score=now):
             job = self._record(job_id)
-            target = ready_key(job.priority, job.key_id) if job else "jobs:orphans"
+            target = ready_key(job.priority, job.key_id) if job else JOBS_ORPHANS.key()
             if self.store.window_move(DELAYED, target, job.created_at if job else now, member=job_id):
                 moved += 1
         return moved
@@ -346,12 +379,40 @@ class JobQueue:
         job = self.get(job_id)
         if job is None or job.final:
             return job
-        self.store.put(cancel_key(job_id), "1", ttl_s=JOB_TTL_S)
+        self.store.put(cancel_key(job_id), "1", ttl_s=self.ttl_s)
         waiting = self.store.window_remove(ready_key(job.priority, job.key_id), job_id)
         waiting = self.store.window_remove(DELAYED, job_id) or waiting
         if waiting:
             self._end(apply(job.model_copy(update={"state": "queued"}), Cancelled(self.clock())))
         return self.get(job_id)
+
+    def erase_key(self, key_id: str) -> int:
+        """Delete every job of `key_id` and what the queue keeps about the key (its usage, quota override, fair-share
+        times); returns how many jobs went. A running job would write its outcome after the erasure, so while any
+        runs nothing is deleted: the waiting and running ones are cancelled and JobsStillRunning names them."""
+        job_ids = self.store.window_range(by_key(key_id))
+        running = [job_id for job_id in job_ids if (job := self.get(job_id)) is not None and job.state == "running"]
+        if running:
+            for job_id in job_ids:
+                self.cancel(job_id)
+            raise JobsStillRunning(key_id, running)
+        erased = 0
+        for job_id in job_ids:
+            erased += self.get(job_id) is not None
+            for key in (record_key(job_id), outcome_key(job_id), cancel_key(job_id)):
+                self.store.delete(key)
+            for window in (ALL, LEASES, DELAYED, JOBS_ORPHANS.key()):
+                self.store.window_remove(window, job_id)
+        for priority in PRIORITIES:
+            self.store.delete(ready_key(priority, key_id))
+            self.store.window_remove(vt_key(priority), key_id)
+        tokens = JOBS_TOKENS.key(key_id=key_id, day="")
+        for entry in self.store.scan(lambda key: key.startswith(tokens)):
+            self.store.delete(entry.key)
+        for key in (by_key(key_id), running_key(key_id), JOBS_TPM.key(key_id=key_id)):
+            self.store.delete(key)
+        self.quotas.forget(key_id)
+        return erased
 
     def depth(self) -> dict[str, int]:
         """Jobs waiting per priority class (ready sets), running (leases) and waiting to retry."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from qcl.compute.policy import Quota
 from qcl.config import Settings
 from qcl.store.base import Store
+from qcl.store.keys import QUOTA
 
 if TYPE_CHECKING:
     from qcl.compute.queue import JobQueue
@@ -25,7 +26,7 @@ CACHE_S = 5.0  # an override reaches every process within this many seconds
 
 
 def quota_key(key_id: str) -> str:
-    return f"quota:{key_id}"
+    return QUOTA.key(key_id=key_id)
 
 
 class QuotaBook:
@@ -53,6 +54,14 @@ class QuotaBook:
         with self._lock:
             self._cache.pop(key_id, None)
 
+    def forget(self, key_id: str) -> bool:
+        """Drop a key's override (an erasure); True when there was one."""
+        held = self.store.get(quota_key(key_id)) is not None
+        self.store.delete(quota_key(key_id))
+        with self._lock:
+            self._cache.pop(key_id, None)
+        return held
+
 
 def default_quota(settings: Settings) -> Quota:
     """Every key's quota unless overridden: the QCL_JOBS_* settings."""
@@ -68,4 +77,5 @@ def open_jobs(settings: Settings, store: Store) -> JobQueue:
     """The job queue over `store` with the settings' quotas and lease."""
     from qcl.compute.queue import JobQueue
 
-    return JobQueue(store, QuotaBook(store, default_quota(settings)), lease_s=settings.jobs_lease_s)
+    quotas = QuotaBook(store, default_quota(settings))
+    return JobQueue(store, quotas, lease_s=settings.jobs_lease_s, ttl_s=settings.retention_jobs_s)

@@ -1,4 +1,4 @@
-"""One batch of generation requests, decoded together from the per-step functions (the service's worker runs it).
+"""One batch of generation requests, decoded together on the model's runtime (the service's worker runs it).
 
     runner = BatchRunner(loaded, model_lock, tokenizer_lock, on_result=lambda request, result: None)
     runner.run([request, ...])        # every request's future is resolved when it returns
@@ -28,8 +28,10 @@ import torch
 from qcl.model.errors import GenerationCancelledError, GenerationDeadlineError
 from qcl.model.loading import LoadedModel
 from qcl.model.params import FinishReason, GenerationParams, GenerationResult
-from qcl.model.steps import decode_one, new_cache, prefill, sample, suppress
+from qcl.model.runtime import Runtime, TorchRuntime
+from qcl.model.steps import sample, suppress
 from qcl.model.text import cut_at_stop, split_thinking, streamable
+from qcl.obs.logging import current_request
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ class Request:
     deltas: queue.SimpleQueue[str | None] | None  # streaming: text deltas, then None
     future: Future[GenerationResult] = field(default_factory=Future)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The HTTP request that asked for it, read where the request is made: the batch runs on another thread, and a
+    # shard pool carries it to the stage processes so their log lines name the same request.
+    request_id: str | None = field(default_factory=lambda: current_request().get("request_id"))
 
     @property
     def deadline(self) -> float | None:
@@ -104,6 +109,7 @@ class BatchRunner:
         eos = {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])}
         self.eos_ids = sorted(token for token in eos if token is not None)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.runtime: Runtime = loaded.runtime or TorchRuntime(loaded.model, self.pad_id)
         self.cancelled = 0  # requests stopped by cancel()
 
     def run(self, batch: list[Request]) -> None:
@@ -129,27 +135,26 @@ class BatchRunner:
             self._decode(rows)
 
     def _decode(self, rows: list[_Row]) -> None:
-        longest = max(len(row.request.prompt_ids) for row in rows)
-        pads = [longest - len(row.request.prompt_ids) for row in rows]
-        ids = torch.tensor([[self.pad_id] * pad + row.request.prompt_ids for pad, row in zip(pads, rows, strict=True)])
-        mask = (torch.arange(longest)[None, :] >= torch.tensor(pads)[:, None]).long()  # (batch, seq): 0 = padding
-        cache = new_cache(self.loaded.model)
-        with self._lock, torch.inference_mode():
-            logits = prefill(self.loaded.model, ids, mask, cache)  # (batch, vocab)
-        while True:
-            for index, row in enumerate(rows):
-                self._accept(row, logits[index : index + 1])
-            keep = [index for index, row in enumerate(rows) if row.finish is None]
-            if not keep:
-                return
-            if len(keep) < len(rows):
-                cache.batch_select_indices(torch.tensor(keep))
-                mask, rows = mask[keep], [rows[index] for index in keep]
-            self._yield_to_urgent(min(row.request.params.rank for row in rows))
-            last = torch.tensor([row.tokens[-1] for row in rows])  # (batch,)
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-            with self._lock, torch.inference_mode():
-                logits = decode_one(self.loaded.model, last, mask, cache)
+        decoding = self.runtime.start()
+        try:
+            with self._lock:
+                logits = decoding.prefill([row.request.prompt_ids for row in rows])  # (batch, vocab)
+            while True:
+                for index, row in enumerate(rows):
+                    self._accept(row, logits[index : index + 1])
+                keep = [index for index, row in enumerate(rows) if row.finish is None]
+                if not keep:
+                    return
+                if len(keep) < len(rows):
+                    with self._lock:
+                        decoding.keep(keep)
+                    rows = [rows[index] for index in keep]
+                self._yield_to_urgent(min(row.request.params.rank for row in rows))
+                with self._lock:
+                    logits = decoding.step([row.tokens[-1] for row in rows])
+        finally:
+            with self._lock:
+                decoding.close()
 
     def _yield_to_urgent(self, rank: int) -> None:
         """Run waiting requests more urgent than class `rank` to the end, while this batch is paused."""

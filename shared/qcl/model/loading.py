@@ -35,6 +35,7 @@ from qcl.config import Settings
 from qcl.model.errors import ModelUnavailableError
 from qcl.model.quantize import quantize_int8
 from qcl.model.registry import ModelSpec, availability, get_spec, model_cache_dir, smollm2_gguf_path
+from qcl.model.runtime import Runtime
 from qcl.model.tiny import build_tiny, byte_tokenizer
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,13 @@ class LoadedModel:
     load_s: float
     # True when the weights came from the converted cache (or a local checkpoint), not from a conversion or a seed.
     from_cache: bool
-    quantization: Literal["none", "int8-dynamic"]
-    # SHA-256 of the fp32 weights as served (safetensors file, or the seeded state dict).
+    # "gguf": the GGUF file's own quantized weights, as the llama.cpp runtime runs them.
+    quantization: Literal["none", "int8-dynamic", "gguf"]
+    # SHA-256 of the weights as served (safetensors file, the seeded state dict, or the GGUF file).
     weights_sha256: str
+    # What runs the forward passes; None: torch on `model`. With llama.cpp, `model` is a skeleton on the meta
+    # device that carries the config and generation config only.
+    runtime: Runtime | None = None
 
     @property
     def revision(self) -> str:

@@ -51,7 +51,6 @@ from qcl.model.errors import (
 )
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.params import PRIORITIES, FinishReason, GenerationParams, GenerationResult, RawPrompt
-from qcl.model.steps import new_cache, prefill
 from qcl.model.text import prompt_opens_thinking
 from qcl.model.waiting import WaitingLine
 
@@ -202,8 +201,12 @@ class GenerationService:
             return False
         token = self.loaded.tokenizer.eos_token_id or 0
         try:
-            with self._model_lock, torch.inference_mode():
-                logits = prefill(self.loaded.model, torch.tensor([[token]]), None, new_cache(self.loaded.model))
+            with self._model_lock:
+                decoding = self._runner.runtime.start()
+                try:
+                    logits = decoding.prefill([[token]])
+                finally:
+                    decoding.close()
             return bool(torch.isfinite(logits).all())
         except Exception:  # a health check reports failure, it does not raise
             log.exception("health check of %s failed", self.model_id)
@@ -215,6 +218,7 @@ class GenerationService:
             "revision": self.loaded.revision,
             "weights_sha256": self.loaded.weights_sha256,
             "quantization": self.loaded.quantization,
+            "runtime": self._runner.runtime.name,
             "loaded": self._worker.is_alive(),
             "load_s": round(self.loaded.load_s, 2),
             "queue_depth": self._queue.qsize(),
@@ -376,7 +380,12 @@ def _drain(request: Request) -> Iterator[str]:
 
 def load_service(settings: Settings) -> GenerationService:
     """The service for QCL_MODEL with the QCL_MODEL_* settings; ModelUnavailableError says why it cannot start."""
-    loaded = load_model(settings.model, settings)
+    if settings.model_runtime == "llama.cpp":
+        from qcl.model.llamacpp import load_llamacpp
+
+        loaded = load_llamacpp(settings.model, settings)
+    else:
+        loaded = load_model(settings.model, settings)
     return GenerationService(
         loaded,
         queue_size=settings.model_queue_size,

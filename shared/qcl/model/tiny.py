@@ -42,9 +42,8 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     backend = Tokenizer(BPE(vocab={symbol: index for index, symbol in enumerate(alphabet)}, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>"
-    )
+    specials = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
     tokenizer.add_special_tokens({"additional_special_tokens": BYTE_SPECIALS[1:2]})
     tokenizer.add_tokens(["<think>", "</think>"])  # ordinary text tokens in R1's tokenizer, not special ones
     tokenizer.chat_template = CHATML_TEMPLATE

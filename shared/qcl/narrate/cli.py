@@ -1,8 +1,7 @@
-"""`qcl narrate`, `qcl ask` and `qcl bench narrate`; the model and torch are imported inside the commands only.
+"""`qcl narrate`, `qcl ask` and `qcl eval questions`; the model and torch are imported inside the commands only.
 
 qcl narrate --input capture.jsonl --lang zh-TW|en [--json] [--no-model]
 qcl ask "為什麼現在空 tick 變多？" [--input capture.jsonl] [--lang zh-TW|en] [--json] [--no-model]
-qcl bench narrate [--reports N] [--lang zh-TW,en] [--no-questions] [--json]
 qcl eval questions [--input set.jsonl] [--model N] [--no-embeddings] [--json]
 
 Exit status: 0 with a text (a model's or a template's: the JSON says which and why), 2 for a bad argument
@@ -96,38 +95,6 @@ def ask(
     _show(open_narrator(settings, use_model=not no_model).answer(text, language, report), as_json)
 
 
-def bench_narrate(
-    reports: Annotated[
-        int | None, typer.Option("--reports", min=1, help="narrate the first N onset reports (default: all)")
-    ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="comma-separated languages")] = "zh-TW,en",
-    no_questions: Annotated[bool, typer.Option("--no-questions", help="narratives only")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Grounded share and latency of the model's narratives on the bundled sample's onset reports."""
-    from qcl.bench.narrate import run_narrate_bench
-    from qcl.narrate.errors import NarrationInputError
-    from qcl.narrate.questions import validate_language
-
-    try:
-        languages = tuple(validate_language(part) for part in lang.split(","))
-    except NarrationInputError as exc:
-        raise fail(str(exc), 2) from None
-    result = run_narrate_bench(
-        settings_or_exit(),
-        reports=reports,
-        languages=languages,
-        questions=not no_questions,
-        progress=lambda done, total: typer.echo(f"\rnarrated {done}/{total}", nl=False, err=True),
-    )
-    typer.echo("", err=True)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        return
-    for key, value in result.items():
-        typer.echo(f"{key:<16} {value}")
-
-
 def eval_questions(
     input: Annotated[
         Path | None,
@@ -176,10 +143,9 @@ def eval_questions(
         typer.echo(f"wrong: {item['question']!r} (report {item['report']}): {'; '.join(item['problems'])}")
 
 
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.command("narrate")(narrate)
     app.command("ask")(ask)
-    bench_app.command("narrate")(bench_narrate)
     eval_app = typer.Typer(no_args_is_help=True, help="Evaluations of the AI layer's answers (--json for machines).")
     eval_app.command("questions")(eval_questions)
     app.add_typer(eval_app, name="eval")

@@ -4,33 +4,51 @@ Cloud Logging reads `severity`, `message`, `time` and `logging.googleapis.com/la
 (https://cloud.google.com/logging/docs/structured-logging); anything passed as `extra={"labels": {...}}` lands
 in the labels. On Cloud Run and Cloud Functions (K_SERVICE or FUNCTION_TARGET set) google-cloud-logging's
 StructuredLogHandler writes the lines instead. Inside an HTTP request every line carries the request id and, when
-the request came through Google's front end, its trace (`bind_request`). `audit(...)` records a privileged action
-(who, what, on what, when) on the `qcl.audit` logger; `configure_audit_file` also keeps those lines in a file.
+the request came through Google's front end, its trace, and the client's address as the gate recorded it: cut to its
+network unless QCL_ANONYMIZE_IP=false (`bind_request`; qcl.privacy.anonymize). `audit(...)` records a privileged
+action (who, what, on what, when, from which network) on the `qcl.audit` logger and, once `configure_audit_trail`
+names one, in the hash-chained audit trail (qcl.obs.audit) that `qcl audit verify` checks.
+
+Given a folder (QCL_LOG_DIR; `qcl up` sets <state_dir>/logs), every process also appends the same JSON lines, with
+its service name and pid, to <folder>/<service>.jsonl, rotated by size: the stack's API indexes that folder for
+`qcl logs search` (qcl.obs.logindex) while the console shows what it showed before.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import os
 import sys
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qcl.config import Settings
+    from qcl.obs.audit import AuditTrail
 
 _SEVERITY = {"WARNING": "WARNING", "ERROR": "ERROR", "CRITICAL": "CRITICAL", "INFO": "INFO", "DEBUG": "DEBUG"}
 _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
 
-# The HTTP request being answered on this thread: {"request_id", "trace"?, "span_id"?}; empty outside requests.
+# The HTTP request being answered on this thread: {"request_id", "trace"?, "span_id"?, "client_ip"?}; empty outside
+# requests. client_ip is already anonymised (or not) by whoever binds it: nothing here sees the whole address.
 _request: ContextVar[dict[str, str]] = ContextVar("qcl_request", default={})  # noqa: B039 - never mutated
 audit_log = logging.getLogger("qcl.audit")
+_trail: AuditTrail | None = None  # this process's hash-chained trail, once configured
 
 
-def bind_request(request_id: str, *, trace: str | None = None, span_id: str | None = None) -> Token[dict[str, str]]:
-    """Tag this thread's log lines with a request; `trace` as Cloud Logging wants it, projects/P/traces/ID."""
+def bind_request(
+    request_id: str, *, trace: str | None = None, span_id: str | None = None, client_ip: str | None = None
+) -> Token[dict[str, str]]:
+    """Tag this thread's log lines with a request; `trace` as Cloud Logging wants it, projects/P/traces/ID;
+    `client_ip` as it may be written (qcl.privacy.anonymize.client_address)."""
     fields = {"request_id": request_id}
+    if client_ip:
+        fields["client_ip"] = client_ip
     if trace:
         fields["trace"] = trace
     if span_id:
@@ -46,9 +64,18 @@ def current_request() -> dict[str, str]:
     return _request.get()
 
 
-def audit(action: str, *, actor: str, target: str | None = None, outcome: str = "ok", **details: Any) -> None:
-    """Record a privileged action: `action` (e.g. "api_key.created") by `actor` (a key id, or a local command)."""
+def audit(
+    action: str, *, actor: str, target: str | None = None, outcome: str = "ok", **details: Any
+) -> dict[str, Any] | None:
+    """Record a privileged action: `action` (e.g. "api_key.created") by `actor` (a key id, or a local command); inside
+    a request also the client's network (`ip`). Returns the entry as chained (seq, hash), None without a trail."""
     entry = {"action": action, "actor": actor, "target": target, "outcome": outcome, **details}
+    client_ip = _request.get().get("client_ip")
+    if client_ip:
+        entry["ip"] = client_ip
+    chained = None
+    if _trail is not None:  # chained first: an action the trail cannot record is not reported as recorded
+        chained = _trail.append(entry)
     audit_log.info(
         "audit: %s by %s%s (%s)",
         action,
@@ -57,20 +84,20 @@ def audit(action: str, *, actor: str, target: str | None = None, outcome: str = 
         outcome,
         extra={"labels": {"audit": "true", "action": action, "actor": actor}, "audit": entry},
     )
+    return chained
 
 
-def configure_audit_file(path: Path) -> None:
-    """Also append audit lines, as JSON, to `path` (the embedded stack's trail under its state directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in audit_log.handlers):
-        return
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(CloudLoggingFormatter())
-    audit_log.addHandler(handler)
-    audit_log.setLevel(logging.INFO)
+def configure_audit_trail(trail: AuditTrail | None) -> None:
+    """Chain every audit line of this process into `trail` (None: stop); the last call wins."""
+    global _trail
+    _trail = trail
 
 
 class CloudLoggingFormatter(logging.Formatter):
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self.service = service  # names the process in a file several processes' lines are searched together with
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
@@ -78,6 +105,9 @@ class CloudLoggingFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
+        if self.service:
+            entry["service"] = self.service
+            entry["pid"] = record.process
         labels = getattr(record, "labels", None)
         if isinstance(labels, dict):
             entry["logging.googleapis.com/labels"] = {str(k): str(v) for k, v in labels.items()}
@@ -88,6 +118,8 @@ class CloudLoggingFormatter(logging.Formatter):
                 entry[_TRACE] = request["trace"]
             if "span_id" in request:
                 entry[_SPAN] = request["span_id"]
+            if "client_ip" in request:
+                entry["client_ip"] = request["client_ip"]
         for field, key in (("audit", "audit"), ("http_request", "httpRequest")):
             value = getattr(record, field, None)
             if isinstance(value, dict):
@@ -97,8 +129,17 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", *, structured: bool = False) -> None:
-    """Send the library's logs to stderr: JSON for Cloud Logging when `structured`, else `HH:MM:SS level message`."""
+def configure_logging(
+    level: str = "INFO",
+    *,
+    structured: bool = False,
+    service: str | None = None,
+    log_dir: Path | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 3,
+) -> None:
+    """Send the library's logs to stderr: JSON for Cloud Logging when `structured`, else `HH:MM:SS level message`;
+    with `log_dir` and `service`, also as JSON lines to <log_dir>/<service>.jsonl, rotated at `max_bytes`."""
     handler: logging.Handler = logging.StreamHandler(sys.stderr)
     if structured and (os.environ.get("K_SERVICE") or os.environ.get("FUNCTION_TARGET")):
         handler = _gcp_handler()
@@ -107,10 +148,36 @@ def configure_logging(level: str = "INFO", *, structured: bool = False) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
+    for replaced in root.handlers:
+        if isinstance(replaced, logging.FileHandler):  # a file of an earlier configuration: let go of it
+            replaced.close()
     root.handlers[:] = [handler]
+    if log_dir is not None and service:
+        root.handlers.append(service_file_handler(log_dir, service, max_bytes=max_bytes, backups=backups))
     root.setLevel(level)
     for noisy in ("google", "grpc", "urllib3", "httpx", "httpcore", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def configure_process_logging(settings: Settings, service: str) -> None:
+    """A long-running process's logging: the console at QCL_LOG_LEVEL and, under QCL_LOG_DIR, `service`'s file."""
+    configure_logging(
+        settings.log_level,
+        service=service,
+        log_dir=settings.log_dir,
+        max_bytes=settings.log_file_max_bytes,
+        backups=settings.log_file_backups,
+    )
+
+
+def service_file_handler(log_dir: Path, service: str, *, max_bytes: int, backups: int) -> logging.Handler:
+    """<log_dir>/<service>.jsonl, one JSON line per record; at `max_bytes` it becomes <service>.jsonl.1 and so on."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        log_dir / f"{service}.jsonl", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    handler.setFormatter(CloudLoggingFormatter(service))
+    return handler
 
 
 class _RequestFields(logging.Filter):
@@ -119,7 +186,8 @@ class _RequestFields(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         request = _request.get()
         if request:
-            record.json_fields = {**getattr(record, "json_fields", {}), "request_id": request["request_id"]}
+            fields = {name: request[name] for name in ("request_id", "client_ip") if name in request}
+            record.json_fields = {**getattr(record, "json_fields", {}), **fields}
             if "trace" in request:
                 record.trace = request["trace"]
             if "span_id" in request:

@@ -10,7 +10,16 @@ Gauges that mirror another service's state (queue depth, tokens/s, nodes) are re
 
 from __future__ import annotations
 
+import threading
+from collections import Counter as Tally
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, Info, generate_latest
+
+if TYPE_CHECKING:
+    from qcl.analysis.report import Finding
 
 # From 1 ms (a cached read on loopback) to 30 s (a model answer on CPU).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -26,6 +35,7 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_IN_FLIGHT = Gauge("qcl_http_requests_in_flight", "HTTP requests being answered now")
 RATE_LIMITED = Counter("qcl_rate_limited", "Requests refused by a rate limit", ["scope"])
+API_SHED = Counter("qcl_api_shed", "Requests answered 503 overloaded before reaching a view (qcl.api.server)")
 AUTH_FAILURES = Counter("qcl_auth_failures", "Requests refused by authentication or authorisation", ["reason"])
 WEBSOCKET_CONNECTIONS = Gauge("qcl_websocket_connections", "Open WebSocket connections")
 
@@ -34,7 +44,8 @@ CACHE_MISSES = Counter("qcl_cache_misses", "Lookups a cache could not answer", [
 
 QUEUE_DEPTH = Gauge("qcl_queue_depth", "Requests or messages waiting, by queue", ["queue"])
 MODEL_TOKENS_PER_S = Gauge("qcl_model_tokens_per_second", "Recent generation speed reported by the model", ["model"])
-MODEL_UP = Gauge("qcl_model_up", "1 when the generation service answers its health check")
+# Labelled by model so that an API without a model exports no series (and no "model down" alert fires there).
+MODEL_UP = Gauge("qcl_model_up", "1 when the generation service answers its health check", ["model"])
 
 NODES = Gauge("qcl_nodes", "Shard and oracle nodes by role and state (from node-events)", ["role", "state"])
 CONSENSUS_LATENCY = Histogram(
@@ -51,9 +62,35 @@ LAST_ANALYSIS = Gauge(
     "qcl_pipeline_last_analysis_timestamp_seconds", "Unix time the newest network-analysis event reached the API"
 )
 HEALTH_SCORE = Gauge("qcl_network_health_score", "Health score of the newest analysis (0-100)")
+NETWORK_FINDINGS = Gauge(
+    "qcl_network_findings", "Findings in the newest analysis, by code and severity", ["code", "severity"]
+)
 
 BREAKER_OPEN = Gauge("qcl_circuit_breaker_open", "1 while a circuit breaker is open, 0 when closed", ["breaker"])
 BUILD_INFO = Info("qcl_build", "Version of the running code")
+
+
+def _os_threads() -> int:
+    """Threads of this process as the OS counts them (native ones too: gRPC's, torch's), else Python's own."""
+    try:
+        return len(list(Path("/proc/self/task").iterdir()))
+    except OSError:
+        return threading.active_count()
+
+
+# Beside prometheus_client's process_* gauges (which count no threads): `qcl bench soak --api` reads all three.
+PROCESS_THREADS = Gauge("qcl_process_threads", "Threads of this process")
+PROCESS_THREADS.set_function(_os_threads)
+
+
+def record_findings(findings: Iterable[Finding]) -> None:
+    """Count the newest analysis's findings; every code and severity seen before drops to 0 when absent now, so
+    an alert on a finding resolves when the finding does."""
+    counts = Tally((finding.code.value, finding.severity) for finding in findings)
+    for labels in [tuple(sample.labels.values()) for family in NETWORK_FINDINGS.collect() for sample in family.samples]:
+        NETWORK_FINDINGS.labels(*labels).set(0)
+    for (code, severity), count in counts.items():
+        NETWORK_FINDINGS.labels(code=code, severity=severity).set(count)
 
 
 def render() -> tuple[bytes, str]:

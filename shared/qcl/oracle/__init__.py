@@ -15,8 +15,7 @@ Layout (each file one idea):
   evidence.py, ledger.py      accountability from signed messages only; reputation and exclusion
   transport.py, runtime.py    bus and loopback transports; a member as a running service (timers, disk)
   service.py, scheduler.py    the committee as a service: requests and analysis reports in, attestations out
-  faults.py, byzantine.py,    the seeded simulator: fault SPEC, Byzantine wrappers around honest replicas,
-  simnet.py, invariants.py,   the simulated network and the invariants checked after every step
-  simjobs.py
-  cli.py                      `qcl oracle ...` and `qcl bench oracle`
+  sim/                        the seeded simulator: fault SPEC, Byzantine wrappers around honest replicas, the
+                              simulated network and the invariants checked after every step
+  cli.py                      `qcl oracle ...` (its benchmark: qcl.bench.oracle)
 """

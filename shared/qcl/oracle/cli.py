@@ -1,12 +1,12 @@
-"""`qcl oracle …` and `qcl bench oracle`: registered on the `qcl` app by `register(app, bench_app)`.
+"""`qcl oracle …`: registered on the `qcl` app by `register(app)`.
 
     qcl oracle simulate --nodes 4 --faults 0:equivocate,3:delay:200,partition:0.1|2.3@0-1500 --seed 1 --json
     qcl oracle up --nodes 4                      # the committee alone (qcl up runs it beside the analyzer)
     qcl oracle request --task analysis.findings --capture sample.jsonl --wait 30 --json
     qcl oracle verify attestation.json --committee .qcl/oracle/n4/committee.json
     qcl oracle init --nodes 4 --dir committee/    # keys (0600) and a signed committee file
+    qcl oracle export-key --dir committee/ --index 2 | gcloud secrets versions add qcl-oracle-node-key-2 --data-file=-
     qcl oracle node --dir committee/ --index 2 --transport loopback     # one member as its own process
-    qcl bench oracle --json
 
 Heavy imports (the protocol, the bus, torch) happen inside the commands, so `qcl topics` stays fast.
 """
@@ -14,8 +14,6 @@ Heavy imports (the protocol, the bus, torch) happen inside the commands, so `qcl
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +23,7 @@ import typer
 from qcl.clitools import fail, print_json, settings_or_exit
 from qcl.config import Settings
 from qcl.errors import QclError
+from qcl.lifecycle import wait_for_stop
 
 oracle_app = typer.Typer(
     no_args_is_help=True, help="The BFT AI oracle: a committee that agrees on results and signs them."
@@ -55,7 +54,7 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Run one job through a simulated committee with injected faults; invariants are checked after every step."""
-    from qcl.oracle.simnet import simulate as run
+    from qcl.oracle.sim.network import simulate as run
     from qcl.oracle.state import ProtocolConfig
 
     if nodes < 4 or (nodes - 1) % 3:
@@ -85,6 +84,7 @@ def init(
     nodes: NodesOpt = 4,
     folder: DirOpt = None,
     base_port: Annotated[int | None, typer.Option("--base-port", help="loopback port of member 0")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create the members' keys (mode 0600) and a committee file they all sign; never overwrites keys."""
     from qcl.oracle.setup import init_committee, open_committee
@@ -96,7 +96,30 @@ def init(
         committee, _ = open_committee(target)
     except QclError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"committee {committee.committee_id} ({committee.n} members, f = {committee.f}) in {path}")
+    if as_json:
+        print_json({"committee_id": committee.committee_id, "n": committee.n, "f": committee.f, "file": str(path)})
+    else:
+        typer.echo(f"committee {committee.committee_id} ({committee.n} members, f = {committee.f}) in {path}")
+
+
+@oracle_app.command("export-key")
+def export_key_command(
+    index: Annotated[int, typer.Option("--index", help="the member whose key to print")],
+    folder: Annotated[Path, typer.Option("--dir", help="committee folder from `qcl oracle init`")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print member i's key as its QCL_ORACLE_NODE_KEY_<i> value (base64 seed), for that member's own secret only."""
+    from qcl.oracle.committee import load_committee
+    from qcl.oracle.setup import export_key, member_key
+
+    try:
+        key = member_key(folder, load_committee(folder / "committee.json"), index)
+    except QclError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print_json({"index": index, "key": export_key(key)})
+    else:
+        typer.echo(export_key(key))
 
 
 @oracle_app.command()
@@ -138,16 +161,6 @@ def verify(
         )
 
 
-def _wait_for_stop() -> None:
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-
-
 @oracle_app.command()
 def up(
     nodes: Annotated[int | None, typer.Option("--nodes", help="committee size: 4 or 7  [QCL_ORACLE_NODES]")] = None,
@@ -157,19 +170,19 @@ def up(
 ) -> None:
     """Run the committee: oracle-requests and analysis reports in, attestations on oracle-results; Ctrl-C stops."""
     from qcl.bus import open_bus
-    from qcl.obs.logging import configure_logging
+    from qcl.obs.logging import configure_process_logging
     from qcl.oracle.service import OracleCommittee
     from qcl.store import open_store
 
     settings = settings_or_exit(oracle_nodes=nodes, bus=bus, store=store, oracle_transport=transport)
-    configure_logging(settings.log_level)
+    configure_process_logging(settings, "oracle")
     the_bus, the_store = open_bus(settings), open_store(settings)
     committee = OracleCommittee(settings, the_bus, the_store)
     try:
         for line in committee.start():
             typer.echo(f"qcl oracle up: {line}", err=True)
         typer.echo("qcl oracle up: running; Ctrl-C stops", err=True)
-        _wait_for_stop()
+        wait_for_stop()
     except QclError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -191,7 +204,7 @@ def node(
 ) -> None:
     """Run one member as its own process (what containers/oracle/main.py runs on a VM)."""
     from qcl.bus import open_bus
-    from qcl.obs.logging import configure_logging
+    from qcl.obs.logging import configure_process_logging
     from qcl.oracle.committee import load_committee
     from qcl.oracle.jobs import Blobs, Executors
     from qcl.oracle.runtime import NodeRuntime
@@ -203,7 +216,7 @@ def node(
     settings = settings_or_exit(
         oracle_transport=transport, bus=bus, store=store, oracle_view_timeout_ms=view_timeout_ms
     )
-    configure_logging(settings.log_level)
+    configure_process_logging(settings, f"oracle-{index}")
     try:
         committee = load_committee(folder / "committee.json")
         key = member_key(folder, committee, index)
@@ -233,7 +246,7 @@ def node(
         err=True,
     )
     try:
-        _wait_for_stop()
+        wait_for_stop()
     finally:
         runtime.stop()
         the_bus.close()
@@ -258,8 +271,8 @@ def request(
     from qcl.bus import open_bus
     from qcl.oracle.jobs import analysis_spec
     from qcl.oracle.scheduler import submit_job
-    from qcl.oracle.service import result_key
     from qcl.store import open_store
+    from qcl.store.keys import ORACLE_RESULT
 
     settings = settings_or_exit(bus=bus, store=store)
     lines = [line for line in capture.read_text().splitlines() if line.strip()][-last:]
@@ -273,10 +286,10 @@ def request(
         filed = submit_job(the_bus, the_store, spec, blob, source="//qcl/cli/oracle")
         typer.echo(f"filed job {filed.job_id} as sequence {filed.sequence}", err=True)
         deadline = time.monotonic() + wait
-        found = the_store.get(result_key(filed.job_id))
+        found = the_store.get(ORACLE_RESULT.key(job_id=filed.job_id))
         while found is None and time.monotonic() < deadline:
             time.sleep(0.05)
-            found = the_store.get(result_key(filed.job_id))
+            found = the_store.get(ORACLE_RESULT.key(job_id=filed.job_id))
     finally:
         the_bus.close()
         the_store.close()
@@ -289,23 +302,6 @@ def request(
         typer.echo(json.dumps(output.get("result", output), ensure_ascii=False))
 
 
-def bench_oracle(
-    samples: Annotated[int, typer.Option("--samples", help="decisions per configuration")] = 30,
-    model: Annotated[bool, typer.Option("--model/--no-model", help="also time one real model job")] = True,
-    as_json: JsonOpt = False,
-) -> None:
-    """Decision latency and messages per decision for n = 4 and 7, no faults and a silent primary."""
-    from qcl.bench.oracle import run_oracle_bench
-
-    result = run_oracle_bench(samples=samples, model=model, progress=lambda line: typer.echo(line, err=True))
-    if as_json:
-        print_json(result)
-    else:
-        for row in result["runs"]:
-            typer.echo(json.dumps(row))
-
-
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add `qcl oracle …` and `qcl bench oracle` to the `qcl` command."""
+def register(app: typer.Typer) -> None:
+    """Add `qcl oracle …` to the `qcl` command."""
     app.add_typer(oracle_app, name="oracle")
-    bench_app.command("oracle")(bench_oracle)

@@ -7,7 +7,8 @@
 The job id is the hash of the spec (task, input hash, code version, and for model jobs model id, weights hash, prompt
 template version, greedy decoding, max tokens): two members with the same spec and input compute the same result,
 and a result of other code, input or weights belongs to another job. Qubic states the same rule for its oracle
-queries: a query must be specified so that repeating it always gives the identical reply (doc/contracts_oracles.md).
+queries: a query must be specified so that repeating it always gives the identical reply (qubic/core's oracle contract
+documentation, as docs/reference/bft-oracle.md §3 summarises it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from qcl.oracle.errors import JobError
 from qcl.qubic.capture import parse_line
 from qcl.qubic.types import Observation
 from qcl.store.base import Store
+from qcl.store.keys import ORACLE_BLOB
 
 CODE_VERSION = f"qcl-{qcl.__version__}/oracle-v1"  # results of other code are results of another job
 BLOB_TTL_S = 7 * 24 * 3600  # inputs outlive their jobs by far; a week is generous
@@ -129,11 +131,11 @@ class Blobs:
 
     def put(self, blob: bytes) -> str:
         digest = sha256_hex(blob)
-        self.store.put(f"oracle:blob:{digest}", blob.decode("utf-8"), ttl_s=BLOB_TTL_S)
+        self.store.put(ORACLE_BLOB.key(digest=digest), blob.decode("utf-8"), ttl_s=BLOB_TTL_S)
         return digest
 
     def get(self, digest: str) -> bytes:
-        text = self.store.get(f"oracle:blob:{digest}")
+        text = self.store.get(ORACLE_BLOB.key(digest=digest))
         if text is None:
             raise JobError(f"input {digest[:16]}… is not in the store")
         blob = text.encode("utf-8")

@@ -13,10 +13,10 @@ from qcl.oracle.canonical import digest_of
 from qcl.oracle.messages import Message, MsgType
 
 if TYPE_CHECKING:
-    from qcl.oracle.replica import Replica
+    from qcl.oracle.replica_core import ReplicaCore
 
 
-def checkpoint_digest(r: Replica, upto: int) -> str | None:
+def checkpoint_digest(r: ReplicaCore, upto: int) -> str | None:
     """Digest of the decisions in the checkpoint range ending at `upto` (fixed ranges: every member agrees)."""
     entries = []
     for seq in range(upto - r.config.checkpoint_interval + 1, upto + 1):
@@ -27,7 +27,7 @@ def checkpoint_digest(r: Replica, upto: int) -> str | None:
     return digest_of(entries)
 
 
-def maybe_checkpoint(r: Replica, seq: int) -> None:
+def maybe_checkpoint(r: ReplicaCore, seq: int) -> None:
     interval = r.config.checkpoint_interval
     upto = seq - seq % interval + interval - 1  # the last sequence of seq's checkpoint range
     digest = checkpoint_digest(r, upto)
@@ -40,14 +40,14 @@ def maybe_checkpoint(r: Replica, seq: int) -> None:
         check_stable(r, upto)
 
 
-def on_checkpoint(r: Replica, msg: Message) -> None:
+def on_checkpoint(r: ReplicaCore, msg: Message) -> None:
     if not r._in_window(msg.seq) or (msg.seq + 1) % r.config.checkpoint_interval:
         return
     r.checkpoint_votes.setdefault(msg.seq, {}).setdefault(msg.sender, msg.digest)
     check_stable(r, msg.seq)
 
 
-def check_stable(r: Replica, upto: int) -> None:
+def check_stable(r: ReplicaCore, upto: int) -> None:
     """2f+1 matching checkpoints make `upto` stable: forget everything at or below it (bounded logs)."""
     votes = Counter(r.checkpoint_votes.get(upto, {}).values())
     if not votes or votes.most_common(1)[0][1] < r.committee.quorum or upto <= r.durable.stable:

@@ -22,24 +22,23 @@ from qcl.oracle.state import Decide, Instance
 from qcl.oracle.viewchange import PreparedCert, check_pre_prepare
 
 if TYPE_CHECKING:
-    from qcl.oracle.replica import Replica
+    from qcl.oracle.replica_core import ReplicaCore
 
 log = logging.getLogger(__name__)
 
 
-def on_observe(r: Replica, inst: Instance, msg: Message) -> None:
+def on_observe(r: ReplicaCore, inst: Instance, msg: Message) -> bool:
+    """Keep a valid new observation and propose if it completes a justified outcome; True when it was kept (the
+    caller then lets a new primary waiting for observations send its NEW-VIEW: replica_views.try_new_view)."""
     job = r._job(inst)
     if msg.sender in inst.observations or check_observation(msg, r.committee, job.kind, job.seq, job.job_id):
-        return
+        return False
     inst.observations[msg.sender] = msg
     try_propose(r, inst)
-    if inst.changing and r.committee.primary(inst.seq, inst.view) == r.me:
-        from qcl.oracle.replica_views import try_new_view  # the two step modules call each other
-
-        try_new_view(r, inst)
+    return True
 
 
-def try_propose(r: Replica, inst: Instance) -> None:
+def try_propose(r: ReplicaCore, inst: Instance) -> None:
     """The primary proposes once it holds a justified outcome (and only in a view entered without one)."""
     view = inst.view
     if (
@@ -69,7 +68,7 @@ def try_propose(r: Replica, inst: Instance) -> None:
     accept_pre_prepare(r, inst, pp, Proposal.from_body(pp.body) or proposal)
 
 
-def on_pre_prepare(r: Replica, inst: Instance, msg: Message) -> None:
+def on_pre_prepare(r: ReplicaCore, inst: Instance, msg: Message) -> None:
     if msg.view > inst.view + r.config.view_window or msg.view < inst.view:
         return
     if msg.view > inst.view or inst.changing or msg.view not in inst.open_views:
@@ -84,7 +83,7 @@ def on_pre_prepare(r: Replica, inst: Instance, msg: Message) -> None:
     accept_pre_prepare(r, inst, msg, proposal)
 
 
-def accept_pre_prepare(r: Replica, inst: Instance, pp: Message, proposal: Proposal) -> None:
+def accept_pre_prepare(r: ReplicaCore, inst: Instance, pp: Message, proposal: Proposal) -> None:
     inst.pre_prepares[pp.view] = (pp, proposal)
     inst.known_proposals[proposal.digest] = proposal
     if pp.sender == r.me:
@@ -94,7 +93,7 @@ def accept_pre_prepare(r: Replica, inst: Instance, pp: Message, proposal: Propos
     check_committed(r, inst)
 
 
-def try_prepare(r: Replica, inst: Instance) -> None:
+def try_prepare(r: ReplicaCore, inst: Instance) -> None:
     view = inst.view
     held = inst.pre_prepares.get(view)
     if held is None or inst.changing or view in inst.agreed or inst.decision is not None:
@@ -117,14 +116,14 @@ def try_prepare(r: Replica, inst: Instance) -> None:
     check_prepared(r, inst, view)
 
 
-def on_prepare(r: Replica, inst: Instance, msg: Message) -> None:
+def on_prepare(r: ReplicaCore, inst: Instance, msg: Message) -> None:
     if msg.view > inst.view + r.config.view_window or msg.sender == r.committee.primary(inst.seq, msg.view):
         return
     inst.prepares.setdefault(msg.view, {}).setdefault(msg.sender, msg)
     check_prepared(r, inst, msg.view)
 
 
-def check_prepared(r: Replica, inst: Instance, view: int) -> None:
+def check_prepared(r: ReplicaCore, inst: Instance, view: int) -> None:
     held = inst.pre_prepares.get(view)
     if held is None or view not in inst.agreed:
         return
@@ -142,14 +141,14 @@ def check_prepared(r: Replica, inst: Instance, view: int) -> None:
     check_committed(r, inst)
 
 
-def on_commit(r: Replica, inst: Instance, msg: Message) -> None:
+def on_commit(r: ReplicaCore, inst: Instance, msg: Message) -> None:
     if msg.view > inst.view + r.config.view_window:
         return
     inst.commits.setdefault(msg.view, {}).setdefault(msg.sender, msg)
     check_committed(r, inst)
 
 
-def check_committed(r: Replica, inst: Instance) -> None:
+def check_committed(r: ReplicaCore, inst: Instance) -> None:
     """2f+1 COMMITs for one (view, outcome) decide, in any view: a later view can only carry the same outcome."""
     if inst.decision is not None:
         return
@@ -185,7 +184,7 @@ def check_committed(r: Replica, inst: Instance) -> None:
             return
 
 
-def decide(r: Replica, inst: Instance, attestation: OracleResult) -> None:
+def decide(r: ReplicaCore, inst: Instance, attestation: OracleResult) -> None:
     inst.decision = attestation
     inst.awaiting_reveal = None
     r.durable.decided[inst.seq] = attestation

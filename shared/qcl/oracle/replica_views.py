@@ -18,12 +18,12 @@ from qcl.oracle.state import Instance, Timeout
 from qcl.oracle.viewchange import ViewChange, check_new_view, check_view_change, highest_cert
 
 if TYPE_CHECKING:
-    from qcl.oracle.replica import Replica
+    from qcl.oracle.replica_core import ReplicaCore
 
 log = logging.getLogger(__name__)
 
 
-def timeout(r: Replica, event: Timeout) -> None:
+def timeout(r: ReplicaCore, event: Timeout) -> None:
     inst = r.instances.get(event.seq)
     if inst is None or inst.decision is not None or event.generation != inst.timer_generation:
         return
@@ -40,7 +40,7 @@ def timeout(r: Replica, event: Timeout) -> None:
     start_view_change(r, inst, inst.view + 1)
 
 
-def start_view_change(r: Replica, inst: Instance, view: int) -> None:
+def start_view_change(r: ReplicaCore, inst: Instance, view: int) -> None:
     inst.view, inst.changing = view, True
     body = {
         "prepared": inst.prepared.body() if inst.prepared else None,
@@ -57,7 +57,7 @@ def start_view_change(r: Replica, inst: Instance, view: int) -> None:
     try_new_view(r, inst)
 
 
-def on_view_change(r: Replica, inst: Instance, msg: Message) -> None:
+def on_view_change(r: ReplicaCore, inst: Instance, msg: Message) -> None:
     if msg.view > inst.view + r.config.view_window:
         return
     if msg.view <= inst.view and not inst.changing:
@@ -82,14 +82,14 @@ def on_view_change(r: Replica, inst: Instance, msg: Message) -> None:
         try_new_view(r, inst)
 
 
-def learn(r: Replica, inst: Instance, change: ViewChange) -> None:
+def learn(r: ReplicaCore, inst: Instance, change: ViewChange) -> None:
     if change.observation is not None and change.observation.sender not in inst.observations:
         inst.observations[change.observation.sender] = change.observation
     if change.cert is not None:
         inst.known_proposals[change.cert.proposal.digest] = change.cert.proposal
 
 
-def try_new_view(r: Replica, inst: Instance) -> None:
+def try_new_view(r: ReplicaCore, inst: Instance) -> None:
     view = inst.view
     if not inst.changing or r.committee.primary(inst.seq, view) != r.me or view in inst.new_view_sent:
         return
@@ -123,7 +123,7 @@ def try_new_view(r: Replica, inst: Instance) -> None:
     enter_view(r, inst, view, pp, proposal, required_outcome=required is not None)
 
 
-def on_new_view(r: Replica, inst: Instance, msg: Message) -> None:
+def on_new_view(r: ReplicaCore, inst: Instance, msg: Message) -> None:
     if msg.view < inst.view or (msg.view == inst.view and not inst.changing):
         return
     checked = check_new_view(msg, r.committee, r._job(inst), r.verify, r.excluded)
@@ -140,7 +140,7 @@ def on_new_view(r: Replica, inst: Instance, msg: Message) -> None:
 
 
 def enter_view(
-    r: Replica, inst: Instance, view: int, pp: Message | None, proposal: Proposal | None, *, required_outcome: bool
+    r: ReplicaCore, inst: Instance, view: int, pp: Message | None, proposal: Proposal | None, *, required_outcome: bool
 ) -> None:
     inst.changing = False
     if not required_outcome:

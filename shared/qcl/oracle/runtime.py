@@ -133,7 +133,6 @@ class NodeRuntime:
         self.on_decide, self.on_evidence = on_decide, on_evidence
         self.rejoin = rejoin
         self.restored = False
-        self.decisions: dict[str, OracleResult] = {}
         self._events: queue.Queue[Event | Resume | None] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"oracle-exec-{key.node_id}")
         self._timers = Timers(self._events.put)
@@ -234,7 +233,6 @@ class NodeRuntime:
 
     def _decided(self, effect: Decide) -> None:
         attestation = effect.attestation
-        self.decisions[attestation.job_id] = attestation
         folder = self.state_dir / "attestations"
         folder.mkdir(exist_ok=True)
         write_atomically(folder / f"{attestation.job_id}.json", attestation.model_dump_json(indent=2).encode())

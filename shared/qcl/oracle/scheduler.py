@@ -21,12 +21,13 @@ from qcl.analysis.report import AnalysisReport
 from qcl.bus.base import Bus
 from qcl.events import ORACLE_REQUESTS, Envelope, OracleJobSpec, OracleRequest
 from qcl.oracle.jobs import Blobs, analysis_spec, make_request
-from qcl.pipeline.analyzer import WINDOW_KEY
 from qcl.store.base import Store
+from qcl.store.keys import ANALYZER_WINDOW, ORACLE_JOB, ORACLE_NEXT_SEQUENCE, ORACLE_REPORTS_SEEN, ORACLE_SEQUENCE
 
 log = logging.getLogger(__name__)
 
-NEXT_SEQUENCE_KEY = "oracle:next-sequence"
+NEXT_SEQUENCE_KEY = ORACLE_NEXT_SEQUENCE.key()
+REPORTS_SEEN_KEY = ORACLE_REPORTS_SEEN.key()
 _CLAIM_TTL_S = 30 * 24 * 3600
 _REQUEST_IDS = uuid.UUID("0c5e7a1b-3f0e-4a6c-9d2e-7b1f4a8c2d60")  # namespace of request event ids (by job id)
 SCHEDULED_TASKS = ("analysis.health_score", "analysis.findings")
@@ -36,7 +37,7 @@ def claim_sequence(store: Store, job_id: str) -> int:
     """The next free sequence, claimed atomically for `job_id` (the same job gets its old sequence back)."""
     sequence = int(store.get(NEXT_SEQUENCE_KEY) or 0)
     while True:
-        key = f"oracle:sequence:{sequence}"
+        key = ORACLE_SEQUENCE.key(sequence=sequence)
         if store.put_if_absent(key, job_id, ttl_s=_CLAIM_TTL_S) or store.get(key) == job_id:
             store.put(NEXT_SEQUENCE_KEY, str(sequence + 1))
             return sequence
@@ -47,9 +48,9 @@ def claim_job(store: Store, spec: OracleJobSpec, blob: bytes) -> OracleRequest:
     """Store the input and claim the job's sequence (the same job keeps its sequence): the request, not yet filed."""
     Blobs(store).put(blob)
     probe = make_request(spec, 0)
-    claimed = store.get(f"oracle:job:{probe.job_id}")
+    claimed = store.get(ORACLE_JOB.key(job_id=probe.job_id))
     sequence = int(claimed) if claimed is not None else claim_sequence(store, probe.job_id)
-    store.put(f"oracle:job:{probe.job_id}", str(sequence), ttl_s=_CLAIM_TTL_S)
+    store.put(ORACLE_JOB.key(job_id=probe.job_id), str(sequence), ttl_s=_CLAIM_TTL_S)
     return make_request(spec, sequence)
 
 
@@ -69,18 +70,30 @@ def submit_job(bus: Bus, store: Store, spec: OracleJobSpec, blob: bytes, *, sour
 
 
 class ReportScheduler:
-    def __init__(self, bus: Bus, store: Store, *, every: int, window_s: int, source: str = "//qcl/oracle/scheduler"):
+    def __init__(
+        self,
+        bus: Bus,
+        store: Store,
+        *,
+        every: int,
+        window_s: int,
+        source: str = "//qcl/oracle/scheduler",
+        shared_count: bool = False,
+    ):
         self.bus, self.store, self.every, self.window_s, self.source = bus, store, every, window_s, source
+        # Members in separate processes share one subscription, each pulling some of the reports: they count in the
+        # store, so every `every`-th report of the stream files a job pair, whichever member pulled it.
+        self.shared_count = shared_count
         self.seen = 0
         self.filed: list[OracleRequest] = []
 
     def handle(self, event: Envelope[AnalysisReport]) -> None:
-        self.seen += 1
+        self.seen = int(self.store.incr(REPORTS_SEEN_KEY)) if self.shared_count else self.seen + 1
         if (self.seen - 1) % self.every:
             return
         report = event.data
         at = report.observed_at.timestamp()
-        lines = self.store.window_range(WINDOW_KEY, min_score=at - self.window_s, max_score=at)
+        lines = self.store.window_range(ANALYZER_WINDOW.key(), min_score=at - self.window_s, max_score=at)
         if not lines:
             log.info("oracle scheduler: no observations in the window of the report at %s", report.observed_at)
             return

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -21,12 +23,14 @@ from qcl.qubic.capture import InvalidLine
 from qcl.qubic.source import ObservationSource
 from qcl.qubic.types import Observation
 from qcl.store.base import Store
+from qcl.store.keys import INGEST_LAST_PUBLISHED, INGEST_SEEN
 
 log = logging.getLogger(__name__)
 
 ORDERING_KEY = "qubic-network"  # one key: the analyzer sees observations in the order they were made
-LAST_PUBLISHED_KEY = "ingest:last_published"
+LAST_PUBLISHED_KEY = INGEST_LAST_PUBLISHED.key()
 _DEDUP_TTL_S = 7 * 24 * 3600  # an epoch: tick numbers only grow, so older keys can never match again
+_PUBLISH_TIMEOUT_S = 30.0
 
 
 Status = Literal["published", "duplicate", "out_of_order", "invalid"]
@@ -61,48 +65,88 @@ class Ingestor:
 
     def ingest(self, item: Observation | InvalidLine) -> IngestResult:
         """Validate, de-duplicate and publish one item already taken from the source."""
-        if isinstance(item, InvalidLine):
-            log.warning("ingest: invalid observation skipped: %s", item.reason)
-            return IngestResult("invalid", item.reason)
-        observation, tick = item, item.tick
+        return self.ingest_many([item])[0]
 
-        def result(status: Status, detail: str, event_id: str | None = None) -> IngestResult:
-            return IngestResult(status, detail, tick.tick, tick.epoch, observation.observed_at.isoformat(), event_id)
+    def ingest_many(self, items: Sequence[Observation | InvalidLine]) -> list[IngestResult]:
+        """ingest() for a run of items, in order, their publishes confirmed together (one wait, not one per item).
 
-        out_of_order = self._out_of_order(observation)
-        if out_of_order:
-            log.warning("ingest: %s", out_of_order)
-            return result("out_of_order", out_of_order)
-        event = QUBIC_TICKS.event(observation, source=self.name, subject=f"tick/{tick.tick}")
-        claim = f"ingest:seen:{tick.epoch}:{tick.tick}:{tick.duration}"
-        if not self.store.put_if_absent(claim, event.id, ttl_s=_DEDUP_TTL_S):
-            detail = f"tick {tick.tick} (epoch {tick.epoch}, duration {tick.duration} s) was already published"
-            return result("duplicate", detail, self.store.get(claim))
-        try:
-            self.bus.publish(QUBIC_TICKS, event, ordering_key=ORDERING_KEY)
-        except Exception:
-            self.store.delete(claim)  # nothing half-published: the next attempt may publish it
-            raise
-        last = {"tick": tick.tick, "epoch": tick.epoch, "initial_tick": tick.initial_tick}
-        self.store.put(LAST_PUBLISHED_KEY, json.dumps(last))
-        log.info("ingest: published tick %s (epoch %s) as event %s", tick.tick, tick.epoch, event.id)
-        return result("published", f"tick {tick.tick} published to {QUBIC_TICKS.name}", event.id)
-
-    def _out_of_order(self, observation: Observation) -> str | None:
-        raw = self.store.get(LAST_PUBLISHED_KEY)
-        if raw is None:
-            return None
-        last = json.loads(raw)
-        tick = observation.tick
-        same_interval = tick.epoch == last["epoch"] and tick.initial_tick == last["initial_tick"]
-        if same_interval and tick.tick < last["tick"]:
-            return (
-                f"tick {tick.tick} is behind tick {last['tick']} already published for epoch {tick.epoch} "
-                "(a lagging RPC node?)"
+        Raises the first publish failure after releasing the duplicate claims of every item not published.
+        """
+        results: list[IngestResult] = []
+        sent: list[tuple[str, Future[str], dict[str, int], str]] = []  # claim, publish, the latest tick, what
+        last = self._last_published()
+        for item in items:
+            if isinstance(item, InvalidLine):
+                log.warning("ingest: invalid observation skipped: %s", item.reason)
+                results.append(IngestResult("invalid", item.reason))
+                continue
+            observation, tick = item, item.tick
+            out_of_order = _out_of_order(last, observation)
+            if out_of_order:
+                log.warning("ingest: %s", out_of_order)
+                results.append(_result(observation, "out_of_order", out_of_order))
+                continue
+            event = QUBIC_TICKS.event(observation, source=self.name, subject=f"tick/{tick.tick}")
+            claim = INGEST_SEEN.key(epoch=tick.epoch, tick=tick.tick, duration=tick.duration)
+            if not self.store.put_if_absent(claim, event.id, ttl_s=_DEDUP_TTL_S):
+                detail = f"tick {tick.tick} (epoch {tick.epoch}, duration {tick.duration} s) was already published"
+                results.append(_result(observation, "duplicate", detail, self.store.get(claim)))
+                continue
+            try:
+                published = self.bus.publish_nowait(QUBIC_TICKS, event, ordering_key=ORDERING_KEY)
+            except Exception:
+                self.store.delete(claim)
+                self._confirm(sent)
+                raise
+            last = {"tick": tick.tick, "epoch": tick.epoch, "initial_tick": tick.initial_tick}
+            sent.append((claim, published, last, f"tick {tick.tick} (epoch {tick.epoch}) as event {event.id}"))
+            results.append(
+                _result(observation, "published", f"tick {tick.tick} published to {QUBIC_TICKS.name}", event.id)
             )
-        if tick.epoch < last["epoch"]:
-            return f"epoch {tick.epoch} is behind epoch {last['epoch']} already published"
+        self._confirm(sent)
+        return results
+
+    def _confirm(self, sent: list[tuple[str, Future[str], dict[str, int], str]]) -> None:
+        """Wait for the publishes; release what did not go out (nothing half-published) and raise its error."""
+        failure: Exception | None = None
+        latest: dict[str, int] | None = None
+        for claim, published, last, what in sent:
+            try:
+                published.result(timeout=_PUBLISH_TIMEOUT_S)
+            except Exception as exc:
+                failure = failure or exc
+                self.store.delete(claim)  # the next attempt may publish it
+                continue
+            latest = last
+            log.info("ingest: published %s", what)
+        if latest is not None:
+            self.store.put(LAST_PUBLISHED_KEY, json.dumps(latest))
+        if failure is not None:
+            raise failure
+
+    def _last_published(self) -> dict[str, int] | None:
+        raw = self.store.get(LAST_PUBLISHED_KEY)
+        return None if raw is None else dict(json.loads(raw))
+
+
+def _result(observation: Observation, status: Status, detail: str, event_id: str | None = None) -> IngestResult:
+    tick = observation.tick
+    return IngestResult(status, detail, tick.tick, tick.epoch, observation.observed_at.isoformat(), event_id)
+
+
+def _out_of_order(last: dict[str, int] | None, observation: Observation) -> str | None:
+    if last is None:
         return None
+    tick = observation.tick
+    same_interval = tick.epoch == last["epoch"] and tick.initial_tick == last["initial_tick"]
+    if same_interval and tick.tick < last["tick"]:
+        return (
+            f"tick {tick.tick} is behind tick {last['tick']} already published for epoch {tick.epoch} "
+            "(a lagging RPC node?)"
+        )
+    if tick.epoch < last["epoch"]:
+        return f"epoch {tick.epoch} is behind epoch {last['epoch']} already published"
+    return None
 
 
 def source_failure(exc: SourceError) -> tuple[dict[str, object], int]:

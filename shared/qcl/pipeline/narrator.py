@@ -18,11 +18,9 @@ An ai-request submitted as an API task is reported on the task board (qcl.tasks)
 it, then done with the insight, or failed (invalid_request) when a field was refused (the fixed reply saying so is
 still published).
 
-Store keys (what the API and dashboard read):
-- insights:recent — recent insights, newest first, RECENT_LEN of them (qcl.api.state reads them), each kept as
-  the ai-insights event it was published in (Envelope[AIInsight] JSON), so readers have its id and time;
-- insights:narrative:<language> — the latest narrative per language (AIInsight JSON);
-- insights:request:<request_id> — the answer to one ai-request, kept for a day (AIInsight JSON).
+Store keys (qcl.store.keys): insights:recent — recent insights, newest first, RECENT_LEN of them (qcl.api.state
+reads them), each kept as the ai-insights event it was published in (Envelope[AIInsight] JSON), so readers have its
+id and time (an answered ai-request submitted as a task is also its task's outcome, qcl.tasks).
 """
 
 from __future__ import annotations
@@ -43,19 +41,16 @@ from qcl.narrate.errors import NarrationInputError
 from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.questions import NO_REPORT
 from qcl.narrate.service import Narrator
-from qcl.pipeline.analyzer import LATEST_KEY
 from qcl.store.base import Store
-from qcl.tasks import TaskBoard
+from qcl.store.keys import ANALYSIS_LATEST, INSIGHTS_RECENT, INSIGHTS_RECENT_LEN, NARRATOR_DONE, NARRATOR_LAST
+from qcl.tasks import TASK_TTL_S, TaskBoard
 
 log = logging.getLogger(__name__)
 
-RECENT_KEY = "insights:recent"
-RECENT_LEN = 500  # a day of material-change narratives in two languages, plus answers
-NARRATIVE_KEY = "insights:narrative:{language}"
-REQUEST_KEY = "insights:request:{request_id}"
-LAST_NARRATED_KEY = "narrator:last"  # {"observed_at": unix s, "status": ..., "findings": {code: severity rank}}
+RECENT_KEY = INSIGHTS_RECENT.key()
+RECENT_LEN = INSIGHTS_RECENT_LEN
+LAST_NARRATED_KEY = NARRATOR_LAST.key()
 _DONE_TTL_S = 7 * 24 * 3600  # as the analyzer's: redeliveries come within minutes
-_ANSWER_TTL_S = 24 * 3600
 _INSIGHT_IDS = uuid.UUID("b0f4a3c2-8e1d-4f6a-9c57-2d3e4f5a6b7c")  # namespace of insight ids derived from event ids
 
 
@@ -110,6 +105,7 @@ class NarratorService:
         policy: NarrationPolicy | None = None,
         name: str = "//qcl/containers/narrator",
         clock: Callable[[], float] = time.time,
+        task_ttl_s: float = TASK_TTL_S,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -117,7 +113,7 @@ class NarratorService:
         self.policy = policy or NarrationPolicy()
         self.name = name
         self.clock = clock
-        self.tasks = TaskBoard(store)
+        self.tasks = TaskBoard(store, ttl_s=task_ttl_s)
 
     def subscribe(self) -> list[Subscription]:
         """Both subscriptions, as `qcl up` and the pull worker run them."""
@@ -131,7 +127,7 @@ class NarratorService:
         self.narrator.close()
 
     def handle_report(self, event: Envelope[AnalysisReport]) -> None:
-        done_key = f"narrator:done:{event.id}"
+        done_key = NARRATOR_DONE.key(event_id=event.id)
         if self.store.get(done_key) is not None:
             log.info("narrator: report %s already handled (redelivery); skipped", event.id)
             return
@@ -147,8 +143,7 @@ class NarratorService:
             skip = f"behind: the report waited {lag:.0f} s (over {self.policy.max_lag_s:g} s); the template catches up"
         for language in self.policy.languages:
             insight = self.narrator.narrate(report, language, skip_model=skip)
-            out = self._publish(insight, f"{event.id}:{language}", event.subject)
-            self.store.put(NARRATIVE_KEY.format(language=language), out.data.model_dump_json())
+            self._publish(insight, f"{event.id}:{language}", event.subject)
             log.info(
                 "narrative (%s, %s): %s via %s%s",
                 language,
@@ -161,13 +156,13 @@ class NarratorService:
         self.store.put(done_key, "narrated", ttl_s=_DONE_TTL_S)
 
     def handle_request(self, event: Envelope[AIRequest]) -> None:
-        done_key = f"narrator:done:{event.id}"
+        done_key = NARRATOR_DONE.key(event_id=event.id)
         if self.store.get(done_key) is not None:
             log.info("narrator: request %s already answered (redelivery); skipped", event.id)
             return
         request = event.data
         self.tasks.start(request.request_id, worker=self.name)
-        latest = self.store.get(LATEST_KEY)
+        latest = self.store.get(ANALYSIS_LATEST.key())
         report = AnalysisReport.model_validate_json(latest) if latest else None
         try:
             insight = self._respond(request, report)
@@ -179,9 +174,6 @@ class NarratorService:
         else:
             self.tasks.finish(request.request_id, insight.model_dump(mode="json"))  # before readers hear of it
         out = self._publish(insight, event.id, f"request/{request.request_id}")
-        self.store.put(
-            REQUEST_KEY.format(request_id=request.request_id), out.data.model_dump_json(), ttl_s=_ANSWER_TTL_S
-        )
         self.store.put(done_key, out.id, ttl_s=_DONE_TTL_S)
 
     def _respond(self, request: AIRequest, report: AnalysisReport | None) -> AIInsight:

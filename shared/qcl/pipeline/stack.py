@@ -3,7 +3,8 @@ HTTP API (with its `api` consumer), in one process.
 
 With `--bus pubsub` and no PUBSUB_EMULATOR_HOST, the stack starts the Pub/Sub emulator itself and stops it on exit.
 The API serves on QCL_HOST:QCL_PORT with authentication on: on first start an admin key is created and written to
-<state_dir>/admin.key (mode 0600); the stack prints that path and the URL, never the key.
+<state_dir>/admin.key (mode 0600); the stack prints that path and the URL, never the key, and a one-time login URL
+that signs a browser in as admin (qcl.api.sessions).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qcl.bus import Bus, Subscription, open_bus
+from qcl.bus.base import close_all
 from qcl.bus.emulator import PubSubEmulator, ensure_emulator
 from qcl.config import Settings
 from qcl.errors import QclError, SourceError, SourceExhaustedError
@@ -30,6 +32,15 @@ from qcl.qubic.types import Observation
 from qcl.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+
+def stack_settings(settings: Settings) -> Settings:
+    """The settings the stack runs on: a replay keeps its state under "<prefix>replay:" and clears it at start (the
+    window and duplicate checks of an earlier run would otherwise see the capture's observations as already
+    published). `qcl backup` reads the same namespace."""
+    if settings.source != "replay":
+        return settings
+    return settings.model_copy(update={"redis_prefix": settings.redis_prefix + "replay:"})
 
 
 @dataclass
@@ -52,6 +63,8 @@ class LocalStack:
     _api: Any = None
     _api_ingest: Any = None
     workflows: Any = None  # the API's workflow executor: triggers, resumed executions, the examples deployed
+    ops: Any = None  # qcl.obs.monitor's Prometheus and Alertmanager, under --ops
+    log_collector: Any = None  # qcl.obs.logindex's: the processes' log files -> the searchable index
 
     def start(self) -> list[str]:
         """Start everything; returns one line per started piece, saying where it is."""
@@ -59,10 +72,7 @@ class LocalStack:
         if self.settings.bus == "pubsub":
             self._emulator, where = ensure_emulator()
             lines.append(f"pubsub   {where}")
-        if self.settings.source == "replay":
-            # A replay starts from a clean namespace: the window and duplicate checks of an earlier run would
-            # otherwise see the capture's observations as already published.
-            self.settings = self.settings.model_copy(update={"redis_prefix": self.settings.redis_prefix + "replay:"})
+        self.settings = stack_settings(self.settings)
         self.bus = open_bus(self.settings)
         self.store = open_store(self.settings)
         if self.settings.source == "replay":
@@ -79,7 +89,11 @@ class LocalStack:
         lines.append(self._start_narrator())
         lines.append(self._start_jobs())
         lines += self._start_oracle()
+        if self.settings.ops:
+            self._prepare_ops()
         lines += self._start_api()
+        if self.ops is not None:
+            lines += self._start_ops()
         source = open_source(self.settings)
         self.ingestor = Ingestor(self.bus, self.store, name="//qcl/up/ingest")
         self._feeder = threading.Thread(target=self._feed, args=(source,), name="feeder", daemon=True)
@@ -100,14 +114,24 @@ class LocalStack:
             from qcl.shard.coordinator import open_local_sharded_model
 
             load = partial(
-                open_local_sharded_model, self.settings, store=self.store, bus=self.bus, stages=self.settings.shards
+                open_local_sharded_model,
+                self.settings,
+                store=self.store,
+                bus=self.bus,
+                stages=self.settings.shards,
+                replicas=self.settings.shard_replicas,
             )
 
         # Loads QCL_MODEL (on one process or a local shard pool), or says why it narrates from templates.
         self.narrator = open_narrator(self.settings, load=load)
         self.generation = getattr(self.narrator, "model", None)
         self.narration = NarratorService(
-            self.bus, self.store, self.narrator, policy=policy_from(self.settings), name="//qcl/up/narrator"
+            self.bus,
+            self.store,
+            self.narrator,
+            policy=policy_from(self.settings),
+            name="//qcl/up/narrator",
+            task_ttl_s=self.settings.retention_tasks_s,
         )
         self._subscriptions.extend(self.narration.subscribe())
         state = self.narrator.status()
@@ -140,16 +164,17 @@ class LocalStack:
     def _start_api(self) -> list[str]:
         from qcl.api import ApiIngest, build_services, context, create_app, default_narrator
         from qcl.api.server import ApiServer
-        from qcl.obs.logging import configure_audit_file
 
         settings = self.settings
-        configure_audit_file(settings.state_dir / "audit.jsonl")
         narrator = self.narrator or default_narrator(settings)  # the stack's own, when it runs one
         services = build_services(
             settings, store=self.store, bus=self.bus, narrator=narrator, generation=self.generation
         )
+        services.nodes = self._node_control()
+        services.logs = self._start_log_collector()
+        app = create_app(services)  # first: it chains this process's audit lines, the admin key's creation included
         key_path, created = services.keys.ensure_admin_key(settings.state_dir)
-        app = create_app(services)
+        login = services.sessions.issue_login()
         try:
             self._api = ApiServer(app, settings.host, settings.port)
         except (OSError, SystemExit) as exc:  # Werkzeug reports a busy port by printing and exiting
@@ -169,7 +194,51 @@ class LocalStack:
             f"{services.narration_mode()})",
             f"admin key {'created in' if created else 'in'} {key_path} (mode 0600); "
             f'curl -H "Authorization: Bearer $(cat {key_path})" {url}/api/network/latest',
+            f"open {url}/?login={login}  (signs this browser in as admin; good once, for "
+            f"{settings.login_token_ttl_s / 60:g} min)",
         ] + ([f"openai   {url}/v1  (OpenAI-compatible: base_url={url}/v1, api_key=a key)"] if self.generation else [])
+
+    def _node_control(self) -> Any:
+        """The admin's node actions over this stack's shard pool (under --shards) and oracle committee."""
+        from qcl.pipeline.node_control import NodeControl
+
+        return NodeControl(
+            shards=getattr(self.generation, "pool", None),
+            local=getattr(self.generation, "local_pool", None),
+            oracle=self.oracle,
+        )
+
+    def _start_log_collector(self) -> Any:
+        """Index what every process of the stack writes under QCL_LOG_DIR, for /api/ops/logs (None without it)."""
+        from qcl.obs.logindex import LogCollector, SqliteLogIndex
+
+        log_dir = self.settings.log_dir
+        if log_dir is None:
+            return None
+        index = SqliteLogIndex(log_dir / "index.sqlite3")
+        self.log_collector = LogCollector(index, log_dir, retention_h=self.settings.log_retention_h).start()
+        return index
+
+    def _prepare_ops(self) -> None:
+        from qcl.obs.monitor import OpsMonitor
+
+        self.ops = OpsMonitor(
+            self.settings.state_dir,
+            rules=Path("ops/prometheus/alerts.yml"),
+            routes=Path("ops/alertmanager/alertmanager.yml"),
+            key_file=self.settings.state_dir / "admin.key",
+            time_scale=self.settings.ops_time_scale,
+        )
+        # The API's silences talk to these two.
+        urls = {"prometheus_url": self.ops.prometheus_url, "alertmanager_url": self.ops.alertmanager_url}
+        self.settings = self.settings.model_copy(update=urls)
+
+    def _start_ops(self) -> list[str]:
+        api = self._api.url.removeprefix("http://")
+        local_pool = getattr(self.generation, "local_pool", None)
+        stages = [stage.metrics_address for stage in local_pool.processes] if local_pool is not None else []
+        lines: list[str] = self.ops.start(self._api.url, {"qcl-api": [api], "qcl-shard": stages})
+        return lines
 
     def _items(self, source: ObservationSource) -> Iterator[Observation | InvalidLine]:
         while not self._stopping.is_set():
@@ -201,6 +270,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.ops is not None:
+            self.ops.stop()
         if self._api is not None:
             self._api.stop()  # graceful: in-flight requests finish, WebSocket clients are told to reconnect
         if self._api_ingest is not None:
@@ -213,8 +284,10 @@ class LocalStack:
             self.jobs.stop()
         if self.workflows is not None:
             self.workflows.close()
-        for subscription in self._subscriptions:
-            subscription.close()
+        if self.log_collector is not None:
+            self.log_collector.stop()
+            self.log_collector.index.close()
+        close_all(self._subscriptions)
         if self.narration is not None:
             self.narration.close()
         self.bus.close()

@@ -7,7 +7,7 @@ Every call has a timeout; 429, 5xx, timeouts and connection errors are retried w
 full jitter (honouring `Retry-After` on 429/503, capped); other 4xx are not retried. After `breaker_failures`
 consecutive failed calls the client stops calling for `breaker_cooldown_s` and fails fast. Bodies are parsed
 strictly by the models in qcl.qubic.types; every failure is a SourceError naming the endpoint and the problem.
-Shapes and error bodies: shared/reference/qubic-rpc.md §2.1, 2.3, 2.6, 2.7, 3.
+Shapes and error bodies: docs/reference/qubic-rpc.md §2.1, 2.3, 2.6, 2.7, 3.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 Nothing here is real data. The generator simulates the network (ticks at a steady rate, the Wednesday 12:00 UTC
 epoch transition with its halt, empty ticks, the archive a few ticks behind, the stats service scraping every
 60 s, a random-walk price) and writes what the RPC would have answered, in the exact body shapes of
-shared/reference/qubic-rpc.md §2.1/2.3/2.6/2.7. Episodes (a stall, slow ticks, a price crash, a bad line, ...)
+docs/reference/qubic-rpc.md §2.1/2.3/2.6/2.7. Episodes (a stall, slow ticks, a price crash, a bad line, ...)
 are laid on top. Same arguments and seed, same lines.
 """
 
@@ -279,7 +279,7 @@ def generate_lines(
     halt_s: float = HALT_S,
 ) -> list[str]:
     """Capture lines every `interval_s` (plus up to a second of jitter) from `start` for `hours`."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - seeded synthetic data, reproducible on purpose
     t0 = start.timestamp()
     network = _Network(t0, rng, seconds_per_tick, halt_s, episodes)
     pending = [e for e in episodes if e.kind in ("truncated_line", "tick_backwards", "duplicate_line")]

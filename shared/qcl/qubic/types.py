@@ -1,6 +1,6 @@
 """Qubic RPC bodies and the observation built from them, parsed strictly.
 
-Encoding rules of the RPC (grpc-gateway / protojson, see shared/reference/qubic-rpc.md §1.1): 64-bit integers
+Encoding rules of the RPC (grpc-gateway / protojson, see docs/reference/qubic-rpc.md §1.1): 64-bit integers
 arrive as JSON strings, 32-bit integers as numbers, floats as numbers that may be written `9.12e-7`, and tick
 quality is a percentage. Unknown fields are ignored (the services add fields over time); every known field is
 checked for type and range, and a body that breaks a rule is rejected with the field named.

@@ -1,14 +1,19 @@
 """The coordinator's side of the wire: shared channels, one streaming link per (session, range), control calls.
 
-    channels = Channels()
-    link = StageLink(channels.get(address), node_id, session_metadata(session_id, range(0, 11), sampling, "fp16"))
+    channels = Channels(tls)                                            # tls: TlsMaterial (mTLS) or None (plaintext)
+    metadata = session_metadata(session_id, range(0, 11), sampling, "fp16")
+    link = StageLink(channels.get(address, node_id), node_id, metadata)  # with TLS: only node_id's certificate
     link.send(encode(frame)); reply = link.receive(timeout_s=5.0)      # LinkFailure on any error or a missed deadline
-    record = fetch_record(channels.get(address), timeout_s=0.5)
+    record = fetch_record(channels.get(address, node_id), timeout_s=0.5)
 
 Every call has a deadline: the stream one for a whole session (`stream_timeout_s`), each reply its own
 (`receive(timeout_s)`), and every unary call its own. A reader thread per link turns the stream into a queue so a
 reply can be awaited with a timeout; a stalled stage (stopped, swapping, deadlocked) is then a LinkFailure like a
 dead one, instead of a hang.
+
+With TLS every channel presents the coordinator's certificate, and a channel to a node known by id accepts only
+that node's certificate (`pin_options`): a stage at the address answering with another node's certificate fails
+the handshake. A channel for an address alone (a seed whose id is not known yet) checks the address's SAN.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from qcl.obs.logging import current_request
 from qcl.shard.registry import NodeRecord
 from qcl.shard.sessions import Sampling
+from qcl.shard.tls import TlsMaterial, pin_options
 from qcl.shard.wire import SERVICE
 
 CHANNEL_OPTIONS = [
@@ -71,25 +78,34 @@ class LinkFailure(Exception):
 
 
 class Channels:
-    """One channel per address, shared by every session (HTTP/2 multiplexes their streams)."""
+    """One channel per (address, node id), shared by every session (HTTP/2 multiplexes their streams)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: TlsMaterial | None = None) -> None:
+        self.tls = tls
         self._lock = threading.Lock()
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: dict[tuple[str, str | None], grpc.Channel] = {}
 
-    def get(self, address: str) -> grpc.Channel:
+    def get(self, address: str, node_id: str | None = None) -> grpc.Channel:
+        """The channel to `address`; with TLS and `node_id`, one that accepts only that node's certificate."""
+        key = (address, node_id if self.tls is not None else None)
         with self._lock:
-            channel = self._channels.get(address)
+            channel = self._channels.get(key)
             if channel is None:
-                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-                self._channels[address] = channel
+                if self.tls is None:
+                    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                else:
+                    pinned = pin_options(node_id) if node_id is not None else []
+                    channel = grpc.secure_channel(
+                        address, self.tls.channel_credentials(), options=CHANNEL_OPTIONS + pinned
+                    )
+                self._channels[key] = channel
             return channel
 
     def drop(self, address: str) -> None:
-        """Forget a channel (its node failed); the next call dials afresh."""
+        """Forget the channels to an address (its node failed); the next call dials afresh."""
         with self._lock:
-            channel = self._channels.pop(address, None)
-        if channel is not None:
+            dropped = [self._channels.pop(key) for key in list(self._channels) if key[0] == address]
+        for channel in dropped:
             channel.close()
 
     def close(self) -> None:
@@ -105,13 +121,15 @@ class _End:
 
 
 def session_metadata(session_id: bytes, layers: range, sampling: Sampling, wire: str) -> tuple[tuple[str, str], ...]:
-    """The call metadata that opens a session on a node: session id, layer range, wire dtype, sampling."""
+    """The call metadata that opens a session on a node: session id, layer range, wire dtype, sampling, and the
+    request this thread serves (bound by the coordinator), so the stage's log lines carry the same request id."""
+    request_id = current_request().get("request_id")
     return (
         ("qcl-session", session_id.hex()),
         ("qcl-layers", f"{layers.start}:{layers.stop}"),
         ("qcl-wire", wire),
         ("qcl-sampling", json.dumps(sampling.to_json())),
-    )
+    ) + ((("qcl-request-id", request_id),) if request_id else ())
 
 
 class StageLink:

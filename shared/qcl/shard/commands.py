@@ -1,23 +1,21 @@
-"""`qcl shard serve`, `qcl shard pool up`, `qcl shard plan` and `qcl bench shard`; torch is imported inside.
+"""`qcl shard serve`, `qcl shard pool up`, `qcl shard plan`; torch is imported inside.
 
-qcl shard serve --model ID --layers A:B [--port 50051] [--host 0.0.0.0] [--store redis]
+qcl shard serve --model ID --layers A:B [--port 50051] [--host 0.0.0.0] [--store redis] [--tls-dir DIR]
 qcl shard pool up --stages 3 [--replicas 2] [--model ID] [--threads N]
 qcl shard plan [--model ID] [--stages 3] [--json]
-qcl bench shard [--model ID] [--tokens 64] [--stages 3] [--wire auto] [--json]
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import threading
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
-from qcl.clitools import print_json, settings_or_exit
+from qcl.clitools import fail, print_json, settings_or_exit
+from qcl.lifecycle import wait_for_stop
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="registry id  [QCL_MODEL]")]
@@ -26,16 +24,6 @@ ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=0, help="intra-
 shard_app = typer.Typer(no_args_is_help=True, help="The shard pool: one model split across processes or machines.")
 pool_app = typer.Typer(no_args_is_help=True, help="A local pool of stage processes on loopback.")
 shard_app.add_typer(pool_app, name="pool")
-
-
-def _wait_for_signal() -> None:
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
 
 
 @shard_app.command("serve")
@@ -56,6 +44,15 @@ def serve(
         str | None, typer.Option("--store", help="memory | redis: redis registers and heartbeats  [QCL_STORE]")
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda  [QCL_SHARD_DEVICE]")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="serve Prometheus metrics on this port (HTTP /metrics)")
+    ] = None,
+    tls_dir: Annotated[
+        Path | None, typer.Option("--tls-dir", help="cert.pem, key.pem, ca.pem of this shard  [QCL_TLS_DIR]")
+    ] = None,
+    health_port: Annotated[
+        int | None, typer.Option("--health-port", help="plaintext port for health checks  [QCL_SHARD_HEALTH_PORT]")
+    ] = None,
 ) -> None:
     """Serve a range of a model's layers over gRPC (data plane + grpc.health.v1 on the same port)."""
     # Before torch loads: idle OpenMP threads sleep instead of spinning on cores other stages need.
@@ -69,13 +66,15 @@ def serve(
         shard_max_sessions=max_sessions,
         store=store,
         shard_device=device,
+        tls_dir=tls_dir,
+        shard_health_port=health_port,
     )
-    from qcl.obs.logging import configure_logging
+    from qcl.obs.logging import configure_process_logging
     from qcl.shard.errors import ShardError
     from qcl.shard.partition import parse_layers
     from qcl.shard.server import ServerOptions, build_server, configure_threads, resolve_device
 
-    configure_logging(settings.log_level)
+    configure_process_logging(settings, f"shard-{node_id or settings.shard_port}")
     try:
         ranges = [parse_layers(part) for part in layers.split(",")]
     except ShardError as exc:
@@ -91,18 +90,44 @@ def serve(
         session_ttl_s=settings.shard_session_ttl_s,
         threads=configure_threads(settings.shard_threads),
         device=chosen_device,
+        tls=_server_tls(settings),
+        health_port=settings.shard_health_port,
     )
     server = _build(settings, ranges, options, build_server)
     server.start()
     typer.echo(f"qcl shard: {server.node_id} serving layers {layers} of {settings.model} on {server.address}", err=True)
+    if metrics_port is not None:  # liveness and process figures for Prometheus (`qcl up --ops` scrapes it)
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.shard_host)
+        typer.echo(f"qcl shard: metrics on {settings.shard_host}:{metrics_port}/metrics", err=True)
     heartbeat = _heartbeat(settings, server)
     try:
-        _wait_for_signal()
+        wait_for_stop()
     finally:
         if heartbeat is not None:
             heartbeat.stop(leave=True)
         server.stop()
         typer.echo(f"qcl shard: {server.node_id} stopped", err=True)
+
+
+def _server_tls(settings: Any) -> Any:
+    """This shard's certificate (QCL_TLS_DIR); plaintext only when QCL_SHARD_TLS=false says so."""
+    from qcl.pki import PkiError
+    from qcl.shard.tls import TlsMaterial
+
+    if not settings.shard_tls:
+        return None
+    if settings.tls_dir is None:
+        raise fail(
+            "QCL_TLS_DIR (--tls-dir): mTLS is on but no certificate directory is given; `qcl pki issue --role shard "
+            "--node-id ID` writes one (or set QCL_SHARD_TLS=false to serve plaintext on a trusted network)",
+            2,
+        )
+    try:
+        return TlsMaterial.load(settings.tls_dir, role="shard")
+    except PkiError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _build(settings: Any, ranges: list[Any], options: Any, build_server: Any) -> Any:
@@ -133,7 +158,7 @@ def _heartbeat(settings: Any, server: Any) -> Any:
 def _default_advertise(host: str, port: int) -> str | None:
     if port == 0:
         return None  # the bound port is known only after binding; the server fills it in
-    if host in ("0.0.0.0", "::", ""):
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - recognises a wildcard, binds nothing
         return f"{socket.getfqdn()}:{port}"
     return f"{host}:{port}"
 
@@ -167,7 +192,7 @@ def pool_up(
         )
     typer.echo(f"qcl shard pool: running; QCL_SHARD_NODES={','.join(pool.addresses)}; Ctrl-C stops", err=True)
     try:
-        _wait_for_signal()
+        wait_for_stop()
     finally:
         pool.stop()
         typer.echo("qcl shard pool: stopped", err=True)
@@ -197,39 +222,5 @@ def plan(
         typer.echo(f"stage {index}: layers {layers}  (relative time {result['relative_stage_time'][index]})")
 
 
-def bench_shard(
-    model: ModelOpt = None,
-    tokens: Annotated[int, typer.Option("--tokens", min=2, max=1024, help="new tokens per run")] = 64,
-    stages: Annotated[int, typer.Option("--stages", min=1, max=16, help="pipeline stages")] = 3,
-    wire: Annotated[
-        Literal["auto", "fp16", "fp32", "int8"], typer.Option("--wire", help="activation dtype  [QCL_SHARD_WIRE]")
-    ] = "auto",
-    threads: ThreadsOpt = None,
-    log_dir: Annotated[Path | None, typer.Option("--log-dir", help="stage logs (default: a temporary folder)")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Single node vs the pool: tokens/s, time to first token, bytes per token, identity, recovery after a kill."""
-    # Both sides alike: idle OpenMP threads sleep (the stage processes get the same policy from the local pool).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = settings_or_exit(model=model, shard_threads=threads)
-    from qcl.bench.shard import run_shard_bench
-    from qcl.model.errors import ModelUnavailableError
-    from qcl.shard.errors import ShardError
-
-    try:
-        result = run_shard_bench(
-            settings, model_id=settings.model, new_tokens=tokens, stages=stages, wire=wire, log_dir=log_dir
-        )
-    except (ShardError, ModelUnavailableError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if as_json:
-        print_json(result)
-        return
-    for key, value in result.items():
-        typer.echo(f"{key:<34} {value}")
-
-
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.add_typer(shard_app, name="shard")
-    bench_app.command("shard")(bench_shard)

@@ -16,6 +16,7 @@ skeleton on the meta device carrying the config, tokenizer and generation config
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from typing import Any
@@ -25,6 +26,7 @@ from qcl.config import Settings
 from qcl.model.batch import BatchRunner, Request, _Row
 from qcl.model.loading import LoadedModel
 from qcl.model.service import GenerationService
+from qcl.obs.logging import bind_request, unbind_request
 from qcl.shard.errors import ShardPoolUnavailableError
 from qcl.shard.loading import load_skeleton
 from qcl.shard.local import LocalPool
@@ -32,8 +34,11 @@ from qcl.shard.partition import ModelCosts
 from qcl.shard.pool import PoolOptions, ShardPool
 from qcl.shard.registry import ShardRegistry
 from qcl.shard.sessions import Sampling
+from qcl.shard.tls import coordinator_tls
 from qcl.shard.wire import resolve_wire
 from qcl.store.base import Store
+
+log = logging.getLogger(__name__)
 
 
 class PoolRunner(BatchRunner):
@@ -56,8 +61,13 @@ class PoolRunner(BatchRunner):
             thread.join()
 
     def _run_row(self, row: _Row) -> None:
+        # This thread's log lines, and the session's call metadata (session_metadata), name the asking request.
+        bound = bind_request(row.request.request_id) if row.request.request_id else None
         try:
             session = self.pool.open_session(self.sampling(row.request))
+            log.info(
+                "session %s: %d prompt tokens through the pool", session.session_id.hex(), len(row.request.prompt_ids)
+            )
             try:
                 token = session.prefill(row.request.prompt_ids)
                 while True:
@@ -69,6 +79,9 @@ class PoolRunner(BatchRunner):
                 session.close()
         except Exception as exc:  # one row's failure is its own; the batch's other rows go on
             row.request.fail(exc)
+        finally:
+            if bound is not None:
+                unbind_request(bound)
 
     def sampling(self, request: Request) -> Sampling:
         params = request.params
@@ -153,6 +166,7 @@ def open_pool(
         bus=bus,
         seeds=settings.shard_nodes if seeds is None else seeds,
         options=options or pool_options(settings, loaded.quantization),
+        tls=coordinator_tls(settings),
     )
     return pool.start(), loaded
 

@@ -41,6 +41,12 @@ class StepOrderError(ShardError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class SessionOwnerError(ShardError):
+    """A call about a session another coordinator opened: session ids are bound to the peer that opened them."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class ShardFullError(ShardError):
     """The shard holds as many sessions as its capacity allows; it refuses new ones and never evicts."""
 

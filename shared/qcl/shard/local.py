@@ -4,6 +4,7 @@
     pool = LocalPool(settings, "smollm2-135m-instruct", stages=3).start()
     pool.addresses                                     # seeds for the coordinator (open_sharded_model)
     pool.kill("local-s1-r0")                           # kill -9, as the fault tests do; the supervisor restarts it
+    pool.restart_stage("local-s1-r0")                  # an operator's restart: SIGTERM, then started again
     pool.stop()
 
 Layer ranges come from the capacity- and FLOP-aware plan (partition.py) for equal nodes. Every process gets
@@ -11,6 +12,11 @@ OMP_WAIT_POLICY=PASSIVE, so a stage waiting for its next frame sleeps instead of
 stage needs (model-facts.md: on 2 cores, idle OpenMP spinning is the main cost of three processes), and an explicit
 intra-op thread count. The supervisor restarts a stage that exits (as Docker's restart policy and the managed
 instance group do in the cloud), on the same port, so a killed stage comes back at its address.
+
+With QCL_SHARD_TLS (the default) the pool speaks mTLS like a deployed one: it keeps a project CA under
+<state_dir>/pki (creating it once), issues each stage a certificate for its node id whenever it starts it, and
+one for the coordinator (`coordinator_tls` finds it there). One handshake per channel is the whole cost, and the
+local pool then exercises the same code path as the cloud's.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from qcl.bus.emulator import free_port
 from qcl.config import Settings
 from qcl.model.loading import _quantization
 from qcl.model.registry import get_spec, model_cache_dir
+from qcl.pki import Pki, identity
 from qcl.shard.client import Channels, check_health
 from qcl.shard.errors import ShardError
 from qcl.shard.loading import ensure_weights
 from qcl.shard.partition import ModelCosts, NodeCapacity, StagePlan, plan_stages
+from qcl.shard.tls import LOCAL_COORDINATOR, TlsMaterial
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ class StageProcess:
     layers: range
     port: int
     log_path: Path
+    metrics_port: int = field(default_factory=free_port)  # Prometheus scrapes it (`qcl up --ops`)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     stopped: bool = False  # stopped on purpose: the supervisor leaves it down
@@ -61,6 +70,10 @@ class StageProcess:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
 
     @property
     def pid(self) -> int | None:
@@ -103,6 +116,7 @@ class LocalPool:
         self.max_sessions = max_sessions or settings.shard_max_sessions
         self.log_dir = log_dir or settings.state_dir / "shard-logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pki = Pki(settings.state_dir / "pki") if settings.shard_tls else None
         self.processes = [
             StageProcess(stage, replica, layers, free_port(), self.log_dir / f"stage{stage}-replica{replica}.log")
             for stage, layers in enumerate(self.ranges)
@@ -124,6 +138,10 @@ class LocalPool:
 
     def start(self, *, timeout_s: float = START_TIMEOUT_S) -> LocalPool:
         """Spawn every stage and return once all answer SERVING; ShardError with a log tail if one dies first."""
+        if self.pki is not None:
+            if not self.pki.exists:
+                self.pki.init()
+            self.pki.issue(LOCAL_COORDINATOR, ("127.0.0.1", "localhost"))
         for stage_process in self.processes:
             self._spawn(stage_process)
         self.wait_serving(self.processes, timeout_s=timeout_s)
@@ -132,13 +150,13 @@ class LocalPool:
         return self
 
     def wait_serving(self, processes: list[StageProcess], *, timeout_s: float = START_TIMEOUT_S) -> None:
-        channels = Channels()
+        channels = Channels(self.client_tls())
         deadline = time.monotonic() + timeout_s
         try:
             waiting = list(processes)
             while waiting:
                 for stage_process in list(waiting):
-                    if check_health(channels.get(stage_process.address), timeout_s=0.5):
+                    if check_health(channels.get(stage_process.address, stage_process.node_id), timeout_s=0.5):
                         waiting.remove(stage_process)
                     elif self._exited(stage_process) and not self._supervisor.is_alive():
                         tail = self.log_tail(stage_process)
@@ -154,6 +172,12 @@ class LocalPool:
         finally:
             channels.close()
 
+    def client_tls(self) -> TlsMaterial | None:
+        """The coordinator's certificate this pool issued (None when it runs plaintext)."""
+        if self.pki is None:
+            return None
+        return TlsMaterial.load(self.pki.node_dir(LOCAL_COORDINATOR), role="coordinator")
+
     @staticmethod
     def _exited(stage_process: StageProcess) -> bool:
         return stage_process.process is not None and stage_process.process.poll() is not None
@@ -168,7 +192,8 @@ class LocalPool:
     def stop_stage(self, node_id: str) -> None:
         """Terminate a stage for good (the supervisor does not restart it)."""
         stage_process = self.process(node_id)
-        stage_process.stopped = True
+        with self._lock:  # a restart the supervisor has due is dropped (see _spawn), or its process is ours to end
+            stage_process.stopped = True
         self._terminate(stage_process)
 
     def start_stage(self, node_id: str) -> None:
@@ -176,6 +201,15 @@ class LocalPool:
         stage_process = self.process(node_id)
         stage_process.stopped = False
         self._spawn(stage_process)
+
+    def restart_stage(self, node_id: str) -> None:
+        """Stop a stage gracefully and start it again on its port (it loads its layers and rejoins)."""
+        stage_process = self.process(node_id)
+        with self._lock:  # the supervisor must not race us to restart it
+            stage_process.stopped = True
+        self._terminate(stage_process)
+        stage_process.restarts += 1
+        self.start_stage(node_id)
 
     def stop(self) -> None:
         with self._lock:  # after this no stage is spawned (a restart due meanwhile is dropped), so none outlives us
@@ -221,7 +255,14 @@ class LocalPool:
             "memory",  # the coordinator heartbeats local stages itself: a memory store is not shared
             "--device",
             "cpu",
+            "--metrics-port",
+            str(stage_process.metrics_port),
+            *(["--tls-dir", str(self._tls_dir(stage_process))] if self.pki is not None else []),
         ]
+
+    def _tls_dir(self, stage_process: StageProcess) -> Path:
+        assert self.pki is not None
+        return self.pki.node_dir(identity("shard", stage_process.node_id))
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -236,16 +277,22 @@ class LocalPool:
                 "QCL_SHARD_SESSION_TTL_S": str(self.settings.shard_session_ttl_s),
                 "QCL_MODEL_HUB": "true" if self.settings.model_hub else "false",
                 "TOKENIZERS_PARALLELISM": "false",
+                "QCL_SHARD_TLS": "true" if self.pki is not None else "false",
             }
         )
         if self.settings.model_path is not None:
             env["QCL_MODEL_PATH"] = str(self.settings.model_path)
+        if self.settings.log_dir is not None:  # the stage's JSON lines join the stack's searchable logs
+            env["QCL_LOG_DIR"] = str(self.settings.log_dir.resolve())
         return env
 
-    def _spawn(self, stage_process: StageProcess) -> None:
+    def _spawn(self, stage_process: StageProcess, *, restart: bool = False) -> None:
         with self._lock:
-            if self._stopping.is_set():
+            # A supervisor's restart waits RESTART_DELAY_S: a stage stopped for good meanwhile stays stopped.
+            if self._stopping.is_set() or (restart and stage_process.stopped):
                 return
+            if self.pki is not None:  # a fresh certificate at every (re)start of a stage
+                self.pki.issue(identity("shard", stage_process.node_id), ("127.0.0.1", "localhost"))
             handle = stage_process.log_path.open("ab")
             stage_process.process = subprocess.Popen(
                 self._command(stage_process),
@@ -279,4 +326,4 @@ class LocalPool:
                 if self._stopping.wait(RESTART_DELAY_S):
                     return
                 stage_process.restarts += 1
-                self._spawn(stage_process)
+                self._spawn(stage_process, restart=True)

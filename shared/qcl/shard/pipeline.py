@@ -23,17 +23,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
-from qcl.shard.client import LinkFailure, StageLink, session_metadata
+from qcl.model.registry import ModelSpec
+from qcl.shard.client import Channels, LinkFailure, StageLink, session_metadata
 from qcl.shard.errors import ShardError, ShardPoolBusyError, ShardPoolUnavailableError
+from qcl.shard.options import PoolOptions
+from qcl.shard.registry import NodeRecord
 from qcl.shard.sessions import Sampling
 from qcl.shard.wire import as_replay, decode, encode, ids_frame, span_frame
-
-if TYPE_CHECKING:
-    from qcl.shard.pool import ShardPool
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,33 @@ REPLAY_SPAN = 64  # decode steps merged into one replayed frame, for sessions to
 MIN_EXACT_REPLAY = 16  # the most recent decode frames always replayed one by one
 
 
+class SessionPool(Protocol):
+    """What a session asks of its pool (qcl.shard.pool.ShardPool, which opens sessions: the pool imports this module,
+    never the other way round)."""
+
+    spec: ModelSpec
+    options: PoolOptions
+    channels: Channels
+    plan: list[range] | None
+    on_send: SendHook | None
+
+    def place(self, layers: range, exclude: set[str]) -> NodeRecord | None: ...
+    def adopt(self, layers: range, exclude: set[str]) -> NodeRecord | None: ...
+    def release(self, node_id: str) -> None: ...
+    def suspect(self, node_id: str, reason: str) -> None: ...
+    def frame_timeout_s(self, tokens: int) -> float: ...
+    def ms_per_frame(self, layers: range) -> float | None: ...
+    def count_decode(self, wire_bytes: int) -> None: ...
+    def count_spans(self, spans: int) -> None: ...
+    def count_recovery(self, seconds: float) -> None: ...
+
+
 class ShardProtocolError(ShardError):
     """A node rejected what the coordinator sent (a bug in the coordinator, not a node failure)."""
 
 
 class PipelineSession:
-    def __init__(self, pool: ShardPool, sampling: Sampling, *, on_send: SendHook | None = None) -> None:
+    def __init__(self, pool: SessionPool, sampling: Sampling, *, on_send: SendHook | None = None) -> None:
         if pool.plan is None:
             raise ShardPoolUnavailableError(pool.spec.id, "no live nodes cover every layer range yet")
         self.pool = pool
@@ -139,7 +160,7 @@ class PipelineSession:
             node = self.pool.place(layers, excluded) or self.pool.adopt(layers, excluded)
             if node is not None:
                 link = StageLink(
-                    self.pool.channels.get(node.address),
+                    self.pool.channels.get(node.address, node.node_id),
                     node.node_id,
                     session_metadata(self.session_id, layers, self.sampling, self.pool.options.wire),
                     stream_timeout_s=self.pool.options.stream_timeout_s,

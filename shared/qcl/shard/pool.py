@@ -9,6 +9,10 @@ coordinator fetches their record every heartbeat period and writes it for them: 
 lives in this process, gets heartbeats). The stage plan is the first contiguous tiling of layers 0..L by the
 ranges live nodes serve, then kept: a failed node's range moves to a replica or to a live node that loads it, the
 other ranges stay where they are. A node whose model or weights differ from the coordinator's is never used.
+
+An operator may drain a node (it takes no new session; the sessions it holds finish there, then it is "drained"),
+undrain it, or remove it (it leaves the registry and is never placed on again). Both are refused, naming the range,
+when they would leave a layer range of the plan with no other node taking sessions.
 """
 
 from __future__ import annotations
@@ -27,25 +31,14 @@ import grpc
 from qcl.bus.base import Bus
 from qcl.model.registry import ModelSpec
 from qcl.shard.client import Channels, LinkFailure, call_json, check_health
+from qcl.shard.options import PoolOptions
 from qcl.shard.partition import ModelCosts, NodeCapacity, adopter
 from qcl.shard.registry import Membership, NodeRecord, ShardRegistry
 from qcl.shard.sessions import Sampling
-from qcl.shard.wire import SERVICE, WireDtype
+from qcl.shard.tls import TlsMaterial
+from qcl.shard.wire import SERVICE
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PoolOptions:
-    wire: WireDtype = "fp16"
-    # Reply deadline of a frame: a base plus a per-token share (a 2,000-token prompt on a CPU stage takes seconds).
-    step_timeout_s: float = 10.0
-    token_timeout_s: float = 0.02
-    # How long a session may wait for its range to be served again before the caller gets an error.
-    recovery_timeout_s: float = 30.0
-    load_timeout_s: float = 120.0  # a live node loading an orphaned range
-    stream_timeout_s: float = 3600.0  # deadline of a whole session's stream
-    adopt: bool = True  # when no replica serves a range, have a live node load it
 
 
 @dataclass
@@ -70,6 +63,7 @@ class ShardPool:
         bus: Bus | None = None,
         seeds: Iterable[str] = (),
         options: PoolOptions | None = None,
+        tls: TlsMaterial | None = None,
     ) -> None:
         self.spec = spec
         self.weights_sha256 = weights_sha256
@@ -78,7 +72,7 @@ class ShardPool:
         self.options = options or PoolOptions()
         self.seeds = list(seeds)
         self.membership = Membership(registry, bus)
-        self.channels = Channels()
+        self.channels = Channels(tls)  # mTLS with the coordinator's certificate, pinning each node's id
         self.counters = PoolCounters()
         self.plan: list[range] | None = None
         # Called before every frame of every session (stage index, step, node id): fault injection in tests.
@@ -86,6 +80,8 @@ class ShardPool:
         self._lock = threading.Lock()
         self._open: Counter[str] = Counter()  # node -> sessions this coordinator holds there
         self._refused: set[str] = set()  # nodes seen serving another model or other weights (logged once)
+        self._draining: set[str] = set()  # nodes taking no new session (an operator's drain)
+        self._removed: set[str] = set()  # nodes removed for good: never heartbeated or placed on again
         self._changed = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="qcl-shard-monitor", daemon=True)
@@ -136,6 +132,8 @@ class ShardPool:
     def _usable(self) -> list[NodeRecord]:
         usable = []
         for record in self.membership.usable():
+            if record.node_id in self._removed:
+                continue
             if record.model == self.spec.id and record.weights_sha256 == self.weights_sha256:
                 usable.append(record)
             elif record.node_id not in self._refused:
@@ -162,7 +160,7 @@ class ShardPool:
         The calls run side by side and nothing waits for them: a node that does not answer within one heartbeat
         period has missed that heartbeat, and a slow node cannot delay the others' beats.
         """
-        for address in self.seeds:
+        for address in list(self.seeds):  # a copy: an operator may remove a node meanwhile
             stub = self.channels.get(address).unary_unary(f"/{SERVICE}/Info")
             call = stub.future(b"{}", timeout=self.registry.heartbeat_s)
             call.add_done_callback(lambda done, at=address: self._beat(at, done))
@@ -174,6 +172,8 @@ class ShardPool:
             return  # no heartbeat this period; `misses` in a row and the record expires
         except ValueError as exc:
             log.warning("shard node at %s sent an unreadable record: %s", address, exc)
+            return
+        if record.node_id in self._removed:  # an answer already on its way when the node was removed
             return
         try:
             self.registry.heartbeat(record)
@@ -195,12 +195,72 @@ class ShardPool:
     def place(self, layers: range, exclude: set[str]) -> NodeRecord | None:
         """The least-loaded usable node serving `layers` (sticky afterwards: the session keeps its link)."""
         with self._lock:
-            candidates = [n for n in self._usable() if n.serves(layers) and n.node_id not in exclude]
+            taking = self._taking()
+            candidates = [n for n in taking if n.serves(layers) and n.node_id not in exclude]
             if not candidates:
                 return None
             chosen = min(candidates, key=self._load_key)
             self._open[chosen.node_id] += 1
             return chosen
+
+    def _taking(self) -> list[NodeRecord]:
+        """Usable nodes that take new sessions (not draining)."""
+        return [n for n in self._usable() if n.node_id not in self._draining]
+
+    # --- an operator's actions ------------------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> NodeRecord | None:
+        return next((r for r in self.membership.records() if r.node_id == node_id), None)
+
+    def coverage_gap(self, node_id: str) -> str | None:
+        """Why taking `node_id` out of placement would break the pipeline (a range of the plan left without another
+        node taking sessions), or None when it would not."""
+        with self._lock:
+            others = [n for n in self._taking() if n.node_id != node_id]
+            for layers in self.plan or []:
+                if not any(n.serves(layers) for n in others):
+                    return f"no other node takes sessions for layers {layers.start}:{layers.stop}"
+        return None
+
+    def drain(self, node_id: str) -> None:
+        """Take no new session on `node_id`; the ones it holds finish there (ValueError naming the gap if that would
+        leave a range uncovered)."""
+        gap = self.coverage_gap(node_id)
+        if gap is not None:
+            raise ValueError(gap)
+        with self._lock:
+            self._draining.add(node_id)
+
+    def undrain(self, node_id: str) -> None:
+        with self._lock:
+            self._draining.discard(node_id)
+
+    def remove(self, node_id: str) -> None:
+        """Leave `node_id` out for good: no heartbeat from here, no placement, its registry record gone."""
+        gap = self.coverage_gap(node_id)
+        if gap is not None:
+            raise ValueError(gap)
+        record = self.node(node_id)
+        with self._lock:
+            self._removed.add(node_id)
+            self._draining.discard(node_id)
+            if record is not None and record.address in self.seeds:
+                self.seeds.remove(record.address)
+        self.registry.leave(node_id)
+
+    def open_sessions(self, node_id: str) -> int:
+        """Sessions this coordinator holds on `node_id` now."""
+        with self._lock:
+            return self._open[node_id]
+
+    def lifecycle(self, node_id: str) -> str:
+        """ "active", "draining" (sessions still open there), "drained" or "removed"."""
+        with self._lock:
+            if node_id in self._removed:
+                return "removed"
+            if node_id in self._draining:
+                return "draining" if self._open[node_id] else "drained"
+            return "active"
 
     def release(self, node_id: str) -> None:
         with self._lock:
@@ -210,7 +270,7 @@ class ShardPool:
         """Have a live node load an orphaned range; its record (with the range) or None when none could."""
         if not self.options.adopt:
             return None
-        live = [n for n in self._usable() if n.node_id not in exclude]
+        live = [n for n in self._taking() if n.node_id not in exclude]
         if not live:
             return None
         capacities = [NodeCapacity(n.node_id, n.compute, n.memory_free_bytes) for n in live]
@@ -223,7 +283,7 @@ class ShardPool:
         log.warning("no live node serves layers %d:%d; %s loads them", layers.start, layers.stop, node_id)
         try:
             body = call_json(
-                self.channels.get(node.address),
+                self.channels.get(node.address, node.node_id),
                 "Load",
                 {"layers": f"{layers.start}:{layers.stop}"},
                 node_id=node_id,
@@ -283,7 +343,7 @@ class ShardPool:
             usable, plan = self._usable(), list(self.plan or [])
         for layers in plan:
             holders = [n for n in usable if n.serves(layers)]
-            if not any(check_health(self.channels.get(n.address)) for n in holders):
+            if not any(check_health(self.channels.get(n.address, n.node_id)) for n in holders):
                 return False
         return True
 

@@ -31,20 +31,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from qcl.bus.base import Bus
 from qcl.events import NODE_EVENTS, NodeEvent
 from qcl.store.base import Store
+from qcl.store.keys import SHARD_NODE, SHARD_NODES, SHARD_SEEN
 
 log = logging.getLogger(__name__)
 
-INDEX = "shard:nodes"
+INDEX = SHARD_NODES.key()
 STALE_AFTER_S = 3600.0
 
 
 def record_key(node_id: str) -> str:
-    return f"shard:node:{node_id}"
+    return SHARD_NODE.key(node_id=node_id)
 
 
 def seen_key(node_id: str) -> str:
     """The node's last record and heartbeat time, kept STALE_AFTER_S: {"at": unix s, "left": bool, "record": ...}."""
-    return f"shard:seen:{node_id}"
+    return SHARD_SEEN.key(node_id=node_id)
 
 
 class NodeRecord(BaseModel):
@@ -199,6 +200,7 @@ class Membership:
                     why = self._suspected.get(node_id, (0.0, "", ""))[2]
                     detail = f"missed {self.registry.misses} heartbeats" + (f" after {why}" if why else "")
                     changes.append(_event(self._records[node_id], "failed", detail))
+            self.events.extend(changes)  # with the state they explain: a reader never sees one without the other
         for event in changes:
             self._publish(event)
         return list(live.values())
@@ -243,7 +245,6 @@ class Membership:
 
     def _publish(self, event: NodeEvent) -> None:
         log.info("shard node %s %s: %s", event.node_id, event.kind, event.detail)
-        self.events.append(event)
         if self.bus is None:
             return
         try:

@@ -9,7 +9,11 @@ Service `qcl.shard.v1.Shard` (gRPC generic handlers, raw bytes; frames in wire.p
   Info     unary          this node's NodeRecord as JSON (what heartbeats carry)
   Close    unary          {"session": hex, "layers": "A:B"}: close a session explicitly
   Load     unary          {"layers": "A:B"}: load another range (a live node adopting a dead node's layers)
-and the standard grpc.health.v1 service on the same port (SERVING once the layers are loaded). The caller's
+and the standard grpc.health.v1 service on the same port (SERVING once the layers are loaded). With TLS material
+(ServerOptions.tls, qcl.shard.tls) the port is mTLS: no client certificate of the project CA, no handshake; a
+caller whose certificate's role may not call a method gets PERMISSION_DENIED naming it, and a session belongs to
+the peer that opened it; a separate plaintext port (`health_port`) can serve the health service alone, for
+checkers that present no certificate (GCP health checks, kubelet gRPC probes). The caller's
 mistakes end the call with INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION or RESOURCE_EXHAUSTED and a message
 saying what was expected; nothing a caller sends can crash the process.
 """
@@ -36,12 +40,14 @@ from qcl.config import Settings
 from qcl.model.errors import InvalidGenerationRequestError
 from qcl.model.loading import QuantizationChoice
 from qcl.model.params import GenerationParams
+from qcl.obs.logging import bind_request, unbind_request
 from qcl.shard.errors import PartitionError, ShardError, UnknownSessionError, WireError
 from qcl.shard.loading import load_stage, move_to
 from qcl.shard.partition import parse_layers
 from qcl.shard.registry import NodeRecord, ShardRegistry
 from qcl.shard.sessions import Sampling, Session
 from qcl.shard.stage import Stage
+from qcl.shard.tls import TlsMaterial, authorize, warn_if_plaintext
 from qcl.shard.wire import SERVICE, Frame, decode, encode
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,8 @@ class ServerOptions:
     threads: int = 1
     device: str = "cpu"
     compute: float = 1.0
+    tls: TlsMaterial | None = None  # a shard certificate: serve mTLS with its node id; None: plaintext
+    health_port: int | None = None  # also serve grpc.health.v1 alone, plaintext, on this port (0: a free one)
 
 
 def memory_free_bytes(device: str) -> int:
@@ -92,7 +100,7 @@ class ShardServer:
         self.model_id = model_id
         self.options = options
         self.incarnation = uuid.uuid4().hex
-        self.node_id = options.node_id or f"shard-{self.incarnation[:8]}"
+        self.node_id = _node_id(options) or f"shard-{self.incarnation[:8]}"
         self.started_at = time.time()
         self._stages: dict[str, Stage] = {stage.name: stage for stage in stages}
         self._load_lock = threading.Lock()
@@ -111,6 +119,11 @@ class ShardServer:
         }
         self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self._health_server: grpc.Server | None = None
+        self.health_port: int | None = None
+        if options.health_port is not None:
+            self._health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="qcl-hc"))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
         self._janitor = threading.Thread(target=self._expire_sessions, name="qcl-shard-ttl", daemon=True)
 
     @property
@@ -122,9 +135,19 @@ class ShardServer:
         return list(self._stages.values())
 
     def start(self) -> ShardServer:
-        self.port = self._server.add_insecure_port(f"{self.options.host}:{self.options.port}")
+        bind, tls = f"{self.options.host}:{self.options.port}", self.options.tls
+        if tls is None:
+            warn_if_plaintext(bind)
+            self.port = self._server.add_insecure_port(bind)
+        else:
+            self.port = self._server.add_secure_port(bind, tls.server_credentials())
         if self.port == 0:
             raise OSError(f"could not bind {self.options.host}:{self.options.port}")
+        if self._health_server is not None:
+            self.health_port = self._health_server.add_insecure_port(f"{self.options.host}:{self.options.health_port}")
+            if self.health_port == 0:
+                raise OSError(f"could not bind {self.options.host}:{self.options.health_port}")
+            self._health_server.start()
         self._server.start()
         self._janitor.start()
         for name in ("", SERVICE):
@@ -136,6 +159,8 @@ class ShardServer:
         self._stopping.set()
         self.health.enter_graceful_shutdown()
         self._server.stop(grace_s).wait()
+        if self._health_server is not None:
+            self._health_server.stop(0).wait()
 
     def wait(self) -> None:
         self._server.wait_for_termination()
@@ -187,8 +212,11 @@ class ShardServer:
 
     def _session(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
+        peer = authorize(context, "Session", tls=self.options.tls is not None)
         session: Session | None = None
         stage: Stage | None = None
+        # grpc runs one call's handler on one thread: the request id tags this call's lines, then is unbound.
+        bound = bind_request(metadata["qcl-request-id"][:64]) if metadata.get("qcl-request-id") else None
         try:
             stage = self._stage(metadata.get("qcl-layers", ""))
             session_id = _session_id(metadata.get("qcl-session", ""))
@@ -197,7 +225,8 @@ class ShardServer:
             for raw in requests:
                 frame = decode(raw)
                 if session is None:
-                    session = self._open(stage, session_id, frame, sampling, wire)
+                    session = self._open(stage, session_id, frame, sampling, wire, peer)
+                    log.info("shard %s: session %s opened on layers %s", self.node_id, session_id.hex(), stage.name)
                 reply = stage.step(session, frame)
                 if reply is not None:
                     yield encode(reply)
@@ -210,8 +239,10 @@ class ShardServer:
         finally:
             if session is not None and stage is not None:
                 stage.sessions.close(session.session_id, owner=session)
+            if bound is not None:
+                unbind_request(bound)
 
-    def _open(self, stage: Stage, session_id: bytes, frame: Frame, sampling: Sampling, wire: str) -> Session:
+    def _open(self, stage: Stage, session_id: bytes, frame: Frame, sampling: Sampling, wire: str, peer: str) -> Session:
         """A stream's first frame opens its session: it must be step 0 of the session the call metadata names."""
         if frame.session != session_id:
             raise WireError(
@@ -222,23 +253,26 @@ class ShardServer:
                 f"session {session_id.hex()} is not open on this stream: a session opens with its step 0 frame, "
                 f"got step {frame.step}"
             )
-        return stage.open(session_id, sampling, wire)
+        return stage.open(session_id, sampling, wire, peer)
 
     def _info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        authorize(context, "Info", tls=self.options.tls is not None)
         return self.record().model_dump_json().encode()
 
     def _close(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        peer = authorize(context, "Close", tls=self.options.tls is not None)
         try:
             body = _json_object(request)
             stage = self._stage(str(body.get("layers", "")))
             session_id = _session_id(str(body.get("session", "")))
-            if not stage.sessions.close(session_id):
-                stage.sessions.get(session_id)  # raises with the reason it is not open
+            session = stage.sessions.get(session_id, peer=peer)  # raises with the reason it is not open, or not ours
+            stage.sessions.close(session_id, owner=session)
         except ShardError as exc:
             context.abort(exc.code, str(exc))
         return json.dumps({"closed": True}).encode()
 
     def _load(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        authorize(context, "Load", tls=self.options.tls is not None)
         try:
             layers = parse_layers(str(_json_object(request).get("layers", "")))
             self.load(layers)
@@ -247,7 +281,7 @@ class ShardServer:
         except Exception as exc:
             log.exception("shard %s: loading layers failed", self.node_id)
             context.abort(grpc.StatusCode.UNAVAILABLE, f"could not load the layers: {type(exc).__name__}: {exc}")
-        return self._info(request, context)
+        return self.record().model_dump_json().encode()
 
     def _stage(self, layers: str) -> Stage:
         try:
@@ -299,6 +333,16 @@ def _sampling(text: str, stage: Stage) -> Sampling:
     if not isinstance(banned, list) or not all(isinstance(t, int) and 0 <= t < vocab for t in banned):
         raise WireError(f"qcl-sampling.banned: expected token ids in 0..{vocab - 1}, got {banned!r}")
     return Sampling(params.temperature, params.top_p, params.top_k, params.seed or 0, tuple(banned))
+
+
+def _node_id(options: ServerOptions) -> str | None:
+    """The node id: the one its certificate pins when it serves TLS (a different --node-id is a mistake)."""
+    if options.tls is None:
+        return options.node_id
+    pinned = options.tls.identity.node_id
+    if options.node_id is not None and options.node_id != pinned:
+        raise ShardError(f"node id: the certificate pins {pinned!r}, got --node-id {options.node_id!r}")
+    return pinned
 
 
 def configure_threads(threads: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from qcl.shard.errors import ShardFullError, UnknownSessionError
+from qcl.shard.errors import SessionOwnerError, ShardFullError, UnknownSessionError
 
 # Ids of sessions that ended remembered for clearer errors ("expired", "closed"), bounded.
 REMEMBERED_ENDINGS = 4096
@@ -63,6 +63,7 @@ class Session:
     cache: Any  # transformers DynamicCache holding this stage's layers only
     sampling: Sampling
     wire: str
+    peer: str = "plaintext"  # who opened it ("role/node-id" from its certificate): only that peer may use it
     next_step: int = 0
     position: int = 0
     opened_at: float = field(default_factory=time.monotonic)
@@ -85,9 +86,13 @@ class SessionTable:
         with self._lock:
             return len(self._open)
 
-    def open(self, session_id: bytes, make: Callable[[], Session]) -> Session:
+    def open(self, session_id: bytes, make: Callable[[], Session], *, peer: str = "plaintext") -> Session:
+        """Open (or reopen, from the same peer) a session; SessionOwnerError when another peer holds the id."""
         with self._lock:
             self._expire_locked()
+            held = self._open.get(session_id)
+            if held is not None and held.peer != peer:
+                raise SessionOwnerError(f"session {session_hex(session_id)} belongs to {held.peer}, not {peer}")
             if session_id not in self._open and len(self._open) >= self.capacity:
                 self.refused += 1
                 raise ShardFullError(
@@ -101,8 +106,9 @@ class SessionTable:
             self.opened += 1
             return session
 
-    def get(self, session_id: bytes, *, owner: Session | None = None) -> Session:
-        """The open session; with `owner`, only if it is still that object (a reopen replaced older streams')."""
+    def get(self, session_id: bytes, *, owner: Session | None = None, peer: str | None = None) -> Session:
+        """The open session; with `owner`, only if it is still that object (a reopen replaced older streams');
+        with `peer`, only if that peer opened it (SessionOwnerError otherwise)."""
         with self._lock:
             session = self._open.get(session_id)
             if session is None or (owner is not None and session is not owner):
@@ -111,6 +117,8 @@ class SessionTable:
                     f"session {session_hex(session_id)} is not open on this shard"
                     + (f": {why}" if why else "; a session opens with its step 0 frame")
                 )
+            if peer is not None and session.peer != peer:
+                raise SessionOwnerError(f"session {session_hex(session_id)} belongs to {session.peer}, not {peer}")
             session.used_at = self._clock()
             return session
 

@@ -47,10 +47,12 @@ class Stage:
     def name(self) -> str:
         return f"{self.layers.start}:{self.layers.stop}"
 
-    def open(self, session_id: bytes, sampling: Sampling, wire: str) -> Session:
+    def open(self, session_id: bytes, sampling: Sampling, wire: str, peer: str = "plaintext") -> Session:
         if wire not in WIRE_DTYPES:
             raise WireError(f"wire: expected one of {', '.join(WIRE_DTYPES)}, got {wire!r}")
-        return self.sessions.open(session_id, lambda: Session(session_id, new_cache(self.held.model), sampling, wire))
+        return self.sessions.open(
+            session_id, lambda: Session(session_id, new_cache(self.held.model), sampling, wire, peer), peer=peer
+        )
 
     def step(self, session: Session, frame: Frame) -> Frame | None:
         """Run one frame through the range; the reply (None for a replayed frame, which only rebuilds the cache)."""

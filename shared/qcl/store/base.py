@@ -1,16 +1,33 @@
 """The store interface: the little state the pipeline keeps between events.
 
-Five shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
+Six shapes of state: plain values with an optional time-to-live (latest analysis, idempotency keys, replay
 position), counters (quota usage), rolling windows (members ordered by a score such as the observation time,
 trimmed by score; the job queue's ready, lease and fair-share sets), capped lists (recent insights, newest first),
-and token buckets (rate limits that hold across API instances). Two backends implement it: `memory` (embedded
-default) and `redis`. Every operation is atomic on its own; `window_move` is the queue's claim (a member leaves one
-window and enters another in one step, so a crash between the two cannot lose it).
+token buckets (rate limits that hold across API instances), and notices (a wake-up on a named channel for
+whoever listens, in any process sharing the store: the API's event log wakes every instance's stream reader).
+Two backends implement it: `memory` (embedded default) and `redis`. Every operation is atomic on its own;
+`window_move` is the queue's claim (a member leaves one window and enters another in one step, so a crash between
+the two cannot lose it). `scan` and `load` read and write whole keys (`Entry`), for backups (qcl.backup).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+EntryKind = Literal["value", "list", "window"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key with all it holds, as `scan` reads it and `load` writes it. Counters are values (their text)."""
+
+    key: str
+    kind: EntryKind
+    value: str | list[str] | list[tuple[str, float]]  # value: the text; list: newest first; window: (member, score)
+    ttl_s: float | None = None  # seconds left to live; None: no expiry
 
 
 class Store(ABC):
@@ -78,6 +95,10 @@ class Store(ABC):
         """Up to `limit` entries, newest first."""
 
     @abstractmethod
+    def list_remove(self, name: str, value: str) -> int:
+        """Remove every entry equal to `value` (an erasure: qcl.privacy); returns how many went."""
+
+    @abstractmethod
     def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
         """Token bucket `name` (full at `capacity`, refilled at `refill_per_s`): take `cost` tokens if there are.
 
@@ -85,6 +106,17 @@ class Store(ABC):
         taken). Atomic: concurrent callers, on Redis also in other processes, never take more than the bucket holds.
         A bucket left alone refills to `capacity` and may then be forgotten by the backend (it reads as full).
         """
+
+    @abstractmethod
+    def scan(self, select: Callable[[str], bool] | None = None) -> Iterator[Entry]:
+        """Every key of this namespace that `select` accepts (None: all), with its content and time left; token
+        buckets are left out (a bucket left alone refills: nothing in it is worth keeping). Not a snapshot: a key
+        written during the scan may or may not be in it."""
+
+    @abstractmethod
+    def load(self, entries: Sequence[Entry], *, replace: bool = False) -> int:
+        """Write `entries` in one step: afterwards all of them are there, or, when the call fails, none is. With
+        `replace` every key of the namespace is deleted first, in the same step. Returns how many were written."""
 
     @abstractmethod
     def clear(self) -> int:
@@ -96,6 +128,24 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release connections."""
+
+    @abstractmethod
+    def notify(self, channel: str) -> None:
+        """Wake everyone listening on `channel` now (fire and forget: a listener not yet listening misses it)."""
+
+    @abstractmethod
+    def listen(self, channel: str) -> Notices:
+        """Start listening on `channel`; close what it returns when done."""
+
+
+class Notices(ABC):
+    """A listener on a channel: `wait` returns True when a notice came within `timeout_s` (False: none came)."""
+
+    @abstractmethod
+    def wait(self, timeout_s: float) -> bool: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 def check_bucket(capacity: float, refill_per_s: float, cost: float) -> None:

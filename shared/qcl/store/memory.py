@@ -6,9 +6,10 @@ import bisect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
-from qcl.store.base import Store, check_bucket
+from qcl.store.base import Entry, Notices, Store, check_bucket
 
 
 class MemoryStore(Store):
@@ -25,6 +26,7 @@ class MemoryStore(Store):
         self._buckets: dict[str, tuple[float, float, float]] = {}  # name -> (tokens, at, full_at)
         self._takes = 0
         self._ttl_writes = 0
+        self._listeners: dict[str, set[_MemoryNotices]] = {}
 
     def _live(self, key: str) -> str | None:
         entry = self._values.get(key)
@@ -140,6 +142,15 @@ class MemoryStore(Store):
         with self._lock:
             return list(self._lists.get(name, deque()))[:limit]
 
+    def list_remove(self, name: str, value: str) -> int:
+        with self._lock:
+            entries = self._lists.get(name, deque())
+            kept = deque(entry for entry in entries if entry != value)
+            removed = len(entries) - len(kept)
+            if removed:
+                self._lists[name] = kept
+            return removed
+
     def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
         check_bucket(capacity, refill_per_s, cost)
         with self._lock:
@@ -157,6 +168,42 @@ class MemoryStore(Store):
                 self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
             return wait
 
+    def scan(self, select: Callable[[str], bool] | None = None) -> Iterator[Entry]:
+        with self._lock:
+            now = self._clock()
+            entries = [
+                Entry(key, "value", value, None if at is None else at - now)
+                for key, (value, at) in self._values.items()
+                if at is None or at > now
+            ]
+            entries += [Entry(key, "list", list(values)) for key, values in self._lists.items() if values]
+            entries += [
+                Entry(key, "window", sorted(members.items(), key=lambda item: (item[1], item[0])))
+                for key, members in self._windows.items()
+                if members
+            ]
+        return iter([entry for entry in entries if select is None or select(entry.key)])
+
+    def load(self, entries: Sequence[Entry], *, replace: bool = False) -> int:
+        with self._lock:  # nothing below can fail half-way: every entry is turned into its shape before any write
+            now = self._clock()
+            values = {
+                e.key: (str(e.value), None if e.ttl_s is None else now + e.ttl_s) for e in entries if e.kind == "value"
+            }
+            lists = {e.key: deque(cast(list[str], e.value)) for e in entries if e.kind == "list" and e.value}
+            windows = {
+                e.key: dict(cast(list[tuple[str, float]], e.value)) for e in entries if e.kind == "window" and e.value
+            }
+            if replace:
+                self._values.clear()
+                self._windows.clear()
+                self._lists.clear()
+                self._buckets.clear()
+            self._values.update(values)
+            self._lists.update(lists)
+            self._windows.update(windows)
+            return len(values) + len(lists) + len(windows)
+
     def clear(self) -> int:
         with self._lock:
             count = len(self._values) + len(self._windows) + len(self._lists) + len(self._buckets)
@@ -168,3 +215,31 @@ class MemoryStore(Store):
 
     def ping(self) -> bool:
         return True
+
+    def notify(self, channel: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(channel, ()))
+        for listener in listeners:
+            listener.fired.set()
+
+    def listen(self, channel: str) -> Notices:
+        listener = _MemoryNotices(self, channel)
+        with self._lock:
+            self._listeners.setdefault(channel, set()).add(listener)
+        return listener
+
+
+class _MemoryNotices(Notices):
+    def __init__(self, store: MemoryStore, channel: str) -> None:
+        self.store = store
+        self.channel = channel
+        self.fired = threading.Event()
+
+    def wait(self, timeout_s: float) -> bool:
+        fired = self.fired.wait(timeout_s)
+        self.fired.clear()  # before the caller looks at the store: a notice from now on is seen by the next wait
+        return fired
+
+    def close(self) -> None:
+        with self.store._lock:
+            self.store._listeners.get(self.channel, set()).discard(self)

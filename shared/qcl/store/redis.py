@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from typing import Any, cast
 
 import redis
 
-from qcl.store.base import Store, check_bucket
+from qcl.store.base import Entry, EntryKind, Notices, Store, check_bucket
 
 # The token bucket in one script, so that a check and its take are one atomic step on the server, and the clock is
 # the server's (instances' clocks may disagree). State: a hash {tokens, at}; it expires once the bucket is full again.
@@ -112,11 +115,60 @@ class RedisStore(Store):
     def list_range(self, name: str, limit: int) -> list[str]:
         return list(self._redis.lrange(self._k(name), 0, limit - 1))
 
+    def list_remove(self, name: str, value: str) -> int:
+        return int(self._redis.lrem(self._k(name), 0, value))
+
     def take_tokens(self, name: str, *, capacity: float, refill_per_s: float, cost: float = 1.0) -> float:
         check_bucket(capacity, refill_per_s, cost)
         if self._take_tokens is None:
             self._take_tokens = self._redis.register_script(_TAKE_TOKENS)
         return float(self._take_tokens(keys=[self._k(name)], args=[repr(capacity), repr(refill_per_s), repr(cost)]))
+
+    def scan(self, select: Callable[[str], bool] | None = None) -> Iterator[Entry]:
+        # Pipelined per batch of keys: one round trip for their types and times left, one for their content.
+        for batch in _batches(self._redis.scan_iter(match=self._prefix + "*", count=1000)):
+            keys = [k for k in batch if select is None or select(k[len(self._prefix) :])]
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.type(key)
+                pipe.pttl(key)
+            meta = pipe.execute()
+            found: list[tuple[str, EntryKind, int]] = []
+            for key, kind, pttl in zip(keys, meta[::2], meta[1::2], strict=True):
+                shape = _SHAPES.get(kind)
+                if shape is not None and pttl != -2:  # a hash is a token bucket; -2: gone since the scan saw it
+                    found.append((key, shape, pttl))
+                    if shape == "value":
+                        pipe.get(key)
+                    elif shape == "list":
+                        pipe.lrange(key, 0, -1)
+                    else:
+                        pipe.zrange(key, 0, -1, withscores=True)
+            for (key, shape, pttl), content in zip(found, pipe.execute(), strict=True):
+                if content is None or content == []:
+                    continue  # deleted between the two round trips
+                value = [(m, float(score)) for m, score in content] if shape == "window" else content
+                ttl_s = pttl / 1000 if shape == "value" and pttl >= 0 else None  # lists and windows never expire
+                yield Entry(key[len(self._prefix) :], shape, value, ttl_s)
+
+    def load(self, entries: Sequence[Entry], *, replace: bool = False) -> int:
+        # One MULTI/EXEC: Redis applies all of it or, when the transaction never reaches the server, none of it.
+        doomed = list(self._redis.scan_iter(match=self._prefix + "*", count=1000)) if replace else []
+        pipe = self._redis.pipeline(transaction=True)
+        for chunk in _batches(iter(doomed)):
+            pipe.delete(*chunk)
+        for entry in entries:
+            key = self._k(entry.key)
+            if not replace and entry.kind != "value":  # SET replaces a key of any type; RPUSH and ZADD add to one
+                pipe.delete(key)
+            if entry.kind == "value":
+                pipe.set(key, str(entry.value), px=_ms(entry.ttl_s))
+            elif entry.kind == "list" and entry.value:
+                pipe.rpush(key, *cast(list[str], entry.value))
+            elif entry.kind == "window" and entry.value:
+                pipe.zadd(key, dict(cast(list[tuple[str, float]], entry.value)))
+        pipe.execute()
+        return len(entries)
 
     def clear(self) -> int:
         count = 0
@@ -133,6 +185,20 @@ class RedisStore(Store):
     def close(self) -> None:
         self._redis.close()
 
+    def notify(self, channel: str) -> None:
+        self._redis.publish(self._k(channel), "")
+
+    def listen(self, channel: str) -> Notices:
+        return _RedisNotices(self._redis, self._k(channel))
+
+
+def _batches(keys: Iterator[str], size: int = 500) -> Iterator[list[str]]:
+    while batch := list(islice(keys, size)):
+        yield batch
+
+
+_SHAPES: dict[str, EntryKind] = {"string": "value", "list": "list", "zset": "window"}
+
 
 def _ms(ttl_s: float | None) -> int | None:
     return None if ttl_s is None else max(1, int(ttl_s * 1000))
@@ -144,3 +210,26 @@ def _bound(score: float) -> str:
     if score == float("-inf"):
         return "-inf"
     return repr(score)
+
+
+class _RedisNotices(Notices):
+    """Redis pub/sub on its own connection; the channel is in the store's namespace like its keys."""
+
+    def __init__(self, client: Any, channel: str) -> None:
+        self._pubsub = client.pubsub()
+        self._pubsub.subscribe(channel)
+        confirmed = self._pubsub.get_message(timeout=5)  # subscribed: a notice from now on is heard
+        if confirmed is None or confirmed["type"] != "subscribe":
+            self._pubsub.close()
+            raise redis.ConnectionError(f"redis did not confirm the subscription to {channel!r}")
+
+    def wait(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                return True
+        return False
+
+    def close(self) -> None:
+        self._pubsub.close()

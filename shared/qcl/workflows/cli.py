@@ -1,4 +1,4 @@
-"""`qcl workflows ...`: deploy, run, list, show, history, steps, resume, translate; and `qcl bench workflows`.
+"""`qcl workflows ...`: deploy, run, list, show, history, steps, resume, translate.
 
     qcl workflows deploy workflows/epoch_report.yaml --name epoch-report
     qcl workflows run epoch-report --data '{"epoch": 190}' --wait --json
@@ -68,7 +68,7 @@ def default_triggers(path: Path, name: str) -> list[dict[str, Any]]:
     return found
 
 
-def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     group = typer.Typer(no_args_is_help=True, help="Workflows in the Cloud Workflows syntax, run durably.")
     app.add_typer(group, name="workflows")
 
@@ -154,14 +154,23 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             typer.echo(f"{row['name']:<24} {row['revision_id']}")
 
     @group.command()
-    def show(name: str, revision: Annotated[int | None, typer.Option("--revision")] = None) -> None:
-        """A revision (the latest by default) with its source and triggers, as JSON."""
+    def show(
+        name: str, revision: Annotated[int | None, typer.Option("--revision")] = None, as_json: JsonOpt = False
+    ) -> None:
+        """A revision (the latest by default) with its triggers and source."""
         from qcl.workflows.errors import UnknownWorkflowError
 
         try:
-            print_json(service().revision(name, revision))
+            shown = service().revision(name, revision)
         except UnknownWorkflowError as exc:
             raise fail(str(exc)) from None
+        if as_json:
+            print_json(shown)
+            return
+        typer.echo(f"{name} revision {shown.get('revision')} ({shown.get('revision_id')})")
+        for trigger in shown.get("triggers", []):
+            typer.echo(f"trigger {json.dumps(trigger, ensure_ascii=False)}")
+        typer.echo(shown.get("source", ""), nl=False)
 
     @group.command()
     def history(name: str, limit: Annotated[int, typer.Option("--limit")] = 20, as_json: JsonOpt = False) -> None:
@@ -174,15 +183,21 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             typer.echo(f"{row['id']} rev {row['revision']:<4} {row['state']:<10} {row['trigger']}")
 
     @group.command()
-    def steps(execution_id: str) -> None:
-        """An execution and its finished steps, as JSON."""
+    def steps(execution_id: str, as_json: JsonOpt = False) -> None:
+        """An execution and its finished steps, in order."""
         from qcl.workflows.errors import UnknownWorkflowError
 
         svc = service()
         try:
-            print_json({"execution": svc.execution(execution_id), "steps": svc.steps(execution_id)})
+            execution, done = svc.execution(execution_id), svc.steps(execution_id)
         except UnknownWorkflowError as exc:
             raise fail(str(exc)) from None
+        if as_json:
+            print_json({"execution": execution, "steps": done})
+            return
+        typer.echo(f"{execution['id']} {execution['state']}")
+        for step in done:
+            typer.echo(f"  {step['path']:<48} {step.get('outcome', '')}")
 
     @group.command()
     def resume(timeout_s: Annotated[float, typer.Option("--timeout")] = 600.0, as_json: JsonOpt = False) -> None:
@@ -195,38 +210,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             for record in records:
                 typer.echo(f"{record['id']} {record['state']}")
 
-    @bench_app.command("workflows")
-    def bench_workflows(
-        iterations: Annotated[int, typer.Option("--steps", help="loop iterations (a step each)", min=1)] = 1000,
-        store: Annotated[str, typer.Option("--store", help="memory | redis (redis also runs memory)")] = "memory",
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Per-step cost of the durable executor (checkpoint per step) vs the bare interpreter, and resume speed."""
-        from qcl.bench.workflows import run_workflows_bench
-        from qcl.store.memory import MemoryStore
-
-        stores: dict[str, Any] = {"memory": MemoryStore()}
-        if store == "redis":
-            from qcl.store.redis import RedisStore
-
-            settings = settings_or_exit()
-            stores["redis"] = RedisStore(settings.redis_url, prefix=f"{settings.redis_prefix}bench-workflows:")
-        elif store != "memory":
-            raise fail(f"--store: memory or redis, got {store!r}", 2)
-        result = run_workflows_bench(stores, iterations=iterations, progress=lambda line: typer.echo(line, err=True))
-        if as_json:
-            print_json(result)
-            return
-        for row in result["runs"]:
-            typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
-
     @group.command()
-    def translate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    def translate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], as_json: JsonOpt = False) -> None:
         """FILE for Cloud Workflows: qcl.* calls become authenticated http.post calls to the API."""
         from qcl.workflows.errors import WorkflowSyntaxError
         from qcl.workflows.gcp import translate as to_gcp
 
         try:
-            typer.echo(to_gcp(file.read_text(encoding="utf-8")), nl=False)
+            translated = to_gcp(file.read_text(encoding="utf-8"))
         except WorkflowSyntaxError as exc:
             raise fail(f"{file}: {exc}") from None
+        if as_json:
+            print_json({"file": str(file), "translated": translated})
+        else:
+            typer.echo(translated, nl=False)

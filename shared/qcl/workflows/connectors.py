@@ -13,6 +13,8 @@
 | qcl.notify   | message, severity?, data?                              | {event_id} (on workflow-events)       |
 | http.get/post/put/delete/request | url, method?, headers?, query?, body?, timeout?, auth? | {code, headers, body} |
 
+http.* never calls the cloud metadata server or a link-local address, directly or through a redirect (qcl.egress).
+
 Failures are Workflows errors shaped like the HTTP errors the same call raises on Cloud Workflows (where each
 qcl.* call is an http.post to the API, see gcp.py): `{"message", "tags": ["HttpError"], "code", "body"}`, with
 400 for bad arguments, 404 for missing data and 503 for a missing service, so retry predicates such as
@@ -33,10 +35,11 @@ from pydantic import ValidationError
 
 from qcl.analysis import AnalysisReport, analyze_window, check_consistency
 from qcl.bus.base import Bus
+from qcl.egress import EgressRefused, guard, refusal
 from qcl.events import WORKFLOW_EVENTS, WorkflowEvent
-from qcl.pipeline.analyzer import LATEST_KEY, WINDOW_KEY
 from qcl.qubic.types import Observation
 from qcl.store.base import Store
+from qcl.store.keys import ANALYSIS_LATEST, ANALYZER_WINDOW
 from qcl.workflows.errors import WorkflowRaised, raised
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,7 @@ class LocalConnectors:
         source: str = "//qcl/workflows",
     ) -> None:
         self.store, self.bus, self.narrator, self.generation = store, bus, narrator, generation
-        self.http = http or httpx.Client(timeout=30.0, follow_redirects=True)
+        self.http = http or httpx.Client(timeout=30.0, follow_redirects=True, event_hooks={"request": [guard]})
         self.source = source
         self.context: dict[str, Any] = {}  # the execution calling (set per call by the service)
 
@@ -102,7 +105,7 @@ class LocalConnectors:
     def _analyze(self, args: dict[str, Any], context: dict[str, Any]) -> Any:
         start, end = _when(args.get("from"), "from", float("-inf")), _when(args.get("to"), "to", float("inf"))
         observations = [
-            Observation.model_validate_json(line) for line in self.store.window_range(WINDOW_KEY, start, end)
+            Observation.model_validate_json(line) for line in self.store.window_range(ANALYZER_WINDOW.key(), start, end)
         ]
         epoch = args.get("epoch")
         if epoch is not None:
@@ -119,7 +122,7 @@ class LocalConnectors:
 
     def _report(self, raw: Any) -> AnalysisReport | None:
         if raw is None:
-            latest = self.store.get(LATEST_KEY)
+            latest = self.store.get(ANALYSIS_LATEST.key())
             return None if latest is None else AnalysisReport.model_validate_json(latest)
         try:
             return AnalysisReport.model_validate(raw)
@@ -155,7 +158,7 @@ class LocalConnectors:
         bus = self._bus()
         task = args.get("task", "analysis.health_score")
         start, end = _when(args.get("from"), "from", float("-inf")), _when(args.get("to"), "to", float("inf"))
-        lines = self.store.window_range(WINDOW_KEY, start, end)
+        lines = self.store.window_range(ANALYZER_WINDOW.key(), start, end)
         if not lines:
             raise http_error(404, "no stored observations in that window for the oracle to certify")
         blob = ("\n".join(lines) + "\n").encode()
@@ -234,6 +237,9 @@ class LocalConnectors:
         url = args.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise raised("ValueError", f"http.{verb}: url must be an http(s) URL, got {url!r}")
+        why = refusal(url)  # here too for a client given by the caller; the default one checks redirects as well
+        if why:
+            raise raised("ValueError", f"http.{verb}: refused to call {url}: {why}")
         body = args.get("body")
         try:
             response = self.http.request(
@@ -245,6 +251,8 @@ class LocalConnectors:
                 content=body if isinstance(body, str) else None,
                 timeout=float(args.get("timeout", 30.0)),
             )
+        except EgressRefused as exc:  # a redirect to a forbidden address
+            raise raised("ValueError", f"http.{verb} {url}: {exc}") from None
         except httpx.TimeoutException as exc:
             raise raised("TimeoutError", f"http.{verb} {url}: timed out ({exc})") from None
         except httpx.HTTPError as exc:

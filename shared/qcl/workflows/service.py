@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from qcl.bus.base import close_all
 from qcl.store.base import Store
 from qcl.workflows.definition import Workflow, compile_workflow
 from qcl.workflows.errors import (
@@ -307,8 +308,7 @@ class WorkflowService:
 
     def close(self, timeout_s: float = 5.0) -> None:
         self._stopping.set()
-        for subscription in self._subscriptions:
-            subscription.close()
+        close_all(self._subscriptions)
         for thread in [*self._background, *([self._renewer] if self._renewer else [])]:
             thread.join(timeout=timeout_s)
 

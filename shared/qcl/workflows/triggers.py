@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from qcl.errors import UnknownTopicError
 from qcl.events import TOPICS, Envelope
+from qcl.store.keys import WF_SLOT
 from qcl.workflows import stdlib
 from qcl.workflows.definition import compiled
 from qcl.workflows.errors import ExpressionSyntaxError, WorkflowRaised, WorkflowSyntaxError
@@ -176,7 +177,8 @@ class TriggerRunner:
                 slot = int(now // 60)
             else:
                 continue
-            if not self.repo.store.put_if_absent(f"wf:slot:{name}:{i}:{slot}", "1", ttl_s=7 * 24 * 3600):
+            claim = WF_SLOT.key(name=name, trigger=i, slot=slot)
+            if not self.repo.store.put_if_absent(claim, "1", ttl_s=7 * 24 * 3600):
                 continue
             execution_id = str(uuid.uuid5(_IDS, f"{name}:{i}:{slot}"))
             argument = {"scheduled_at": at.isoformat().replace("+00:00", "Z"), "trigger": spec}

@@ -1,6 +1,8 @@
 /**
  * The HTTP client: every request goes through `request`, which adds the API key, parses JSON and turns every failure
- * (HTTP error, network error, non-JSON body) into an ApiError the UI can explain.
+ * (HTTP error, network error, non-JSON body) into an ApiError the UI can explain. Without a key, the browser's
+ * session cookie (set by `qcl up`'s login URL, HttpOnly: this code never sees it) authenticates same-origin calls;
+ * every change also carries CSRF_HEADER, which the API requires of cookie-authenticated changes.
  */
 import type { ErrorBody } from './types';
 
@@ -8,6 +10,8 @@ import type { ErrorBody } from './types';
 export const AUTH_HEADER = 'Authorization';
 export const AUTH_SCHEME = 'Bearer';
 const API_KEY_STORAGE = 'qcl.apiKey';
+/** A header cross-site forms cannot send (qcl.api.sessions): the API refuses a cookie's change without it. */
+export const CSRF_HEADER = 'X-QCL-CSRF';
 
 export function loadApiKey(): string | null {
   try {
@@ -99,6 +103,8 @@ export function errorFromResponse(status: number, headers: Headers, body: unknow
   return new ApiError({ ...common, message: `HTTP ${status}`, requestId: headers.get('X-Request-Id') });
 }
 
+export type Method = 'GET' | 'POST' | 'DELETE';
+
 export interface RequestOptions {
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -107,7 +113,7 @@ export interface RequestOptions {
 }
 
 /** Send a request to `path` (starting with /api/) on this origin; a network failure becomes an ApiError. */
-async function send(method: 'GET' | 'POST', path: string, accept: string, options: RequestOptions): Promise<Response> {
+async function send(method: Method, path: string, accept: string, options: RequestOptions): Promise<Response> {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value));
@@ -116,6 +122,7 @@ async function send(method: 'GET' | 'POST', path: string, accept: string, option
   const key = options.apiKey === undefined ? loadApiKey() : options.apiKey;
   if (key) headers[AUTH_HEADER] = `${AUTH_SCHEME} ${key}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers[CSRF_HEADER] = '1';
   try {
     return await fetch(url, {
       method,
@@ -142,7 +149,7 @@ export async function jsonBody(response: Response): Promise<unknown> {
 }
 
 /** Call the API at `path` (starting with /api/) on this origin and return its parsed JSON body. */
-export async function request<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+export async function request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
   const response = await send(method, path, 'application/json', options);
   const body = await jsonBody(response);
   if (!response.ok) throw errorFromResponse(response.status, response.headers, body);

@@ -3,6 +3,18 @@ import { ApiError, jsonBody, request, requestStream } from './client';
 import { readSse, type SseEvent } from '../lib/sse';
 import type {
   AIInsight,
+  AlertList,
+  AuditList,
+  AuditVerdict,
+  LoginResponse,
+  SettingsDiff,
+  SettingsVersion,
+  SettingsVersions,
+  LogList,
+  LogPatternList,
+  SilenceCreated,
+  SilenceList,
+  SilenceRequest,
   AnswerStreamEvent,
   Execution,
   ExecutionDetail,
@@ -12,6 +24,12 @@ import type {
   JobRequest,
   JobsAccepted,
   JobState,
+  KeyCreated,
+  KeyCreateRequest,
+  KeyList,
+  KeyView,
+  NodeAction,
+  NodeActionResult,
   QuotaReport,
   WorkflowDetail,
   WorkflowList,
@@ -32,6 +50,7 @@ type Signal = { signal?: AbortSignal };
 
 export const HISTORY_MAX = 2880; // the API's limit: a day of observations 30 s apart
 export const INSIGHTS_MAX = 200;
+export const ALERTS_MAX = 200; // /api/ops/alerts' limit
 
 export const api = {
   latestAnalysis: ({ signal }: Signal = {}) => request<AnalysisReport>('GET', '/api/network/latest', { signal }),
@@ -128,8 +147,61 @@ export const api = {
   cancelExecution: (id: string, { signal }: Signal = {}) =>
     request<Execution>('POST', `/api/workflows/executions/${encodeURIComponent(id)}/cancel`, { signal }),
 
+  /** Active alerts and the newest `limit` state changes (viewer). */
+  alerts: (limit: number, { signal }: Signal = {}) =>
+    request<AlertList>('GET', '/api/ops/alerts', { query: { limit: Math.min(limit, ALERTS_MAX) }, signal }),
+
+  /** Alertmanager's silences; 503 `alerting_unavailable` where no Alertmanager is configured. */
+  silences: ({ signal }: Signal = {}) => request<SilenceList>('GET', '/api/ops/silences', { signal }),
+
+  /** Silence a rule for a while (operator); 422 `unknown_rule` names the rules there are. */
+  createSilence: (body: SilenceRequest, { signal }: Signal = {}) =>
+    request<SilenceCreated>('POST', '/api/ops/silences', { body, signal }),
+
+  expireSilence: (id: string, { signal }: Signal = {}) =>
+    request<SilenceCreated>('DELETE', `/api/ops/silences/${encodeURIComponent(id)}`, { signal }),
+
+  /** Log lines of every process, newest first (operator); 400 `invalid_log_query` names the field it cannot read. */
+  logs: (query: Record<string, string | number>, { signal }: Signal = {}) =>
+    request<LogList>('GET', '/api/ops/logs', { query, signal }),
+
+  /** Drain's templates of the recent lines, new and bursting first (operator). */
+  logPatterns: ({ signal }: Signal = {}) => request<LogPatternList>('GET', '/api/ops/logs/patterns', { signal }),
+
   /** The key in use: its id and role (what the dashboard may offer, e.g. editing raw JSON as an admin). */
   whoami: ({ signal }: Signal = {}) => request<WhoAmI>('GET', '/api/auth/whoami', { signal }),
+
+  // --- admin: keys and node actions (admin role) ---
+  keys: ({ signal }: Signal = {}) => request<KeyList>('GET', '/api/admin/keys', { signal }),
+
+  createKey: (body: KeyCreateRequest) => request<KeyCreated>('POST', '/api/admin/keys', { body }),
+
+  revokeKey: (keyId: string) => request<KeyView>('DELETE', `/api/admin/keys/${encodeURIComponent(keyId)}`),
+
+  nodeAction: (nodeId: string, action: NodeAction) =>
+    request<NodeActionResult>('POST', `/api/admin/nodes/${encodeURIComponent(nodeId)}/${action}`),
+  /** Exchange the one-time token of `qcl up`'s login URL for the session cookie; 401 `login_used` / `login_expired`. */
+  login: (token: string) => request<LoginResponse>('POST', '/api/auth/login', { body: { token }, apiKey: null }),
+
+  logout: () => request<{ signed_out: boolean }>('POST', '/api/auth/logout', { apiKey: null }),
+
+  audit: (filter: { actor?: string; action?: string; since?: string }, { signal }: Signal = {}) =>
+    request<AuditList>('GET', '/api/admin/audit', { query: { ...filter }, signal }),
+
+  verifyAudit: ({ signal }: Signal = {}) => request<AuditVerdict>('GET', '/api/admin/audit/verify', { signal }),
+
+  settingsVersions: ({ signal }: Signal = {}) =>
+    request<SettingsVersions>('GET', '/api/admin/settings/versions', { signal }),
+
+  /** A new version with these values; 400 `invalid_setting` names the setting (`field`). */
+  changeSettings: (values: Record<string, unknown>) =>
+    request<SettingsVersion>('POST', '/api/admin/settings/versions', { body: { values } }),
+
+  settingsDiff: (from: number, to: number, { signal }: Signal = {}) =>
+    request<SettingsDiff>('GET', '/api/admin/settings/diff', { query: { from, to }, signal }),
+
+  rollbackSettings: (version: number) =>
+    request<SettingsVersion>('POST', `/api/admin/settings/versions/${version}/rollback`),
 };
 
 export type Api = typeof api;

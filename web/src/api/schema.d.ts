@@ -35,6 +35,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail's entries, oldest first, filtered by time, actor and action
+         * @description Role: admin or above.
+         */
+        get: operations["audit_entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check the audit trail's hash chain: ok, or the first broken entry
+         * @description What `qcl audit verify` says: every entry's hash and link, and whether entries are missing at the end.
+         *
+         *     Role: admin or above.
+         */
+        get: operations["audit_verify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/keys": {
         parameters: {
             query?: never;
@@ -50,7 +92,10 @@ export interface paths {
         put?: never;
         /**
          * Create an API key; the key is shown once
-         * @description Role: admin or above.
+         * @description A key may be scoped: `expires_at` (refused with 401 from then on) and `tags` (the route tags it may reach,
+         *     403 elsewhere; /api/auth/whoami always).
+         *
+         *     Role: admin or above.
          */
         post: operations["create_key"];
         delete?: never;
@@ -76,6 +121,84 @@ export interface paths {
         delete: operations["revoke_key"];
         options?: never;
         head?: never;
+        /**
+         * Change an API key's name, role or scope
+         * @description Only the fields given change; `expires_at: null` or `tags: null` lift that limit. A revoked key: 409.
+         *
+         *     Role: admin or above.
+         */
+        patch: operations["update_key"];
+        trace?: never;
+    };
+    "/api/admin/nodes/{node_id}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain, restart or remove a shard stage or an oracle member
+         * @description drain: no new sessions (shards) or requests (members); in-flight ones finish, then `drained`. restart: the
+         *     stage process (or member) stops and starts again; the pool keeps serving. remove: leaves for good. 404 for
+         *     an unknown node; 409, saying why, for an action its state does not allow or one that would leave a layer
+         *     range uncovered or the committee below PBFT's n >= 3f+1; 503 where this instance does not run the nodes.
+         *
+         *     Role: admin or above.
+         */
+        post: operations["node_action"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/privacy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The inventory of personal data: each kind, where it lives, its retention
+         * @description Role: admin or above.
+         */
+        get: operations["privacy_inventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/privacy/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export everything held for one API key (tasks, questions, answers, jobs, audit, log lines)
+         * @description Role: admin or above.
+         */
+        get: operations["privacy_export"];
+        put?: never;
+        post?: never;
+        /**
+         * Erase everything held for one API key; the receipt is recorded in the audit trail
+         * @description The key is revoked, then its tasks, answers, jobs, stream entries and log lines are deleted and the key
+         *     forgotten. 409 `erasure_pending` while a job of the key runs: it was cancelled; erase again shortly.
+         *
+         *     Role: admin or above.
+         */
+        delete: operations["privacy_erase"];
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -88,11 +211,99 @@ export interface paths {
         };
         /**
          * The effective settings (secrets redacted)
-         * @description Role: admin or above.
+         * @description The process's settings with the runtime settings' current version over them (what applies now).
+         *
+         *     Role: admin or above.
          */
         get: operations["show_settings"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The settings that differ between two versions
+         * @description Role: admin or above.
+         */
+        get: operations["settings_diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The runtime settings' versions: who changed what, when
+         * @description Role: admin or above.
+         */
+        get: operations["settings_versions"];
+        put?: never;
+        /**
+         * Change runtime settings (a new version; applies to the next request)
+         * @description Rate limits (per key, per IP) and the log level; a bad or unknown setting is a 400 naming it.
+         *
+         *     Role: admin or above.
+         */
+        post: operations["change_settings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One runtime settings version
+         * @description Role: admin or above.
+         */
+        get: operations["settings_version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/versions/{version}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll back to a version (recorded as a new version with its values)
+         * @description Role: admin or above.
+         */
+        post: operations["rollback_settings"];
         delete?: never;
         options?: never;
         head?: never;
@@ -188,6 +399,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a one-time login token for a session cookie
+         * @description The token of the URL `qcl up` printed, good once and for minutes; 401 says whether it was used, expired or
+         *     unknown. The answer sets the HttpOnly session cookie; the dashboard then calls like any client, adding the
+         *     X-QCL-CSRF header to every change.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the dashboard session (the cookie is cleared)
+         * @description Role: viewer or above.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/whoami": {
         parameters: {
             query?: never;
@@ -219,6 +472,23 @@ export interface paths {
         };
         /** This API's documentation page */
         get: operations["docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is alive (/healthz on Cloud Run, whose front end reserves paths ending in z) */
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -402,6 +672,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ops/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Active alerts and the history of alert state changes
+         * @description Role: viewer or above.
+         */
+        get: operations["list_alerts"];
+        put?: never;
+        /**
+         * Alertmanager's webhook: record and forward alerts that changed state
+         * @description Role: operator or above.
+         */
+        post: operations["receive_alerts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/alerts/gcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cloud Monitoring's incidents (Pub/Sub push of its notification channel): kept as alerts
+         * @description Role: operator or above.
+         */
+        post: operations["receive_incident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the log lines of every process (time, level, service, request id, text)
+         * @description Role: operator or above.
+         */
+        get: operations["search_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/logs/patterns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Log templates (Drain) with new and bursting flags, an error burst's alerts and request ids
+         * @description Role: operator or above.
+         */
+        get: operations["log_patterns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/silences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alertmanager's silences
+         * @description Role: viewer or above.
+         */
+        get: operations["list_silences"];
+        put?: never;
+        /**
+         * Silence an alert rule for a while
+         * @description Role: operator or above.
+         */
+        post: operations["create_silence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/silences/{silence_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Expire a silence
+         * @description Role: operator or above.
+         */
+        delete: operations["expire_silence"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/oracle/results": {
         parameters: {
             query?: never;
@@ -495,7 +893,10 @@ export interface paths {
         };
         /**
          * A task's state, with its result or error
-         * @description Role: viewer or above.
+         * @description A key sees its own tasks (their questions are its user's); another key's task answers 404, as one that
+         *     does not exist; an admin sees all.
+         *
+         *     Role: viewer or above.
          */
         get: operations["get_task"];
         put?: never;
@@ -898,6 +1299,134 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** AlertLink */
+        AlertLink: {
+            /** Alertname */
+            alertname: string;
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /** Status */
+            status: string;
+        };
+        /**
+         * AlertmanagerAlert
+         * @description One alert of Alertmanager's webhook payload (version 4).
+         */
+        AlertmanagerAlert: {
+            /** Annotations */
+            annotations?: {
+                [key: string]: string;
+            };
+            /**
+             * Endsat
+             * @default null
+             */
+            endsAt: string | null;
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Generatorurl
+             * @default
+             */
+            generatorURL: string;
+            /** Labels */
+            labels: {
+                [key: string]: string;
+            };
+            /**
+             * Startsat
+             * Format: date-time
+             */
+            startsAt: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "firing" | "resolved";
+        };
+        /**
+         * AlertmanagerWebhook
+         * @description Alertmanager's webhook body (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).
+         */
+        AlertmanagerWebhook: {
+            /** Alerts */
+            alerts: components["schemas"]["AlertmanagerAlert"][];
+            /**
+             * Groupkey
+             * @default
+             */
+            groupKey: string;
+            /** Receiver */
+            receiver: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "firing" | "resolved";
+            /**
+             * Version
+             * @constant
+             */
+            version: "4";
+        };
+        /**
+         * AlertRecord
+         * @description An alert as the API keeps it: the current state and what happened when it last changed.
+         */
+        AlertRecord: {
+            /** Alertname */
+            alertname: string;
+            /** Deliveries */
+            deliveries?: components["schemas"]["Delivery"][];
+            /** Ends At */
+            ends_at: string | null;
+            /** Findings */
+            findings?: components["schemas"]["FindingRef"][];
+            /** Fingerprint */
+            fingerprint: string;
+            /** Labels */
+            labels: {
+                [key: string]: string;
+            };
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Runbook Url */
+            runbook_url: string | null;
+            /** Severity */
+            severity: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "firing" | "resolved";
+            /** Summary */
+            summary: string;
+        };
+        /** AlertsReceived */
+        AlertsReceived: {
+            /** Changed */
+            changed: components["schemas"]["AlertRecord"][];
+        };
+        /** AlertsResponse */
+        AlertsResponse: {
+            /** Active */
+            active: components["schemas"]["AlertRecord"][];
+            /** History */
+            history: components["schemas"]["AlertRecord"][];
+        };
         /**
          * AnalysisReport
          * @description The data of a `network-analysis` event.
@@ -954,6 +1483,74 @@ export interface components {
              * @constant
              */
             role: "assistant";
+        };
+        /**
+         * AuditEntry
+         * @description One link of the chain; an action's details ride along as extra fields.
+         */
+        AuditEntry: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at: string;
+            /** Hash */
+            hash: string;
+            /** Outcome */
+            outcome: string;
+            /** Prev */
+            prev: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Target
+             * @default null
+             */
+            target: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** AuditQuery */
+        AuditQuery: {
+            /**
+             * Action
+             * @default null
+             */
+            action: string | null;
+            /**
+             * Actor
+             * @default null
+             */
+            actor: string | null;
+            /**
+             * Limit
+             * @default 500
+             */
+            limit: number;
+            /**
+             * Since
+             * @default null
+             */
+            since: string | null;
+        };
+        /** AuditResponse */
+        AuditResponse: {
+            /** Entries */
+            entries: components["schemas"]["AuditEntry"][];
+        };
+        /** AuditVerifyResponse */
+        AuditVerifyResponse: {
+            /** Broken Seq */
+            broken_seq: number | null;
+            /** Entries */
+            entries: number;
+            /** Head Hash */
+            head_hash: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason: string | null;
         };
         /** BackendStatus */
         BackendStatus: {
@@ -1248,6 +1845,35 @@ export interface components {
         ConnectorResult: {
             result: components["schemas"]["JsonValue"];
         };
+        /** DataKindView */
+        DataKindView: {
+            /** Elsewhere */
+            elsewhere: string;
+            /** Erased */
+            erased: string;
+            /** Holds */
+            holds: string;
+            /** Name */
+            name: string;
+            /** Retention */
+            retention: string;
+            /** Store Families */
+            store_families: string[];
+            /** Why Kept */
+            why_kept: string;
+        };
+        /** Delivery */
+        Delivery: {
+            /** Channel */
+            channel: string;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+        };
         /** DeployRequest */
         DeployRequest: {
             /** Name */
@@ -1258,6 +1884,31 @@ export interface components {
             triggers?: {
                 [key: string]: components["schemas"]["JsonValue"];
             }[];
+        };
+        /**
+         * ErasureReceipt
+         * @description What an erasure removed, counted per kind (never the content), and the audit entry that records it.
+         */
+        ErasureReceipt: {
+            /** Audit Hash */
+            audit_hash: string | null;
+            /** Audit Seq */
+            audit_seq: number | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Erased At
+             * Format: date-time
+             */
+            erased_at: string;
+            /** Erased By */
+            erased_by: string;
+            /** Kept */
+            kept: string[];
+            /** Key Id */
+            key_id: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1378,6 +2029,20 @@ export interface components {
          * @enum {string}
          */
         FindingCode: "tick_stall" | "tick_rate_low" | "empty_ticks_high" | "tick_quality_drop" | "price_crash" | "price_spike" | "price_trend" | "supply_anomaly" | "epoch_transition" | "archive_lag" | "data_gap" | "data_invalid";
+        /** FindingRef */
+        FindingRef: {
+            /** Code */
+            code: string;
+            /** Message En */
+            message_en: string;
+            /**
+             * Observed At
+             * Format: date-time
+             */
+            observed_at: string;
+            /** Severity */
+            severity: string;
+        };
         /** GroupStatus */
         GroupStatus: {
             /** Total */
@@ -1415,6 +2080,18 @@ export interface components {
         HistoryResponse: {
             /** Reports */
             reports: components["schemas"]["AnalysisReport"][];
+        };
+        /**
+         * IncidentPush
+         * @description Pub/Sub's push request body (https://cloud.google.com/pubsub/docs/push#receive_push).
+         */
+        IncidentPush: {
+            message: components["schemas"]["PushMessage"];
+            /**
+             * Subscription
+             * @default
+             */
+            subscription: string;
         };
         /** InsightsResponse */
         InsightsResponse: {
@@ -1474,6 +2151,11 @@ export interface components {
              * Format: date-time
              */
             time: string;
+        };
+        /** InventoryResponse */
+        InventoryResponse: {
+            /** Kinds */
+            kinds: components["schemas"]["DataKindView"][];
         };
         /** Job */
         Job: {
@@ -1664,6 +2346,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
             /** Id */
             id: string;
             /** Key */
@@ -1673,17 +2360,55 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
             role: components["schemas"]["Role"];
+            /**
+             * Tags
+             * @default null
+             */
+            tags: string[] | null;
         };
         /** KeyCreateRequest */
         KeyCreateRequest: {
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
             /** Name */
             name: string;
             role: components["schemas"]["Role"];
+            /**
+             * Tags
+             * @default null
+             */
+            tags: string[] | null;
         };
         /** KeysResponse */
         KeysResponse: {
             /** Keys */
             keys: components["schemas"]["KeyView"][];
+        };
+        /**
+         * KeyUpdateRequest
+         * @description Only the fields given change; `expires_at` or `tags` given as null lift that limit.
+         */
+        KeyUpdateRequest: {
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /** @default null */
+            role: components["schemas"]["Role"] | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: string[] | null;
         };
         /** KeyUsage */
         KeyUsage: {
@@ -1709,6 +2434,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
             /** Id */
             id: string;
             /** Name */
@@ -1716,6 +2446,11 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
             role: components["schemas"]["Role"];
+            /**
+             * Tags
+             * @default null
+             */
+            tags: string[] | null;
         };
         /** LimitQuery */
         LimitQuery: {
@@ -1724,6 +2459,106 @@ export interface components {
              * @default 50
              */
             limit: number;
+        };
+        /** LogEntry */
+        LogEntry: {
+            /**
+             * Logger
+             * @default null
+             */
+            logger: string | null;
+            /** Message */
+            message: string;
+            /**
+             * Pid
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Request Id
+             * @default null
+             */
+            request_id: string | null;
+            /** Service */
+            service: string;
+            /** Severity */
+            severity: string;
+            /**
+             * Stack Trace
+             * @default null
+             */
+            stack_trace: string | null;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+        };
+        /** LoginRequest */
+        LoginRequest: {
+            /** Token */
+            token: string;
+        };
+        /** LoginResponse */
+        LoginResponse: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            role: components["schemas"]["Role"];
+            /** Session */
+            session: string;
+        };
+        /** LogoutResponse */
+        LogoutResponse: {
+            /** Signed Out */
+            signed_out: boolean;
+        };
+        /** LogsQuery */
+        LogsQuery: {
+            /**
+             * Level
+             * @default null
+             */
+            level: string | null;
+            /**
+             * Limit
+             * @default 100
+             */
+            limit: number;
+            /**
+             * Q
+             * @default null
+             */
+            q: string | null;
+            /**
+             * Request Id
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Service
+             * @default null
+             */
+            service: string | null;
+            /**
+             * Since
+             * @default null
+             */
+            since: string | null;
+            /**
+             * Until
+             * @default null
+             */
+            until: string | null;
+        };
+        /** LogsResponse */
+        LogsResponse: {
+            /** Backend */
+            backend: string;
+            /** Entries */
+            entries: components["schemas"]["LogEntry"][];
         };
         /** ModelCard */
         ModelCard: {
@@ -1813,6 +2648,21 @@ export interface components {
             /** Ticks In Epoch */
             ticks_in_epoch: number;
         };
+        /** NodeActionResult */
+        NodeActionResult: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "drain" | "restart" | "remove";
+            /**
+             * Lifecycle
+             * @enum {string}
+             */
+            lifecycle: "active" | "draining" | "drained" | "restarting" | "removed";
+            /** Node Id */
+            node_id: string;
+        };
         /** NodesResponse */
         NodesResponse: {
             /** Nodes */
@@ -1832,6 +2682,12 @@ export interface components {
              * Format: date-time
              */
             last_seen: string;
+            /**
+             * Lifecycle
+             * @default active
+             * @enum {string}
+             */
+            lifecycle: "active" | "draining" | "drained" | "restarting" | "removed";
             /** Node Id */
             node_id: string;
             /** @default null */
@@ -2049,6 +2905,83 @@ export interface components {
             /** @default null */
             window: components["schemas"]["WindowRef"] | null;
         };
+        /** PatternReport */
+        PatternReport: {
+            /** Alerts */
+            alerts: components["schemas"]["AlertLink"][];
+            /** Baseline */
+            baseline: number;
+            /** Bursting */
+            bursting: boolean;
+            /** Count */
+            count: number;
+            /** Example */
+            example: string;
+            /**
+             * First Seen
+             * Format: date-time
+             */
+            first_seen: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /** New */
+            new: boolean;
+            /** Recent */
+            recent: number;
+            /** Request Ids */
+            request_ids: string[];
+            /** Services */
+            services: string[];
+            /** Severity */
+            severity: string;
+            /** Template */
+            template: string;
+        };
+        /** PatternsQuery */
+        PatternsQuery: {
+            /**
+             * Baseline S
+             * @default 3600
+             */
+            baseline_s: number;
+            /**
+             * Service
+             * @default null
+             */
+            service: string | null;
+            /**
+             * Window S
+             * @default 300
+             */
+            window_s: number;
+        };
+        /** PatternsResponse */
+        PatternsResponse: {
+            /** Baseline S */
+            baseline_s: number;
+            /** Lines */
+            lines: number;
+            /** Patterns */
+            patterns: components["schemas"]["PatternReport"][];
+            /** Window S */
+            window_s: number;
+        };
+        /** PushMessage */
+        PushMessage: {
+            /**
+             * Data
+             * Format: base64
+             */
+            data: string;
+            /**
+             * Messageid
+             * @default
+             */
+            messageId: string;
+        };
         /** ChatMessage */
         qcl__api__openai_schemas__ChatMessage: {
             /** Content */
@@ -2162,12 +3095,87 @@ export interface components {
              */
             wait_s: number;
         };
+        /** RuntimeSettingsChange */
+        RuntimeSettingsChange: {
+            /** Values */
+            values: {
+                [key: string]: unknown;
+            };
+        };
+        /** RuntimeValues */
+        RuntimeValues: {
+            /**
+             * Log Level
+             * @enum {string}
+             */
+            log_level: "DEBUG" | "INFO" | "WARNING" | "ERROR";
+            /** Rate Limit Ip Burst */
+            rate_limit_ip_burst: number;
+            /** Rate Limit Ip Per S */
+            rate_limit_ip_per_s: number;
+            /** Rate Limit Key Burst */
+            rate_limit_key_burst: number;
+            /** Rate Limit Key Per S */
+            rate_limit_key_per_s: number;
+        };
+        /** SettingChange */
+        SettingChange: {
+            /** After */
+            after: unknown;
+            /** Before */
+            before: unknown;
+            /** Setting */
+            setting: string;
+        };
+        /** SettingsDiffQuery */
+        SettingsDiffQuery: {
+            /** From */
+            from: number;
+            /** To */
+            to: number;
+        };
+        /** SettingsDiffResponse */
+        SettingsDiffResponse: {
+            /** Changes */
+            changes: components["schemas"]["SettingChange"][];
+            /** From Version */
+            from_version: number;
+            /** To Version */
+            to_version: number;
+        };
         /** SettingsResponse */
         SettingsResponse: {
             /** Settings */
             settings: {
                 [key: string]: unknown;
             };
+        };
+        /** SettingsVersion */
+        SettingsVersion: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Changed */
+            changed: string[];
+            /**
+             * Rolled Back To
+             * @default null
+             */
+            rolled_back_to: number | null;
+            values: components["schemas"]["RuntimeValues"];
+            /** Version */
+            version: number;
+        };
+        /** SettingsVersionsResponse */
+        SettingsVersionsResponse: {
+            /** Current */
+            current: number;
+            /** Versions */
+            versions: components["schemas"]["SettingsVersion"][];
         };
         /**
          * ShardDetail
@@ -2206,6 +3214,59 @@ export interface components {
             total: number;
             /** Up */
             up: number;
+        };
+        /** Silence */
+        Silence: {
+            /** Alertname */
+            alertname: string | null;
+            /** Comment */
+            comment: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Id */
+            id: string;
+            /** Matchers */
+            matchers: {
+                [key: string]: string;
+            };
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "active" | "pending" | "expired";
+        };
+        /** SilenceCreated */
+        SilenceCreated: {
+            /** Id */
+            id: string;
+        };
+        /** SilenceRequest */
+        SilenceRequest: {
+            /** Alertname */
+            alertname: string;
+            /** Comment */
+            comment: string;
+            /** Duration S */
+            duration_s: number;
+            /** Matchers */
+            matchers?: {
+                [key: string]: string;
+            };
+        };
+        /** SilencesResponse */
+        SilencesResponse: {
+            /** Silences */
+            silences: components["schemas"]["Silence"][];
         };
         /** StageView */
         StageView: {
@@ -2301,6 +3362,32 @@ export interface components {
              * @default null
              */
             last_seq: number | null;
+        };
+        /**
+         * SubjectExport
+         * @description Everything held for one key, as `GET /api/admin/privacy/{key_id}` answers it.
+         */
+        SubjectExport: {
+            /** Answers */
+            answers: components["schemas"]["InsightView"][];
+            /** Audit */
+            audit: components["schemas"]["AuditEntry"][];
+            /**
+             * Exported At
+             * Format: date-time
+             */
+            exported_at: string;
+            /** Jobs */
+            jobs: components["schemas"]["Job"][];
+            key: components["schemas"]["KeyView"];
+            /** Key Id */
+            key_id: string;
+            /** Log Backend */
+            log_backend: string | null;
+            /** Log Lines */
+            log_lines: components["schemas"]["LogEntry"][];
+            /** Tasks */
+            tasks: components["schemas"]["TaskView"][];
         };
         /** TaskError */
         TaskError: {
@@ -2568,6 +3655,136 @@ export interface operations {
             };
         };
     };
+    audit_entries: {
+        parameters: {
+            query?: {
+                action?: string;
+                actor?: string;
+                limit?: number;
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    audit_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerifyResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_keys: {
         parameters: {
             query?: never;
@@ -2800,6 +4017,428 @@ export interface operations {
             };
         };
     };
+    update_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyView"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; the message says what to do */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    node_action: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                action: "drain" | "restart" | "remove";
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeActionResult"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; the message says what to do */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    privacy_inventory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    privacy_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectExport"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    privacy_erase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureReceipt"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with the current state; the message says what to do */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     show_settings: {
         parameters: {
             query?: never;
@@ -2829,6 +4468,389 @@ export interface operations {
             };
             /** @description The key's role may not do this, or the client address is refused */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settings_diff: {
+        parameters: {
+            query: {
+                from: number;
+                to: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsDiffResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settings_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsVersionsResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    change_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeSettingsChange"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsVersion"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settings_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsVersion"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rollback_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsVersion"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3192,6 +5214,160 @@ export interface operations {
             };
         };
     };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogoutResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     whoami: {
         parameters: {
             query?: never;
@@ -3282,6 +5458,44 @@ export interface operations {
                 headers: {
                     /** @description seconds */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3920,6 +6134,674 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alerts: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertsResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receive_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertmanagerWebhook"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertsReceived"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receive_incident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentPush"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertsReceived"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_logs: {
+        parameters: {
+            query?: {
+                level?: string;
+                limit?: number;
+                q?: string;
+                request_id?: string;
+                service?: string;
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogsResponse"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    log_patterns: {
+        parameters: {
+            query?: {
+                baseline_s?: number;
+                service?: string;
+                window_s?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatternsResponse"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_silences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilencesResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_silence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SilenceRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceCreated"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, in the one error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    expire_silence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                silence_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceCreated"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key's role may not do this, or the client address is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable or busy; Retry-After when known */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Any other error, in the one error shape */
             default: {
@@ -4810,7 +7692,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                connector: "analyze" | "narrate" | "ask" | "oracle" | "notify";
+                connector: "analyze" | "narrate" | "ask" | "oracle" | "complete" | "notify";
             };
             cookie?: never;
         };

@@ -47,6 +47,10 @@ export type NodeView = Schemas['NodeView'];
 export type NodeRole = NodeView['role'];
 export type NodeState = NodeView['state'];
 export type NodeEventKind = NodeView['last_event'];
+/** An operator's drain, restart or removal of the node (POST /api/admin/nodes/{id}/{action}). */
+export type NodeLifecycle = NodeView['lifecycle'];
+export type NodeAction = Schemas['NodeActionResult']['action'];
+export type NodeActionResult = Schemas['NodeActionResult'];
 export type ShardDetail = Schemas['ShardDetail'];
 export type OracleMemberDetail = Schemas['OracleMemberDetail'];
 export type NodeList = Schemas['NodesResponse'];
@@ -88,8 +92,36 @@ export type ExecutionList = Schemas['ExecutionsResponse'];
 export type ExecutionDetail = Schemas['ExecutionDetail'];
 export type Step = Schemas['StepView'];
 
+// --- alerts (qcl.obs: Alertmanager's alerts as the API keeps them, and its silences) ----------------------------
+export type AlertRecord = Schemas['AlertRecord'];
+export type AlertList = Schemas['AlertsResponse'];
+export type AlertFinding = Schemas['FindingRef'];
+export type AlertDelivery = Schemas['Delivery'];
+export type Silence = Schemas['Silence'];
+export type SilenceState = Silence['state'];
+export type SilenceList = Schemas['SilencesResponse'];
+export type SilenceRequest = Schemas['SilenceRequest'];
+export type SilenceCreated = Schemas['SilenceCreated'];
+
+// --- logs (qcl.obs.logindex: every process's lines; qcl.obs.patterns: their Drain templates) --------------------
+export type LogEntry = Schemas['LogEntry'];
+export type LogList = Schemas['LogsResponse'];
+export type LogPattern = Schemas['PatternReport'];
+export type LogPatternList = Schemas['PatternsResponse'];
+
 // --- keys ---------------------------------------------------------------------------------------------------
 export type WhoAmI = Schemas['WhoAmI'];
+export type KeyView = Schemas['KeyView'];
+export type KeyList = Schemas['KeysResponse'];
+export type KeyCreated = Schemas['KeyCreated'];
+export type KeyCreateRequest = Schemas['KeyCreateRequest'];
+export type LoginResponse = Schemas['LoginResponse'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type AuditList = Schemas['AuditResponse'];
+export type AuditVerdict = Schemas['AuditVerifyResponse'];
+export type SettingsVersion = Schemas['SettingsVersion'];
+export type SettingsVersions = Schemas['SettingsVersionsResponse'];
+export type SettingsDiff = Schemas['SettingsDiffResponse'];
 
 // --- errors -------------------------------------------------------------------------------------------------
 /** Every 4xx/5xx body. */

@@ -1,5 +1,5 @@
 /**
- * Qubic epochs: one week each, changing every Wednesday at 12:00 UTC (shared/reference/qubic-rpc.md §4.3, the same
+ * Qubic epochs: one week each, changing every Wednesday at 12:00 UTC (docs/reference/qubic-rpc.md §4.3, the same
  * rule as shared/qcl/analysis/epochs.py); the network halts for minutes up to an hour at the change.
  */
 

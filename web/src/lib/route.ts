@@ -4,12 +4,14 @@
  */
 import { useEffect, useState } from 'react';
 
-export const PAGES = ['overview', 'ask', 'nodes', 'oracle', 'tasks', 'jobs', 'workflows', 'settings'] as const;
-export type Page = (typeof PAGES)[number];
+export const PAGES = ['overview', 'ask', 'nodes', 'oracle', 'tasks', 'jobs', 'workflows', 'alerts', 'logs', 'settings'] as const;
+/** The admin console's pages: listed under "Admin" for an admin key only, and without a number shortcut. */
+export const ADMIN_PAGES = ['keys', 'audit', 'versions'] as const;
+export type Page = (typeof PAGES)[number] | (typeof ADMIN_PAGES)[number];
 
 export function pageFromHash(hash: string): Page {
   const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0] ?? '';
-  return (PAGES as readonly string[]).includes(name) ? (name as Page) : 'overview';
+  return ([...PAGES, ...ADMIN_PAGES] as readonly string[]).includes(name) ? (name as Page) : 'overview';
 }
 
 /** `#/overview?focus=chart-price` → the element to highlight after navigating (an insight source's target). */

@@ -16,9 +16,14 @@ export interface Shortcut {
   description: MessageKey;
 }
 
+/** The key that opens the page at `index` of PAGES: 1–9, then 0 for the tenth, as on a keyboard's number row. */
+export function pageKey(index: number): string {
+  return index < 9 ? String(index + 1) : '0';
+}
+
 export const SHORTCUTS: Shortcut[] = [
   ...PAGES.map((page, index) => ({
-    key: String(index + 1),
+    key: pageKey(index),
     action: { type: 'navigate', page } as const,
     description: `nav.${page}` as MessageKey,
   })),

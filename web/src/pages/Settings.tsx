@@ -21,6 +21,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api/endpoints';
 import { LANGUAGES } from '../i18n/translate';
 import { useApi } from '../lib/useApi';
+import { useSession } from '../state/session';
 import { REFRESH_CHOICES_S, THEME_CHOICES, useSettings, type ThemeChoice } from '../state/settings';
 import { ApiErrorAlert } from '../ui/ApiErrorAlert';
 import { EmptyState } from '../ui/EmptyState';
@@ -42,6 +43,7 @@ function loadJson(source: JsonSource, signal: AbortSignal): Promise<unknown> {
 
 function ApiKeyForm() {
   const { t, apiKey, setApiKey } = useSettings();
+  const session = useSession();
   const [draft, setDraft] = useState('');
   const [visible, setVisible] = useState(false);
   function save(event: FormEvent) {
@@ -54,8 +56,15 @@ function ApiKeyForm() {
       <Typography variant="body2" sx={{ mb: 1.5 }} data-testid="api-key-state">
         {apiKey
           ? t('settings.keySaved', { suffix: apiKey.slice(-4) })
-          : t('settings.keyMissing')}
+          : session.status === 'signed-in'
+            ? t('settings.sessionActive')
+            : t('settings.keyMissing')}
       </Typography>
+      {session.status === 'signed-in' && (
+        <Button sx={{ mb: 1.5 }} onClick={() => void session.signOut()} data-testid="sign-out">
+          {t('settings.signOut')}
+        </Button>
+      )}
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={1} sx={{ alignItems: { sm: 'flex-start' } }}>
         <TextField
           size="small"

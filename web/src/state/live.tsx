@@ -2,6 +2,7 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { LiveConnection, liveUrl, type LiveSnapshot } from '../api/live';
 import type { LiveTopic, LiveTopics } from '../api/types';
+import { useSession } from './session';
 import { useSettings } from './settings';
 
 const LiveContext = createContext<LiveConnection | null>(null);
@@ -27,14 +28,17 @@ export function LiveProvider({ children, connection }: { children: ReactNode; co
     };
   }, [live]);
 
-  // A new key authenticates a new connection; the resume position carries over. (Compared with the key in use,
-  // not "first render": StrictMode runs mount effects twice.)
-  const connectedKey = useRef(apiKey);
+  // A new key, or a session cookie the login URL just set (the upgrade carries it), authenticates a new connection;
+  // the resume position carries over. (Compared with the credential in use, not "first render": StrictMode runs
+  // mount effects twice.)
+  const { status } = useSession();
+  const credential = apiKey ?? status;
+  const connectedKey = useRef(credential);
   useEffect(() => {
-    if (connectedKey.current === apiKey) return;
-    connectedKey.current = apiKey;
+    if (connectedKey.current === credential) return;
+    connectedKey.current = credential;
     live.restart();
-  }, [apiKey, live]);
+  }, [credential, live]);
 
   return <LiveContext.Provider value={live}>{children}</LiveContext.Provider>;
 }

@@ -1,6 +1,6 @@
 /** Coloured labels for severities and states; the colour is never the only signal (the word is always there). */
 import { Chip } from '@mui/material';
-import type { ExecutionState, HealthStatus, JobState, NodeState, OracleResult, Severity, TaskState } from '../api/types';
+import type { AlertRecord, ExecutionState, HealthStatus, JobState, NodeState, OracleResult, Severity, SilenceState, TaskState } from '../api/types';
 import { useT } from '../state/settings';
 
 type Color = 'default' | 'success' | 'warning' | 'error' | 'info';
@@ -60,5 +60,36 @@ export function ExecutionStateChip({ state }: { state: ExecutionState }) {
   const t = useT();
   return (
     <Chip size="small" color={EXECUTION_COLOR[state]} label={t(`executionState.${state}`)} data-testid="execution-state" data-state={state} />
+  );
+}
+
+const ALERT_SEVERITY_COLOR: Record<string, Color> = { page: 'error', ticket: 'warning' };
+const ALERT_STATUS_COLOR: Record<AlertRecord['status'], Color> = { firing: 'error', resolved: 'success' };
+const SILENCE_COLOR: Record<SilenceState, Color> = { active: 'info', pending: 'default', expired: 'default' };
+
+/** An alert rule's severity label: page (someone is woken) or ticket; another label is shown as it is. */
+export function AlertSeverityChip({ severity }: { severity: string }) {
+  const t = useT();
+  const label = severity === 'page' ? t('alertSeverity.page') : severity === 'ticket' ? t('alertSeverity.ticket') : severity;
+  return (
+    <Chip
+      size="small"
+      color={ALERT_SEVERITY_COLOR[severity] ?? 'default'}
+      label={label}
+      data-testid="alert-severity"
+      data-severity={severity}
+    />
+  );
+}
+
+export function AlertStatusChip({ status }: { status: AlertRecord['status'] }) {
+  const t = useT();
+  return <Chip size="small" color={ALERT_STATUS_COLOR[status]} label={t(`alertStatus.${status}`)} data-testid="alert-status" data-status={status} />;
+}
+
+export function SilenceStateChip({ state }: { state: SilenceState }) {
+  const t = useT();
+  return (
+    <Chip size="small" color={SILENCE_COLOR[state]} variant={state === 'expired' ? 'outlined' : 'filled'} label={t(`silenceState.${state}`)} data-testid="silence-state" data-state={state} />
   );
 }

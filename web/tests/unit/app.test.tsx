@@ -5,6 +5,8 @@ import { render } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnalysisReport } from '../../src/api/types';
 import { App } from '../../src/App';
+import { forgetRoles } from '../../src/state/admin';
+import { forgetLogins } from '../../src/state/session';
 import { answer, history, latest, NARRATIVE } from '../e2e/mock/fixtures';
 import { fakeConnection, stubApi, type Routes } from './render';
 
@@ -106,7 +108,56 @@ describe('shell', () => {
     window.location.hash = '#/overview';
     stubApi(routes);
     render(<App connection={fakeConnection().connection} />);
-    expect(screen.getByTestId('no-key')).toHaveTextContent('尚未設定 API 金鑰');
+    expect(await screen.findByTestId('no-key')).toHaveTextContent('尚未設定 API 金鑰');
+  });
+});
+
+describe('the login URL of qcl up', () => {
+  afterEach(() => {
+    forgetLogins();
+    forgetRoles();
+    window.history.replaceState(null, '', '/');
+  });
+
+  function open(login: Routes[string]) {
+    forgetLogins(); // the page's token is taken once per load: earlier tests' renders were loads without one
+    window.history.replaceState(null, '', '/?login=one-time-token#/overview');
+    const fetch = stubApi({
+      ...routes,
+      '/api/auth/login': login,
+      '/api/auth/logout': () => ({ body: { signed_out: true } }),
+      '/api/auth/whoami': () => ({ body: { key_id: 'session:1', role: 'admin' } }),
+    });
+    render(<App connection={fakeConnection().connection} />);
+    return fetch;
+  }
+
+  it('signs in without a key, once, and takes the token out of the address bar', async () => {
+    const fetch = open(() => ({ body: { role: 'admin', session: 'session:1', expires_at: '2026-12-05T21:00:00Z' } }));
+    expect(window.location.search).toBe('');
+    expect(window.location.hash).toBe('#/overview');
+    await waitFor(() => expect(fetch.mock.calls.some((call) => String(call[0]).endsWith('/api/auth/login'))).toBe(true));
+    const logins = fetch.mock.calls.filter((call) => String(call[0]).endsWith('/api/auth/login'));
+    expect(logins).toHaveLength(1);
+    expect((logins[0]![1] as RequestInit).body).toBe('{"token":"one-time-token"}');
+    expect(await screen.findByTestId('health-score')).toHaveTextContent('72');
+    expect(screen.queryByTestId('no-key')).toBeNull();
+  });
+
+  it('signs out from Settings: the session ends (with the CSRF header) and Settings asks for a key again', async () => {
+    const fetch = open(() => ({ body: { role: 'admin', session: 'session:1', expires_at: '2026-12-05T21:00:00Z' } }));
+    window.location.hash = '#/settings';
+    fireEvent.click(await screen.findByTestId('sign-out'));
+    await waitFor(() => expect(screen.getByTestId('api-key-state')).toHaveTextContent('尚未儲存金鑰'));
+    const logout = fetch.mock.calls.find((call) => String(call[0]).endsWith('/api/auth/logout'));
+    expect((logout![1] as RequestInit).method).toBe('POST');
+    expect(((logout![1] as RequestInit).headers as Record<string, string>)['X-QCL-CSRF']).toBe('1');
+  });
+
+  it('says a used link was used, and shows the key wall', async () => {
+    open(() => ({ status: 401, body: { error: { code: 'login_used', message: 'used', request_id: 'r' } } }));
+    expect(await screen.findByTestId('login-error')).toHaveTextContent('這個登入連結已經用過了');
+    expect(await screen.findByTestId('no-key')).toBeInTheDocument();
   });
 });
 

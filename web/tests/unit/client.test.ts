@@ -1,7 +1,7 @@
 /** @vitest-environment jsdom */
 /** The HTTP client against a stubbed fetch (the browser boundary): auth header, error shapes, failures. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, AUTH_HEADER, loadApiKey, request, saveApiKey } from '../../src/api/client';
+import { ApiError, AUTH_HEADER, CSRF_HEADER, loadApiKey, request, saveApiKey } from '../../src/api/client';
 
 function respond(status: number, body: string, headers: Record<string, string> = {}) {
   const fetch = vi.fn(async (_input: RequestInfo | URL, _init?: RequestInit) => new Response(body, { status, headers }));
@@ -49,6 +49,15 @@ describe('request', () => {
     const init = fetch.mock.calls[0]![1] as RequestInit;
     expect(init.body).toBe('{"question":"網路健康嗎？"}');
     expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+  });
+
+  it('marks every change with the CSRF header a session cookie needs, and no read', async () => {
+    const fetch = respond(200, '{}');
+    await request('POST', '/api/admin/keys', { body: {}, apiKey: null });
+    await request('GET', '/api/admin/keys', { apiKey: null });
+    const sent = fetch.mock.calls.map((call) => (call[1] as RequestInit).headers as Record<string, string>);
+    expect(sent[0]![CSRF_HEADER]).toBe('1');
+    expect(sent[1]).not.toHaveProperty(CSRF_HEADER);
   });
 
   it('returns the parsed body', async () => {

@@ -84,6 +84,7 @@ describe('node views', () => {
   const view = (node_id: string, role: NodeView['role'], state: NodeView['state']): NodeView => ({
     node_id,
     role,
+    lifecycle: 'active',
     state,
     last_event: state === 'down' ? 'failed' : 'joined',
     last_seen: '2025-11-12T10:00:00Z',
@@ -111,6 +112,7 @@ describe('node views', () => {
 describe('the shard pool’s layout', () => {
   const node = (node_id: string, state: NodeView['state']): NodeView => ({
     node_id,
+    lifecycle: 'active',
     role: 'shard',
     state,
     last_event: state === 'up' ? 'joined' : 'failed',

@@ -8,6 +8,7 @@ import type { ReactElement } from 'react';
 import { vi } from 'vitest';
 import { LiveConnection, type SocketLike } from '../../src/api/live';
 import { LiveProvider } from '../../src/state/live';
+import { SessionProvider } from '../../src/state/session';
 import { SettingsProvider } from '../../src/state/settings';
 import { buildTheme } from '../../src/ui/theme';
 
@@ -60,9 +61,11 @@ export function fakeConnection() {
 export function renderWithApp(ui: ReactElement, connection = fakeConnection().connection) {
   return render(
     <SettingsProvider>
-      <ThemeProvider theme={buildTheme('light')}>
-        <LiveProvider connection={connection}>{ui}</LiveProvider>
-      </ThemeProvider>
+      <SessionProvider>
+        <ThemeProvider theme={buildTheme('light')}>
+          <LiveProvider connection={connection}>{ui}</LiveProvider>
+        </ThemeProvider>
+      </SessionProvider>
     </SettingsProvider>,
   );
 }

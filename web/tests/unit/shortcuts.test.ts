@@ -13,7 +13,9 @@ describe('shortcutFor', () => {
 
   it('goes to the nth page on its number', () => {
     expect(shortcutFor(key('2'))).toEqual({ type: 'navigate', page: 'ask' });
-    expect(shortcutFor(key('8'))).toEqual({ type: 'navigate', page: 'settings' });
+    expect(shortcutFor(key('8'))).toEqual({ type: 'navigate', page: 'alerts' });
+    expect(shortcutFor(key('9'))).toEqual({ type: 'navigate', page: 'logs' });
+    expect(shortcutFor(key('0'))).toEqual({ type: 'navigate', page: 'settings' });
   });
 
   it('ignores keys typed into a text field', () => {

@@ -38,7 +38,7 @@ run "cloud_run_consumers_are_pushed_to_and_the_rest_pull" {
   command = plan
   assert {
     condition = alltrue([
-      for name, s in output.subscriptions : s.push == contains(["analyzer", "narrator", "oracle"], s.consumer)
+      for name, s in output.subscriptions : s.push == contains(["analyzer", "narrator"], s.consumer)
     ])
     error_message = "push/pull split does not follow push_consumers"
   }
@@ -106,21 +106,46 @@ run "pull_consumers_get_subscriber_grants_only" {
   }
 }
 
-run "committee_members_read_with_their_components_identity" {
+run "each_committee_member_reads_its_own_subscription_with_its_own_identity" {
   command = plan
   variables {
     registry = [{
       topic     = "oracle-protocol", dead_letter_topic = "oracle-protocol-dlq", event_type = "x.v1", description = "",
-      producers = ["oracle"], consumers = ["oracle-0", "oracle-1"], subscriptions = ["oracle-protocol.oracle-0", "oracle-protocol.oracle-1"]
+      producers = ["oracle"], consumers = ["oracle-0", "oracle-1", "oracle-5"], subscriptions = ["oracle-protocol.oracle-0", "oracle-protocol.oracle-1", "oracle-protocol.oracle-5"]
+      }, {
+      topic     = "oracle-requests", dead_letter_topic = "oracle-requests-dlq", event_type = "y.v1", description = "",
+      producers = ["api"], consumers = ["oracle"], subscriptions = ["oracle-requests.oracle"]
     }]
   }
   assert {
-    condition     = output.pull_subscribers == { "oracle-protocol.oracle-0" = "oracle", "oracle-protocol.oracle-1" = "oracle" }
-    error_message = "oracle-<i> members must pull as the oracle component"
+    condition = { for name, readers in output.pull_subscribers : name => join(",", readers) } == {
+      "oracle-protocol.oracle-0" = "oracle-0", "oracle-protocol.oracle-1" = "oracle-1", "oracle-protocol.oracle-5" = "",
+      "oracle-requests.oracle"   = "oracle-0,oracle-1,oracle-2,oracle-3"
+    }
+    error_message = "member i must pull oracle-protocol.oracle-i alone (none past n = 4); all members share oracle-requests"
   }
   assert {
-    condition     = keys(output.dead_letter_publishers) == ["oracle-protocol-dlq/oracle"]
-    error_message = "members share one dead-letter grant"
+    condition     = toset(keys(output.publishers)) == toset(["oracle-protocol/oracle-0", "oracle-protocol/oracle-1", "oracle-protocol/oracle-2", "oracle-protocol/oracle-3", "oracle-requests/api"])
+    error_message = "every member publishes what the oracle publishes, each as itself"
+  }
+  assert {
+    condition     = toset(keys(output.dead_letter_publishers)) == toset(["oracle-protocol-dlq/oracle-0", "oracle-protocol-dlq/oracle-1", "oracle-requests-dlq/oracle-0", "oracle-requests-dlq/oracle-1", "oracle-requests-dlq/oracle-2", "oracle-requests-dlq/oracle-3"])
+    error_message = "each member dead-letters as itself"
+  }
+}
+
+run "one_identity_and_service_per_committee_member_and_none_shared" {
+  command = plan
+  variables {
+    oracle_nodes = 7
+  }
+  assert {
+    condition     = !contains(keys(output.service_accounts), "oracle") && length([for k in keys(output.service_accounts) : k if startswith(k, "oracle-")]) == 7
+    error_message = "expected a service account per member and no shared oracle identity"
+  }
+  assert {
+    condition     = output.services["oracle-6"] == "qcl-oracle-6" && output.oracle_members["oracle-6"].key_secret == "oracle_node_key_6"
+    error_message = "member 6 must have its own service and key secret"
   }
 }
 

@@ -4,6 +4,7 @@
  * a test can ask for "two hours of history" and get consistent numbers.
  */
 import type {
+  KeyView,
   AIInsight,
   AnalysisReport,
   Finding,
@@ -167,6 +168,7 @@ const shard = (
     node_id,
     role: 'shard',
     state,
+    lifecycle: 'active',
     last_event,
     last_seen: SEEN,
     detail: last_event === 'failed' ? 'missed 3 heartbeats' : `serves layers ${layers[0]}:${layers[1]}`,
@@ -180,6 +182,7 @@ const member = (index: number, state: NodeView['state'], reputation: number, exc
   node_id: `oracle-${index}`,
   role: 'oracle',
   state,
+  lifecycle: 'active',
   last_event: state === 'up' ? 'joined' : 'left',
   last_seen: SEEN,
   detail: excluded ? 'excluded from the committee: deviation' : '',
@@ -275,3 +278,10 @@ export const ATTESTATION: OracleResult = {
   })),
   certificate: ['oracle-0', 'oracle-1', 'oracle-2'].map((node_id) => ({ node_id, signature: 'c2lnbmF0dXJl'.repeat(6) })),
 };
+
+/** API keys as GET /api/admin/keys lists them: the stack's admin key, a scoped viewer key, a revoked one. */
+export const KEYS: KeyView[] = [
+  { id: 'e5f4d56b', name: 'admin (qcl up)', role: 'admin', created_at: '2025-11-12T08:00:00Z', created_by: 'qcl up', revoked_at: null, expires_at: null, tags: null },
+  { id: '3f9c0a12', name: 'grafana', role: 'viewer', created_at: '2025-11-12T09:00:00Z', created_by: 'key:e5f4d56b', revoked_at: null, expires_at: '2025-12-12T09:00:00Z', tags: ['nodes', 'network'] },
+  { id: '0badc0de', name: 'old laptop', role: 'operator', created_at: '2025-11-11T09:00:00Z', created_by: 'key:e5f4d56b', revoked_at: '2025-11-12T09:30:00Z', expires_at: null, tags: null },
+];

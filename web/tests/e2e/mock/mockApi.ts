@@ -4,9 +4,11 @@
  * The suite against the real `qcl up` lives in tests/e2e/live/.
  */
 import type { Page, Route, WebSocketRoute } from '@playwright/test';
-import type { ExecutionDetail, Job } from '../../../src/api/types';
+import type { AlertRecord, ExecutionDetail, Job, Silence, SilenceRequest } from '../../../src/api/types';
+import { alertList, RULES, SILENCE_ACTIVE, SILENCE_EXPIRED } from './alertFixtures';
+import { logList, patternList } from './logFixtures';
 import { execution, executionSummary, JOBS, quotas, WORKFLOW_DETAIL, WORKFLOWS } from './computeFixtures';
-import { ATTESTATION, answer, history, latest, NARRATIVE, NODES, oracleTask, TOPOLOGY } from './fixtures';
+import { ATTESTATION, answer, history, KEYS, latest, NARRATIVE, NODES, oracleTask, TOPOLOGY } from './fixtures';
 
 export interface MockOptions {
   historyHours?: number;
@@ -38,10 +40,50 @@ export interface MockApi {
   /** epoch-report's executions by id (newest first in the list); POST …/executions adds a running one. */
   executions: ExecutionDetail[];
   runs: unknown[];
+  /** GET /api/ops/alerts' active alerts (its history lists them too); tests change them. */
+  alerts: AlertRecord[];
+  /** Alertmanager's silences; null: no Alertmanager (the silences routes answer 503 alerting_unavailable). */
+  silences: Silence[] | null;
+  /** Bodies of POST /api/ops/silences (a rule not in alertFixtures' RULES is refused 422 unknown_rule). */
+  silenceRequests: SilenceRequest[];
 }
 
 const json = (route: Route, status: number, body: unknown) =>
   route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+
+const alertingUnavailable = (route: Route) =>
+  json(route, 503, {
+    error: { code: 'alerting_unavailable', message: 'no Alertmanager is configured (QCL_ALERTMANAGER_URL, QCL_PROMETHEUS_URL)', request_id: 'req-503' },
+  });
+
+function auditEntries() {
+  const entry = (seq: number, action: string, target: string) => ({
+    seq,
+    at: `2026-12-05T08:0${seq}:00+00:00`,
+    action,
+    actor: seq === 1 ? 'qcl up' : 'key:session:3259d742',
+    target,
+    outcome: 'ok',
+    prev: seq === 1 ? '0'.repeat(64) : 'a'.repeat(64),
+    hash: (seq === 1 ? 'a' : 'b').repeat(64),
+  });
+  return [entry(1, 'api_key.created', 'c43467cf'), entry(2, 'settings.changed', 'v1')];
+}
+
+function settingsVersions() {
+  const values = { rate_limit_key_per_s: 20, rate_limit_key_burst: 60, rate_limit_ip_per_s: 50, rate_limit_ip_burst: 100, log_level: 'INFO' };
+  return [
+    { version: 0, at: '2026-12-05T08:00:00Z', by: 'settings at start', values, changed: [], rolled_back_to: null },
+    {
+      version: 1,
+      at: '2026-12-05T08:05:00Z',
+      by: 'key:session:3259d742',
+      values: { ...values, rate_limit_key_burst: 120 },
+      changed: ['rate_limit_key_burst'],
+      rolled_back_to: null,
+    },
+  ];
+}
 
 export async function installMockApi(page: Page, options: MockOptions = {}): Promise<MockApi> {
   const sockets = new Set<WebSocketRoute>();
@@ -59,6 +101,9 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
     refuseJobs: null,
     executions: [execution('succeeded', 'exec-1')],
     runs: [],
+    alerts: alertList().active,
+    silences: [SILENCE_ACTIVE, SILENCE_EXPIRED].map((item) => ({ ...item })),
+    silenceRequests: [],
     push(type, data) {
       seq += 1;
       const message = JSON.stringify({ seq, type, time: new Date().toISOString(), data });
@@ -115,8 +160,22 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
         mock.questions.push(body);
         return json(route, 200, answer(body.question, body.language ?? 'zh-TW'));
       }
+      case '/api/admin/audit':
+        return json(route, 200, { entries: auditEntries() });
+      case '/api/admin/audit/verify':
+        return json(route, 200, { ok: true, entries: 2, broken_seq: null, reason: null, head_hash: 'b'.repeat(64) });
+      case '/api/admin/settings/versions':
+        return json(route, 200, { current: 1, versions: settingsVersions() });
+      case '/api/admin/settings/diff':
+        return json(route, 200, {
+          from_version: 0,
+          to_version: 1,
+          changes: [{ setting: 'rate_limit_key_burst', before: 60, after: 120 }],
+        });
       case '/api/auth/whoami':
         return json(route, 200, { key_id: '1f2e3d4c', role: options.admin ? 'admin' : options.operator ? 'operator' : 'viewer' });
+      case '/api/admin/keys':
+        return json(route, 200, { keys: KEYS });
       case '/api/quotas':
         return json(route, 200, quotas());
       case '/api/jobs': {
@@ -175,6 +234,44 @@ export async function installMockApi(page: Page, options: MockOptions = {}): Pro
         return json(route, 200, TOPOLOGY);
       case '/api/oracle/results':
         return json(route, 200, { results: [ATTESTATION] });
+      case '/api/ops/alerts':
+        return json(route, 200, alertList(mock.alerts));
+      case '/api/ops/logs':
+        return json(route, 200, logList());
+      case '/api/ops/logs/patterns':
+        return json(route, 200, patternList());
+      case '/api/ops/silences': {
+        if (mock.silences === null) return alertingUnavailable(route);
+        if (route.request().method() !== 'POST') return json(route, 200, { silences: mock.silences });
+        const body = route.request().postDataJSON() as SilenceRequest;
+        mock.silenceRequests.push(body);
+        if (!RULES.includes(body.alertname)) {
+          const message = `no alert rule '${body.alertname}'; rules: ${RULES.join(', ')}`;
+          return json(route, 422, { error: { code: 'unknown_rule', message, request_id: 'req-422' } });
+        }
+        const id = `a11ce000-0000-4000-8000-${String(mock.silenceRequests.length).padStart(12, '0')}`;
+        const now = Date.now();
+        mock.silences.unshift({
+          id,
+          alertname: body.alertname,
+          matchers: { alertname: body.alertname, ...body.matchers },
+          state: 'active',
+          starts_at: new Date(now).toISOString(),
+          ends_at: new Date(now + body.duration_s * 1000).toISOString(),
+          created_by: 'key:1f2e3d4c',
+          comment: body.comment,
+        });
+        return json(route, 201, { id });
+      }
+    }
+    const silencePath = /^\/api\/ops\/silences\/([\w-]+)$/.exec(url.pathname);
+    if (silencePath && route.request().method() === 'DELETE') {
+      if (mock.silences === null) return alertingUnavailable(route);
+      const silence = mock.silences.find((item) => item.id === silencePath[1]);
+      if (silence) {
+        silence.state = 'expired';
+        return json(route, 200, { id: silence.id });
+      }
     }
     const cancelJob = /^\/api\/jobs\/([\w-]+)\/cancel$/.exec(url.pathname);
     const found = cancelJob && mock.jobs.find((item) => item.id === cancelJob[1]);
