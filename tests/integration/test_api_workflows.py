@@ -108,6 +108,11 @@ def test_connector_route_runs_the_same_connector_as_the_executor(api: Api) -> No
     bad = api.client.post("/api/workflows/connectors/narrate", json={**body, "language": "fr"}, headers=headers)
     assert bad.status_code == 400 and "language" in bad.get_json()["error"]["message"]
     assert api.client.post("/api/workflows/connectors/nope", json={}, headers=headers).status_code == 404
+    # A connector this instance cannot run (no model here) is unavailable, not unknown: the contract lists it.
+    no_model = api.client.post("/api/workflows/connectors/complete", json={"prompt": "hi"}, headers=headers)
+    assert no_model.status_code == 503 and "no model is running" in no_model.get_json()["error"]["message"]
+    operation = api.client.get("/api/openapi.json").get_json()["paths"]["/api/workflows/connectors/{connector}"]
+    assert "complete" in operation["post"]["parameters"][0]["schema"]["enum"]
     no_data = api.client.post("/api/workflows/connectors/analyze", json={}, headers=headers)
     assert no_data.status_code == 404
 

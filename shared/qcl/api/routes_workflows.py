@@ -29,7 +29,7 @@ from qcl.workflows.errors import LimitExceeded, UnknownWorkflowError, WorkflowRa
 from qcl.workflows.service import WorkflowService
 
 if TYPE_CHECKING:
-    from qcl.api.app import ApiContext
+    from qcl.api.context import ApiContext
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MAX_SOURCE_CHARS = 128 * 1024  # Cloud Workflows' limit on a workflow's source
@@ -265,15 +265,16 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         "POST", "/api/workflows/connectors/{connector}", role=Role.OPERATOR, tag="workflows",
         summary="Run one qcl.* connector (what a workflow deployed on Cloud Workflows calls)",
         body=dict[str, JsonValue], responses={200: ConnectorResult, 400: None, 404: None, 503: None},
-        path_params={"connector": {"type": "string", "enum": [c.removeprefix("qcl.") for c in runnable]}},
+        # Every connector, whatever this instance runs: the contract a client is generated from stays one.
+        path_params={"connector": {"type": "string", "enum": [c.removeprefix("qcl.") for c in QCL_CONNECTORS]}},
     )  # fmt: skip
     def run_connector(connector: str, body: dict[str, Any]) -> ConnectorResult:
         name = f"qcl.{connector}"
+        if name not in QCL_CONNECTORS:
+            raise ApiError(404, "not_found", f"no connector {name}; these exist: {', '.join(QCL_CONNECTORS)}")
         if name not in runnable:
-            why = missing.get(name) or "no such connector"
-            raise ApiError(
-                404, "not_found", f"{name} cannot run on this instance: {why}; these can: {', '.join(runnable)}"
-            )
+            why = f"{name} cannot run on this instance: {missing[name]}; these can: {', '.join(runnable)}"
+            raise ApiError(503, "unavailable", why)
         try:
             result = service.connectors.call(name, body)
         except WorkflowRaised as exc:
