@@ -11,11 +11,12 @@ The mix, by share of users (each user waits a few seconds between two actions, a
   Asker       10 %  POST /api/ai/question, half of them a question asked before (a cache hit)
   Submitter    5 %  POST /api/jobs (a short interactive completion), then GET the job once; where no model runs
                     (GET /api/ai/status says so) the user stops instead of filling a queue nobody works
-Keys: QCL_LOCUST_KEY, or QCL_LOCUST_KEYS (comma-separated; users take them in turn). The API's rate limits apply per
-key (20 requests/s by default) and per address: load the stack with its limits raised
-(QCL_RATE_LIMIT_KEY_PER_S, QCL_RATE_LIMIT_KEY_BURST, QCL_RATE_LIMIT_IP_PER_S, QCL_RATE_LIMIT_IP_BURST) or with
-enough keys, or the 429s are what is measured. The WebSocket client is the `websockets` library's synchronous one
-(the API's own dependency), which runs on gevent's patched sockets and threads like locust's HTTP clients.
+Keys: QCL_LOCUST_KEY, or QCL_LOCUST_KEYS (comma-separated; users take them in turn). The API's limits apply per
+key (20 requests/s and 16 open WebSockets by default) and per address: load the stack with its limits raised
+(QCL_RATE_LIMIT_KEY_PER_S, QCL_RATE_LIMIT_KEY_BURST, QCL_RATE_LIMIT_IP_PER_S, QCL_RATE_LIMIT_IP_BURST,
+QCL_WS_PER_KEY_MAX) or with enough keys, or the 429s and 4429 closes are what is measured. The WebSocket client is
+the `websockets` library's synchronous one (the API's own dependency), which runs on gevent's patched sockets and
+threads like locust's HTTP clients.
 """
 
 from __future__ import annotations

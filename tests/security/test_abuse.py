@@ -165,6 +165,37 @@ def test_opening_websockets_from_one_key_past_its_rate_limit_is_refused_429(serv
     assert httpx.get(f"{served.url}/api/health").status_code == 200
 
 
+def test_a_key_holds_at_most_its_cap_of_open_streams_and_a_freed_slot_opens_again(serve: Serve) -> None:
+    served = serve(ws_per_key_max=2)
+    viewer = bearer(served.api.keys[Role.VIEWER])
+
+    def first_message(ws: Any) -> dict[str, Any]:
+        return dict(json.loads(ws.recv(timeout=5)))
+
+    held = [connect(served.ws_url, additional_headers=viewer) for _ in range(2)]
+    try:
+        assert [first_message(ws)["type"] for ws in held] == ["hello", "hello"]
+        with connect(served.ws_url, additional_headers=viewer) as extra, pytest.raises(ConnectionClosed) as closed:
+            extra.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        assert "2 open streams" in closed.value.rcvd.reason
+        with connect(served.ws_url, additional_headers=bearer(served.api.keys[Role.OPERATOR])) as other:
+            assert first_message(other)["type"] == "hello"  # another key's streams are its own
+        held.pop().close()
+        deadline, reopened = time.monotonic() + 5, None
+        while reopened is None and time.monotonic() < deadline:  # the slot frees once the server has seen the close
+            ws = connect(served.ws_url, additional_headers=viewer)
+            try:
+                reopened = first_message(ws)
+                held.append(ws)
+            except ConnectionClosed:
+                time.sleep(0.05)
+        assert reopened is not None and reopened["type"] == "hello"
+    finally:
+        for ws in held:
+            ws.close()
+
+
 def test_a_flood_of_messages_from_a_subscriber_is_dropped_and_the_stream_goes_on(served: Served) -> None:
     ws = connect(served.ws_url, additional_headers=bearer(served.api.keys[Role.VIEWER]))
     try:

@@ -6,6 +6,7 @@ copied from qcl.api.security, so a loosened policy fails here.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 
 from qcl.api.schemas import Role
 from tests.integration.test_api_fixtures import Served, make_api, serving
-from tests.security.conftest import bearer
+from tests.security.conftest import Serve, bearer
 
 DASHBOARD_ORIGIN = "https://dashboard.example"
 SECRET = "not-for-the-web"
@@ -82,6 +83,31 @@ def test_api_answers_and_errors_carry_the_headers_and_are_not_cached(
     assert answer.status_code == status
     assert_locked_down(answer)
     assert answer.headers["cache-control"] == "no-store" and answer.headers["x-request-id"]
+
+
+def test_a_request_the_server_cannot_parse_is_a_400_in_the_error_shape_with_the_headers(site: Served) -> None:
+    """Answered by uvicorn before any app code runs: it must still be JSON, locked down and not cached."""
+    with socket.create_connection(("127.0.0.1", site.server.port), timeout=5) as raw:
+        raw.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    head, body = reply.split(b"\r\n\r\n", 1)
+    status_line, *lines = head.decode().split("\r\n")
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines]
+    answer = httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request"
+    assert_locked_down(answer)
+    assert answer.headers["cache-control"] == "no-store"
+    assert httpx.get(site.url + "/api/health").status_code == 200
+
+
+def test_an_overloaded_answer_carries_the_headers_too(serve: Serve) -> None:
+    served = serve(server_options={"max_pending": 0})  # every request but the health paths is shed
+    answer = httpx.get(served.url + "/api/network/latest", headers=bearer(served.api.keys[Role.VIEWER]))
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "overloaded"
+    assert_locked_down(answer)
+    assert answer.headers["cache-control"] == "no-store" and answer.headers["retry-after"] == "1"
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", DASHBOARD_ORIGIN + ".evil.example", "*"])

@@ -1,6 +1,7 @@
 """/api/ws on the server's event loop: every subscriber is a coroutine, fed by the instance's one log reader.
 
-    hub = LiveHub(app, broadcaster, executor)      # the server builds it; `await hub.serve(scope, receive, send)`
+    hub = LiveHub(app, broadcaster, executor, max_per_caller=16)  # the server builds it
+    await hub.serve(scope, receive, send)
 
 No thread per client and no store read per client: the Broadcaster's reader wakes the hub when events arrive,
 and each subscriber sends what it has not sent yet (of what its key may see: not another key's tasks) from the
@@ -12,6 +13,10 @@ The handshake passes the same gate as every request: it is given to the Flask ap
 under WS_DECISION in the WSGI environ. An answer without a decision (403 ip_refused, 429 rate_limited, ...) is
 sent as the handshake's HTTP answer. Once accepted, the connection ends in a close frame whatever happens:
 1001 when the server shuts down (clients resume elsewhere with last_seq), 1011 when the stream fails.
+
+A key (or dashboard session) holds at most `max_per_caller` streams at once on an instance: one more is accepted
+and closed at once with 4429 and the reason, so one leaked key cannot hold every connection (a browser, which
+cannot read a refused upgrade's status, learns why from the close frame and retries later).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import io
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -35,16 +41,19 @@ log = logging.getLogger(__name__)
 
 WS_DECISION = "qcl.websocket"  # the environ key under which the /api/ws view leaves its decision
 WS_SUBPROTOCOL = "qcl.v1"
+WS_CLOSE_TOO_MANY = 4429
 _CLOSE_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes of UTF-8
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class LiveHub:
-    def __init__(self, app: Any, broadcaster: Broadcaster, executor: Executor) -> None:
+    def __init__(self, app: Any, broadcaster: Broadcaster, executor: Executor, *, max_per_caller: int) -> None:
         self.app = app  # the WSGI app that answers the handshake
         self.broadcaster = broadcaster
         self.executor = executor
+        self.max_per_caller = max_per_caller
+        self._open: Counter[str] = Counter()  # streams per caller id; only the loop's thread counts
         self._wakers: set[asyncio.Event] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         broadcaster.listen(self._from_reader)
@@ -79,9 +88,20 @@ class LiveHub:
         if "refusal" in decision:
             await _close(send, *decision["refusal"])
             return
-        for text in decision["first"]:
-            await send({"type": "websocket.send", "text": text})
-        await self._stream(receive, send, decision["last"], decision["caller"])
+        caller_id = decision["caller"].id
+        if self._open[caller_id] >= self.max_per_caller:
+            why = f"this key already holds {self.max_per_caller} open streams here; close one, or retry later"
+            await _close(send, WS_CLOSE_TOO_MANY, why)
+            return
+        self._open[caller_id] += 1
+        try:
+            for text in decision["first"]:
+                await send({"type": "websocket.send", "text": text})
+            await self._stream(receive, send, decision["last"], decision["caller"])
+        finally:
+            self._open[caller_id] -= 1
+            if not self._open[caller_id]:
+                del self._open[caller_id]
 
     async def _stream(self, receive: Receive, send: Send, last: int, caller: Any) -> None:
         wake = asyncio.Event()

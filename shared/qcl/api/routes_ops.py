@@ -131,7 +131,8 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         a `resync` message means events were missed: reload the REST views. Browsers, which cannot set headers
         on a WebSocket, offer the key as the subprotocol `bearer.<key>` next to `qcl.v1`. A missing, unknown or
         revoked key gets the handshake and then close code 4401; a key whose role is too low 4403; the close
-        reason says why. Reconnecting with the same key is pointless."""
+        reason says why. Reconnecting with the same key is pointless. A key already holding its limit of open
+        streams on the instance (QCL_WS_PER_KEY_MAX, 16) gets 4429: close one, or retry later."""
         if not is_websocket_upgrade(flask.request):
             raise ApiError(
                 426, "websocket_required", "this URL speaks WebSocket only", headers={"Upgrade": "websocket"}

@@ -43,6 +43,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from qcl.api.app import shutdown
 from qcl.api.bridge import GONE, call_wsgi
 from qcl.api.live import LiveHub
+from qcl.api.security import SECURITY_HEADERS
 from qcl.lifecycle import wait_for_stop
 from qcl.obs import metrics
 
@@ -59,6 +60,13 @@ NEVER_SHED = ("/healthz", "/readyz", "/api/health")
 _OVERLOADED = json.dumps(
     {"error": {"code": "overloaded", "message": "the server is at capacity; retry in a second"}}
 ).encode()
+# What the answers made here, not by the app (503 overloaded, uvicorn's 400 for an unparsable request), carry: the
+# headers of every API answer (qcl.api.security), as JSON that is not cached.
+_ERROR_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()),
+]
 
 
 class _Http(HttpToolsProtocol):
@@ -83,6 +91,14 @@ class _Http(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._expect_headers()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request it cannot parse, in the API's error shape and headers (not plain text)."""
+        body = json.dumps({"error": {"code": "bad_request", "message": msg}}).encode()
+        headers = [*self.server_state.default_headers, *_ERROR_HEADERS, (b"content-length", str(len(body)).encode())]
+        head = [b"HTTP/1.1 400 Bad Request", *(name + b": " + value for name, value in headers), b"connection: close"]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
 
     def _expect_headers(self) -> None:
         waiting_since = self.cycle  # a new request's headers replace the cycle
@@ -114,7 +130,7 @@ class _Asgi:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.pending >= self.max_pending and scope["path"] not in NEVER_SHED:
             metrics.API_SHED.inc()
-            headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+            headers = [*_ERROR_HEADERS, (b"retry-after", b"1")]
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": _OVERLOADED})
         elif scope["type"] == "http":
@@ -148,7 +164,11 @@ class ApiServer:
         self._address: tuple[str, int] = self._socket.getsockname()[:2]
         executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="api-view")
         qcl = app.extensions.get("qcl")
-        self.hub = LiveHub(app, qcl.broadcaster, executor) if qcl is not None else None
+        self.hub = (
+            LiveHub(app, qcl.broadcaster, executor, max_per_caller=qcl.services.settings.ws_per_key_max)
+            if qcl is not None
+            else None
+        )
         config = uvicorn.Config(
             _Asgi(app, executor, self.hub, max_pending),
             http=_Http,

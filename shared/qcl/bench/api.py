@@ -83,6 +83,7 @@ class StackProcess:
             "QCL_RATE_LIMIT_KEY_BURST": unlimited,
             "QCL_RATE_LIMIT_IP_PER_S": unlimited,
             "QCL_RATE_LIMIT_IP_BURST": unlimited,
+            "QCL_WS_PER_KEY_MAX": unlimited,  # ws_fanout's subscribers share one key
             "QCL_LOG_LEVEL": "WARNING",
             # Templates: the API's own cost (cache, narrator call, serialisation), not the model's seconds per answer.
             "QCL_NARRATE_MODEL": os.environ.get("QCL_NARRATE_MODEL", "false"),
