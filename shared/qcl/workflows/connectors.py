@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from qcl.analysis import AnalysisReport, analyze_window, check_consistency
 from qcl.bus.base import Bus
-from qcl.egress import EgressRefused, guard, refusal
+from qcl.egress import EgressRefused, egress_client, refusal
 from qcl.events import WORKFLOW_EVENTS, WorkflowEvent
 from qcl.qubic.types import Observation
 from qcl.store.base import Store
@@ -74,7 +74,7 @@ class LocalConnectors:
         source: str = "//qcl/workflows",
     ) -> None:
         self.store, self.bus, self.narrator, self.generation = store, bus, narrator, generation
-        self.http = http or httpx.Client(timeout=30.0, follow_redirects=True, event_hooks={"request": [guard]})
+        self.http = http or egress_client(timeout=30.0, follow_redirects=True)
         self.source = source
         self.context: dict[str, Any] = {}  # the execution calling (set per call by the service)
 
