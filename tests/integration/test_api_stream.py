@@ -42,7 +42,8 @@ class Served(Serving):
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    with serving(make_api(tmp_path, start_stream=True)) as running:
+    # The tests' subscribers share one key; the per-key limit has its own test (tests/security/test_abuse.py).
+    with serving(make_api(tmp_path, start_stream=True, ws_per_key_max=100)) as running:
         yield Served(running.api, running.server, running.ingest)
 
 
