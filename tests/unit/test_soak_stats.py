@@ -10,7 +10,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -165,20 +164,24 @@ def test_local_figures_from_psutil_and_from_proc_agree() -> None:
 
 def test_children_are_found_through_proc_without_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psutil", None)  # `import psutil` now fails
+    # A stand-in stack of its own: this test process may hold other tests' stages (a shared worker under xdist).
     command = [sys.executable, "-c", "import time; time.sleep(30)", "serve", "--node-id", "local-s9-r0"]
-    child = subprocess.Popen(command)
+    stack_code = f"import subprocess; c = subprocess.Popen({command!r}); print(c.pid, flush=True); c.wait()"
+    stack = subprocess.Popen([sys.executable, "-c", stack_code], stdout=subprocess.PIPE, text=True)
     try:
-        assert child_processes(os.getpid())[child.pid] == command
-        assert LocalProbe(os.getpid()).source == "/proc"
-        killer = StageKiller(os.getpid())
-        assert killer.stages() == {"local-s9-r0": child.pid}
-        assert killer.kill_next() == ("local-s9-r0", child.pid)
-        assert child.wait(timeout=5) == -9
-        time.sleep(0.05)
+        assert stack.stdout is not None
+        stage_pid = int(stack.stdout.readline())
+        assert child_processes(stack.pid) == {stage_pid: command}
+        assert child_processes(os.getpid())[stage_pid] == command  # grandchildren too
+        assert LocalProbe(stack.pid).source == "/proc"
+        killer = StageKiller(stack.pid)
+        assert killer.stages() == {"local-s9-r0": stage_pid}
+        assert killer.kill_next() == ("local-s9-r0", stage_pid)
+        stack.wait(timeout=5)  # it exits once its stage is gone
         assert killer.kill_next() is None
     finally:
-        if child.poll() is None:
-            child.kill()
+        if stack.poll() is None:
+            stack.kill()
 
 
 @pytest.mark.parametrize(
