@@ -142,9 +142,13 @@ class LocalPool:
             if not self.pki.exists:
                 self.pki.init()
             self.pki.issue(LOCAL_COORDINATOR, ("127.0.0.1", "localhost"))
-        for stage_process in self.processes:
-            self._spawn(stage_process)
-        self.wait_serving(self.processes, timeout_s=timeout_s)
+        try:
+            for stage_process in self.processes:
+                self._spawn(stage_process)
+            self.wait_serving(self.processes, timeout_s=timeout_s)
+        except BaseException:  # `with LocalPool(...)` never reaches __exit__ when starting fails: end what started
+            self.stop()
+            raise
         if self.restart:
             self._supervisor.start()
         return self
@@ -288,8 +292,10 @@ class LocalPool:
 
     def _spawn(self, stage_process: StageProcess, *, restart: bool = False) -> None:
         with self._lock:
-            # A supervisor's restart waits RESTART_DELAY_S: a stage stopped for good meanwhile stays stopped.
-            if self._stopping.is_set() or (restart and stage_process.stopped):
+            # A supervisor's restart waits RESTART_DELAY_S: a stage stopped for good meanwhile stays stopped, and one
+            # an operator started again meanwhile (restart_stage) is not started twice (the first would be orphaned).
+            running = stage_process.process is not None and stage_process.process.poll() is None
+            if self._stopping.is_set() or (restart and (stage_process.stopped or running)):
                 return
             if self.pki is not None:  # a fresh certificate at every (re)start of a stage
                 self.pki.issue(identity("shard", stage_process.node_id), ("127.0.0.1", "localhost"))
