@@ -73,6 +73,14 @@ def test_a_client_receives_analysis_published_on_the_bus(served: Served) -> None
     ws.close()
 
 
+def test_permessage_deflate_offered_by_the_client_is_declined(served: Served) -> None:
+    ws = served.ws()  # websockets offers permessage-deflate by default, as browsers do
+    assert ws.response is not None
+    assert "Sec-WebSocket-Extensions" not in ws.response.headers  # small events: no compressor per subscriber
+    assert receive(ws, "hello")["type"] == "hello"
+    ws.close()
+
+
 def test_a_browser_client_may_offer_its_key_as_a_subprotocol(served: Served) -> None:
     ws = served.ws(protocol_key=True)
     assert receive(ws, "hello")["type"] == "hello"
