@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from qcl.api import context
 from qcl.api.schemas import Role
 from qcl.cli import app as qcl_app
 from qcl.narrate.questions import QuestionMatcher
@@ -113,6 +114,8 @@ def test_an_erasure_leaves_nothing_of_the_key_and_its_receipt_holds_in_the_audit
     task_id, job_id = use_key(api, headers)
     collector.poll()
     assert QUESTION in everything_in(api.store) and PROMPT in everything_in(api.store)
+    in_memory = context(api.app).broadcaster  # what WebSocket subscribers resuming on this instance are sent
+    assert task_id in "".join(entry.text for entry in in_memory.after(0) or [])
 
     erased = api.client.delete(f"/api/admin/privacy/{key_id}", headers=api.headers(Role.ADMIN))
     assert erased.status_code == 200, erased.json
@@ -131,7 +134,7 @@ def test_an_erasure_leaves_nothing_of_the_key_and_its_receipt_holds_in_the_audit
     assert task_id not in json.dumps(insights)
     assert api.client.get(f"/api/admin/privacy/{key_id}", headers=admin).status_code == 404
     # ... nor in the store, the log files or the log index
-    held = everything_in(api.store)
+    held = everything_in(api.store) + "".join(entry.text for entry in in_memory.after(0) or [])
     for trace in (key_id, task_id, job_id, QUESTION, PROMPT, "alice@example.com"):
         assert trace not in held, trace
     files = "".join(path.read_text(encoding="utf-8") for path in logged.glob("*.jsonl*"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -60,3 +61,19 @@ def test_a_subscriber_behind_what_memory_keeps_is_sent_to_the_store(log_and_memo
     assert broadcaster.after(600 - _RECENT - 1) is None and broadcaster.after(0) is None
     pulled(log, broadcaster, 1)
     assert [entry.seq for entry in broadcaster.after(600) or []] == [601]
+
+
+def test_an_erasure_replaces_the_events_it_names_in_memory_and_keeps_their_numbers(
+    log_and_memory: tuple[Log, Broadcaster],
+) -> None:
+    log, broadcaster = log_and_memory
+    log.add(5)
+    log.events[2]["data"] = {"task": "t-erase-me", "question": "private"}
+    pulled(log, broadcaster, 0)
+    assert "private" in (broadcaster.after(2) or [])[0].text
+    assert broadcaster.redact({"t-erase-me"}) == 1
+    kept = broadcaster.after(0) or []
+    assert [entry.seq for entry in kept] == [1, 2, 3, 4, 5]
+    assert json.loads(kept[2].text) == {"seq": 3, "type": "node", "data": {"erased": True}}
+    assert "private" not in "".join(entry.text for entry in kept)
+    assert broadcaster.redact({"t-erase-me"}) == 0 and json.loads(kept[1].text)["data"] == {"n": 2}

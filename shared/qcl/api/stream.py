@@ -50,6 +50,15 @@ def _entry(event: dict[str, Any]) -> Entry:
     return Entry(event["seq"], json.dumps(event, ensure_ascii=False), owner)
 
 
+def _erased(text: str, ids: set[str]) -> str | None:
+    """The event `text` with its data replaced by `{"erased": true}` when it names one of `ids`; else None."""
+    if not any(i in text for i in ids):
+        return None
+    event = json.loads(text)
+    event["data"] = {"erased": True}
+    return json.dumps(event)
+
+
 class EventLog:
     def __init__(self, services: ApiServices) -> None:
         self.services = services
@@ -89,13 +98,10 @@ class EventLog:
         deleted. Returns how many were replaced."""
         replaced = 0
         for entry in self._call(self.services.store.scan, lambda key: family_of(key) is API_STREAM_ENTRY):
-            text = str(entry.value)
-            if not any(i in text for i in ids):
-                continue
-            event = json.loads(text)
-            event["data"] = {"erased": True}
-            self._call(self.services.store.put, entry.key, json.dumps(event), ttl_s=entry.ttl_s or STREAM_TTL_S)
-            replaced += 1
+            text = _erased(str(entry.value), ids)
+            if text is not None:
+                self._call(self.services.store.put, entry.key, text, ttl_s=entry.ttl_s or STREAM_TTL_S)
+                replaced += 1
         return replaced
 
     def read_after(self, seq: int, limit: int = 256) -> list[dict[str, Any]]:
@@ -202,6 +208,18 @@ class Broadcaster:
             if missing <= len(self._recent):
                 return list(islice(reversed(self._recent), missing))[::-1]
         return None
+
+    def redact(self, ids: set[str]) -> int:
+        """What EventLog.redact does to the store, to this instance's memory (an erasure); how many were replaced.
+        Other instances' memories keep their copies until newer events push them out (at most _RECENT events)."""
+        replaced = 0
+        with self._lock:
+            for i, entry in enumerate(self._recent):
+                text = _erased(entry.text, ids)
+                if text is not None:
+                    self._recent[i] = entry._replace(text=text)
+                    replaced += 1
+        return replaced
 
     def from_store(self, seq: int) -> list[Entry]:
         """Events after `seq` from the store; a resync event when they have expired."""

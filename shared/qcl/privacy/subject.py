@@ -124,6 +124,7 @@ def erase_subject(ctx: ApiContext, key_id: str, *, by: str) -> ErasureReceipt:
     counts["question"] = sum(1 for task in tasks if task.kind == "question")
     counts["answer"] = state.erase_answers(task_ids)
     counts["stream_entry"] = ctx.log.redact(task_ids) if task_ids else 0
+    ctx.broadcaster.redact(task_ids)  # this instance's copies, which subscribers resuming from memory are sent
     state.forget_task_streams(task_ids)
     counts["log_line"], counts["log_index_line"], kept = _erase_log_lines(services, {key_id, *task_ids, *job_ids})
     services.keys.erase(key_id)
