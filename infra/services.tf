@@ -128,7 +128,7 @@ module "function" {
   entry_point              = each.key
   source_dir               = "${path.module}/../functions/${each.key}"
   library_dir              = "${path.module}/../shared/qcl"
-  requirements_file        = "${path.module}/../containers/requirements/cpu.txt"
+  requirements_file        = "${path.module}/../containers/requirements/cpu.lock"
   source_bucket            = google_storage_bucket.sources.name
   service_account_email    = google_service_account.component[each.key].email
   build_service_account_id = google_service_account.component["deployer"].id

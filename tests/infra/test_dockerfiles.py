@@ -172,17 +172,30 @@ def test_container_runs_as_a_non_root_user(name: str) -> None:
     assert any(f"--uid {users[-1]}" in c for c in created), "USER names an account the image does not create"
 
 
-def test_every_pip_install_is_pinned() -> None:
+def pip_installs() -> list[list[str]]:
+    """The words of every `pip install` command in the Dockerfile (up to its `;`, `&&` or `||`)."""
+    commands = []
     for instruction in parse(DOCKERFILE):
-        if instruction.keyword != "RUN" or "pip install" not in instruction.args:
-            continue
-        words = shlex.split(instruction.args.split("pip install", 1)[1].split(";")[0])
+        if instruction.keyword == "RUN":
+            for part in instruction.args.split("pip install")[1:]:
+                commands.append(shlex.split(re.split(r";|&&|\|\|", part)[0]))
+    return commands
+
+
+def test_every_pip_install_is_pinned() -> None:
+    assert len(pip_installs()) >= 4
+    for words in pip_installs():
         # Flags and build-arg values aside ($MODEL_PACKAGES holds pinned specifiers), every word is a file or a pin.
         packages = [w for w in words if not w.startswith(("-", "$"))]
         for package in packages:
             assert package.startswith("/") or "==" in package, f"unpinned: {package}"
         if "-r" in words:
             assert words[words.index("-r") + 1].startswith("/tmp/requirements/")
+
+
+def test_every_image_installs_the_cpu_lock_hash_checked() -> None:
+    from_lock = [words for words in pip_installs() if "/tmp/requirements/cpu.lock" in words]
+    assert len(from_lock) == 1 and "--require-hashes" in from_lock[0]
 
 
 @pytest.mark.parametrize("name", ALL_IMAGES)
@@ -194,7 +207,7 @@ def test_image_has_a_healthcheck(name: str) -> None:
 @pytest.mark.parametrize("name", CPU_IMAGES)
 def test_cpu_images_carry_no_model_stack_or_weights_unless_asked(name: str) -> None:
     assert _arg_value(name, "MODEL_PACKAGES") == ""
-    assert _arg_value(name, "ACCELERATOR") == "cpu"  # requirements/cpu.txt, and no torch
+    assert _arg_value(name, "ACCELERATOR") == "cpu"  # requirements/cpu.lock, and no torch
 
 
 def test_only_the_gpu_accelerator_installs_torch() -> None:

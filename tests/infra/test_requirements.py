@@ -1,10 +1,12 @@
-"""The images' and functions' pinned requirements stay inside pyproject.toml's ranges, and CPU builds carry no torch.
+"""The images' and functions' pinned requirements stay inside pyproject.toml's ranges, CPU builds carry no torch, and
+the CPU lock (what the CPU images, the functions and `make setup` install, hash-checked) follows cpu.txt.
 
 .venv/bin/pytest tests/infra/test_requirements.py
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -61,3 +63,42 @@ def test_a_range_pin_is_refused(tmp_path: Path) -> None:
     loose.write_text("flask>=3\n")
     with pytest.raises(AssertionError, match="not an exact pin"):
         _pins(loose)
+
+
+def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) of a pip-compile lock: each entry `name==version \\` then its `--hash=` lines."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    name = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip().rstrip("\\").strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("--hash="):
+            entries[name][1].append(line.removeprefix("--hash="))
+            continue
+        requirement = Requirement(line)
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", f"{path.name}: '{line}' is not an exact pin"
+        name = canonicalize_name(requirement.name)
+        entries[name] = (specifier.version, [])
+    return entries
+
+
+def test_the_cpu_lock_pins_what_cpu_txt_pins_and_every_dependency_with_its_hashes() -> None:
+    locked = _locked(REQUIREMENTS / "cpu.lock")
+    pinned = _pins(REQUIREMENTS / "cpu.txt")
+    stale = {name: (version, locked.get(name, ("missing",))[0]) for name, version in pinned.items()}
+    assert {n: v for n, v in stale.items() if v[0] != v[1]} == {}, "cpu.txt changed: run `make lock`"
+    assert len(locked) > len(pinned)  # the dependencies' dependencies too
+    unhashed = [name for name, (_, hashes) in locked.items() if not hashes]
+    assert unhashed == []
+    hashes = [h for _, entry_hashes in locked.values() for h in entry_hashes]
+    assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes)
+    assert "torch" not in locked
+
+
+def test_a_lock_entry_without_a_pin_is_refused(tmp_path: Path) -> None:
+    loose = tmp_path / "loose.lock"
+    loose.write_text("flask>=3 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    with pytest.raises(AssertionError, match="not an exact pin"):
+        _locked(loose)

@@ -1,5 +1,5 @@
 # One Cloud Function (2nd gen, HTTP). The source archive is built here, during plan: the function's main.py, the
-# qcl library vendored as qcl/, and the pinned CPU requirements as requirements.txt, so the function installs no
+# qcl library vendored as qcl/, and the hashed CPU lock as requirements.txt, so the function installs no
 # torch and needs no private package index. A changed file changes the archive's hash, its object name, and so
 # redeploys the function.
 

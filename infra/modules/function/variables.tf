@@ -30,7 +30,7 @@ variable "library_dir" {
 
 variable "requirements_file" {
   type        = string
-  description = "Pinned runtime requirements, copied into the archive as requirements.txt (containers/requirements/cpu.txt)."
+  description = "Pinned runtime requirements, copied into the archive as requirements.txt (containers/requirements/cpu.lock: hash-checked)."
 }
 
 variable "source_bucket" {
