@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     rate_limit_ip_burst: int = Field(default=100, ge=1)
     # Live streams (/api/ws) one key or dashboard session may hold open at once on an instance (one per open tab).
     ws_per_key_max: int = Field(default=16, ge=1)
+    # A second, loopback-only port serving /metrics without a key, for a collector inside the same instance (Cloud
+    # Run's Managed Service for Prometheus sidecar cannot present one); unset: /metrics only on the API, with a key.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Largest request body accepted; a capture of a few hundred observations fits in 1 MiB.
     max_request_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     # Secret mixed into every API key's hash (Secret Manager on GCP); unset: a generated <state_dir>/api-key-pepper.

@@ -11,13 +11,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import flask
 import httpx
 import pytest
 
-from qcl.api.server import ApiServer
+from qcl.api.server import ApiServer, serve_metrics
 from qcl.bus.emulator import free_port
+from qcl.obs import metrics
+from tests.integration.test_api_fixtures import make_api
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A service as the containers run one: a view that takes a second, served until SIGTERM (serve_until_stopped).
 SLOW_SERVICE = """
@@ -150,3 +155,51 @@ def test_past_max_pending_a_request_is_answered_overloaded_at_once_and_health_st
             holder.join(timeout=10)
         served.stop()
     assert [a.status_code for a in answers] == [200, 200]
+
+
+def wait_answering(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout_s} s")
+
+
+def test_the_api_container_serves_metrics_without_a_key_on_its_loopback_port_only(tmp_path: Path) -> None:
+    """containers/api/main.py as Cloud Run runs it, with QCL_METRICS_PORT for the Managed Prometheus sidecar."""
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "QCL_METRICS_PORT": str(metrics_port),
+        "QCL_STATE_DIR": str(tmp_path / "state"),
+        "QCL_NARRATE_MODEL": "false",  # templates: this test is about the ports, not the model
+    }
+    process = subprocess.Popen([sys.executable, str(ROOT / "containers" / "api" / "main.py")], env=env)
+    try:
+        wait_answering(f"http://127.0.0.1:{port}/api/health")
+        wait_answering(f"http://127.0.0.1:{metrics_port}/metrics")
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        assert 'qcl_nodes{role="shard",state="up"} 0.0' in scraped.text  # gauges refreshed at the scrape
+        assert httpx.get(f"http://127.0.0.1:{metrics_port}/api/health").status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 401  # the API's own still needs a key
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+
+
+def test_the_metrics_port_listens_on_loopback_and_refreshes_gauges_at_each_scrape(tmp_path: Path) -> None:
+    api = make_api(tmp_path)
+    exporter = serve_metrics(api.app, 0)
+    try:
+        assert exporter.server_address[0] == "127.0.0.1"
+        metrics.NODES.labels(role="oracle", state="down").set(7)  # stale: the store holds no oracle node
+        scraped = httpx.get(f"http://127.0.0.1:{exporter.server_port}/metrics")
+        assert scraped.status_code == 200
+        assert 'qcl_nodes{role="oracle",state="down"} 0.0' in scraped.text
+    finally:
+        exporter.shutdown()

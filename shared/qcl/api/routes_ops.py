@@ -87,7 +87,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         rate_limited=False,
     )
     def prometheus_metrics() -> flask.Response:
-        _refresh_gauges(ctx)
+        refresh_gauges(ctx)
         body, content_type = metrics.render()
         return flask.Response(body, content_type=content_type)
 
@@ -216,7 +216,7 @@ def _checks(ctx: ApiContext) -> dict[str, CheckResult]:
     return checks
 
 
-def _refresh_gauges(ctx: ApiContext) -> None:
+def refresh_gauges(ctx: ApiContext) -> None:
     """Mirror other services' state into gauges at scrape time (they keep no Prometheus metrics themselves)."""
     services = ctx.services
     backlog = getattr(services.bus, "backlog", None)

@@ -2,6 +2,7 @@
 
     server = ApiServer(app, "127.0.0.1", 8080); server.start(); ...; server.stop()
     serve_until_stopped(app)          # a container's entry point: $PORT, until SIGTERM, then a graceful drain
+    serve_metrics(app, 9464)          # /metrics without a key on 127.0.0.1:9464 (QCL_METRICS_PORT), for a sidecar
 
 Why uvicorn with the Flask app bridged (qcl.api.bridge) and not Werkzeug's threaded server or gunicorn: measured by
 `qcl bench api` (README, "API server"): a thread per connection spends the two cores on switching between a
@@ -32,17 +33,21 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import flask
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from qcl.api.app import shutdown
+from qcl.api.app import context, shutdown
 from qcl.api.bridge import GONE, call_wsgi
 from qcl.api.live import LiveHub
+from qcl.api.routes_ops import refresh_gauges
 from qcl.api.security import SECURITY_HEADERS
 from qcl.lifecycle import wait_for_stop
 from qcl.obs import metrics
@@ -228,10 +233,48 @@ class ApiServer:
 
 
 def serve_until_stopped(app: flask.Flask, host: str = "0.0.0.0") -> None:  # noqa: S104 - a container's interface
-    """Serve `app` on $PORT (8080 when unset: Cloud Run sets it) until SIGTERM or Ctrl-C, then drain."""
+    """Serve `app` on $PORT (8080 when unset: Cloud Run sets it) until SIGTERM or Ctrl-C, then drain; and /metrics
+    on QCL_METRICS_PORT (loopback) when it is set."""
+    qcl = app.extensions.get("qcl")  # a plain Flask app has no settings of ours
+    port = qcl.services.settings.metrics_port if qcl is not None else None
+    exporter = serve_metrics(app, port) if port is not None else None
     server = ApiServer(app, host, int(os.environ.get("PORT", "8080")))
     server.start()
     try:
         wait_for_stop()
     finally:
         server.stop()
+        if exporter is not None:
+            exporter.shutdown()
+
+
+class _MetricsServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """A scrape every interval is not worth a log line."""
+
+
+def serve_metrics(app: flask.Flask, port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """/metrics without a key on a loopback port, served on a daemon thread (`shutdown()` stops it).
+
+    For a collector in the same instance: Cloud Run's Managed Service for Prometheus sidecar shares the instance's
+    network, scrapes localhost and cannot present a key, while outside traffic reaches only $PORT. The figures are
+    the API's own /metrics, gauges refreshed at each scrape; every other path is a 404."""
+    ctx = context(app)
+
+    def exposition(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only /metrics is served here\n"]
+        refresh_gauges(ctx)
+        body, content_type = metrics.render()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    server = make_server(host, port, exposition, server_class=_MetricsServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="api-metrics", daemon=True).start()
+    log.info("metrics for a local collector on %s:%d/metrics", host, server.server_port)
+    return server
