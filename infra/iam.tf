@@ -56,6 +56,7 @@ locals {
     { for c in local.redis_readers : "redis_ca/${c}" => { secret = google_secret_manager_secret.redis_ca.id, component = c } },
     { "backup_key/backup" = { secret = google_secret_manager_secret.this["backup_key"].id, component = "backup" } },
     { "api_key_pepper/api" = { secret = google_secret_manager_secret.this["api_key_pepper"].id, component = "api" } },
+    { "run_monitoring/api" = { secret = google_secret_manager_secret.run_monitoring.id, component = "api" } },
     { for m, member in module.naming.oracle_members : "${member.key_secret}/${m}" => { secret = google_secret_manager_secret.this[member.key_secret].id, component = m } },
     { for m, member in module.naming.oracle_members : "oracle_committee/${m}" => { secret = google_secret_manager_secret.oracle_committee.id, component = m } },
   )
@@ -83,4 +84,11 @@ resource "google_project_iam_member" "shard_observability" {
   project  = var.project_id
   role     = each.value
   member   = "serviceAccount:${google_service_account.component["shard"].email}"
+}
+
+# The API service's Managed Service for Prometheus sidecar writes the API's /metrics as Prometheus series.
+resource "google_project_iam_member" "api_writes_metrics" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${google_service_account.component["api"].email}"
 }

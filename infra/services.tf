@@ -35,6 +35,7 @@ locals {
       startup_timeout_s = 60
       env               = {}
       secret_env        = {}
+      metrics           = false
     }
     narrator = {
       # Cloud Run L4: at least 4 vCPU and 16 GiB, CPU always allocated (https://cloud.google.com/run/docs/configuring/services/gpu).
@@ -49,6 +50,7 @@ locals {
       startup_timeout_s = 300                                # model load
       env               = { QCL_MODEL = var.narrator_model } # shard stages register in the store; the narrator finds them there
       secret_env        = {}
+      metrics           = false
     }
     # The long-lived API (containers/api/main.py): HTTP, the WebSocket stream, and the `api` consumer that pulls
     # network-analysis, ai-insights, oracle-results and node-events into the store. The api Cloud Function serves
@@ -65,8 +67,36 @@ locals {
       startup_timeout_s = 60
       env               = {}
       secret_env        = { QCL_API_KEY_PEPPER = google_secret_manager_secret.this["api_key_pepper"].secret_id }
+      # Its /metrics holds state nothing else exports (circuit breakers, nodes, the model's queue): the PromQL alert
+      # policies (modules/monitoring) read it through the Managed Service for Prometheus sidecar.
+      metrics = true
     }
   }
+  # The API's loopback metrics port (QCL_METRICS_PORT), which the sidecar scrapes; Cloud Run's ingress reaches 8080 only.
+  metrics_port = 9464
+}
+
+# The sidecar's scrape configuration (RunMonitoring, a subset of GKE's PodMonitoring), read from Secret Manager.
+resource "google_secret_manager_secret" "run_monitoring" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-run-monitoring"
+  labels    = module.naming.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "run_monitoring" {
+  secret = google_secret_manager_secret.run_monitoring.id
+  secret_data = yamlencode({
+    apiVersion = "monitoring.googleapis.com/v1beta"
+    kind       = "RunMonitoring"
+    metadata   = { name = "qcl-api" }
+    spec       = { endpoints = [{ port = local.metrics_port, path = "/metrics", interval = "30s" }] }
+  })
 }
 
 module "service" {
@@ -96,8 +126,13 @@ module "service" {
   vpc_connector         = module.network.connector_id
   labels                = module.naming.labels
   deletion_protection   = var.deletion_protection
+  metrics_sidecar = each.value.metrics ? {
+    image         = var.prometheus_sidecar_image
+    port          = local.metrics_port
+    config_secret = google_secret_manager_secret.run_monitoring.secret_id
+  } : null
 
-  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.api_key_pepper]
+  depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.api_key_pepper, google_secret_manager_secret_version.run_monitoring]
 }
 
 module "function" {

@@ -290,3 +290,13 @@ variable "github" {
   description = "GitHub repository connected to Cloud Build (console, once); null creates no triggers."
   default     = null
 }
+
+variable "prometheus_sidecar_image" {
+  type        = string
+  description = "Google's Managed Service for Prometheus sidecar for Cloud Run, beside the API service (it scrapes the API's loopback /metrics for the PromQL alert policies); pinned by tag."
+  default     = "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.2.0"
+  validation {
+    condition     = can(regex(":[0-9]+\\.[0-9]+\\.[0-9]+$", var.prometheus_sidecar_image))
+    error_message = "prometheus_sidecar_image must be pinned to a version tag (name:X.Y.Z), not latest."
+  }
+}

@@ -277,3 +277,65 @@ def test_the_empty_ticks_metric_matches_that_finding_of_any_severity_and_nothing
     assert matches.search(_report_line(5, 60, "degraded", [("empty_ticks_high", "warning")]))
     assert matches.search(_report_line(5, 60, "degraded", [("tick_stall", "critical"), ("empty_ticks_high", "info")]))
     assert not matches.search(_report_line(5, 60, "degraded", [("tick_quality_drop", "warning")]))
+
+
+# --- the series the PromQL policies read: the API's /metrics, collected on Cloud Run by Google's sidecar -------------
+
+SERVICES = hcl.INFRA / "services.tf"
+
+
+def _run_service_template() -> dict[str, Any]:
+    template: dict[str, Any] = hcl.one("google_cloud_run_v2_service").body["template"][0]
+    return template
+
+
+def _dynamic(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [block[name] for block in body.get("dynamic", []) if name in block]
+
+
+def test_the_api_service_alone_runs_the_prometheus_sidecar_on_its_metrics_port() -> None:
+    shapes = hcl.locals_of(SERVICES)["cloud_run"]
+    assert {name for name, shape in shapes.items() if shape["metrics"]} == {"api"}
+    sidecar = hcl.module_calls(SERVICES)["service"]["metrics_sidecar"]
+    assert sidecar.startswith("${each.value.metrics ?") and sidecar.endswith(": null}")
+    for part in ("image = var.prometheus_sidecar_image", "port = local.metrics_port", "run_monitoring.secret_id"):
+        assert part in sidecar
+    (config,) = [r.body["secret_data"] for r in hcl.resources("google_secret_manager_secret_version")
+                 if r.name == "run_monitoring"]  # fmt: skip
+    for part in ('kind = "RunMonitoring"', "port = local.metrics_port", 'path = "/metrics"'):
+        assert part in config
+
+
+def test_the_sidecar_starts_after_the_app_reads_its_config_and_the_app_opens_the_port() -> None:
+    template = _run_service_template()
+    app = template["containers"][0]
+    assert app["name"] == "app"  # index 0: the container whose image Cloud Build owns (ignore_changes)
+    (port_env,) = [e for e in _dynamic(app, "env") if "QCL_METRICS_PORT" in e["for_each"]]
+    assert "tostring(var.metrics_sidecar.port)" in port_env["for_each"]
+    (collector,) = _dynamic(template, "containers")
+    assert collector["for_each"] == "${var.metrics_sidecar == null ? [] : [var.metrics_sidecar]}"
+    (body,) = collector["content"]
+    assert body["name"] == "collector" and body["depends_on"] == ["app"]
+    assert body["volume_mounts"] == [{"name": "rungmp-config", "mount_path": "/etc/rungmp"}]
+    volumes = [v["content"][0] for v in _dynamic(template, "volumes")]
+    (config,) = [v for v in volumes if v["name"] == "rungmp-config"]
+    assert config["secret"][0]["secret"] == "${volumes.value.config_secret}"
+    assert config["secret"][0]["items"] == [{"version": "latest", "path": "config.yaml"}]  # /etc/rungmp/config.yaml
+
+
+def test_the_api_identity_writes_metrics_and_reads_the_sidecar_config() -> None:
+    writers = [r.body for r in hcl.resources("google_project_iam_member") if r.name == "api_writes_metrics"]
+    assert [(w["role"], w["member"]) for w in writers] == [
+        ("roles/monitoring.metricWriter", 'serviceAccount:${google_service_account.component["api"].email}')
+    ]
+    readers = hcl.locals_of(hcl.INFRA / "iam.tf")["secret_readers"]  # one merge() expression
+    assert "run_monitoring/api" in readers and "google_secret_manager_secret.run_monitoring.id" in readers
+
+
+def test_the_setting_the_sidecar_scrapes_exists_and_the_image_is_pinned() -> None:
+    from qcl.config import Settings
+
+    assert "metrics_port" in Settings.model_fields  # QCL_METRICS_PORT, set by the module
+    variables = hcl.load(hcl.INFRA / "variables.tf")["variable"]
+    (image,) = [v["prometheus_sidecar_image"] for v in variables if "prometheus_sidecar_image" in v]
+    assert re.search(r":\d+\.\d+\.\d+$", image["default"])

@@ -1,5 +1,7 @@
 # One Cloud Run service (v2 API): probes, concurrency and scaling limits, private ingress, VPC egress for Redis,
-# secrets from Secret Manager, an optional L4 GPU (https://cloud.google.com/run/docs/configuring/services/gpu).
+# secrets from Secret Manager, an optional L4 GPU (https://cloud.google.com/run/docs/configuring/services/gpu), and
+# optionally Google's Managed Service for Prometheus sidecar, which scrapes the app's /metrics on a loopback port
+# (https://cloud.google.com/run/docs/monitoring-managed-prometheus-sidecar): the PromQL alert policies read it.
 
 locals {
   probe_period_s = 10
@@ -39,6 +41,7 @@ resource "google_cloud_run_v2_service" "this" {
     }
 
     containers {
+      name  = "app"
       image = var.image
 
       ports {
@@ -53,6 +56,14 @@ resource "google_cloud_run_v2_service" "this" {
 
       dynamic "env" {
         for_each = var.env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      dynamic "env" {
+        for_each = var.metrics_sidecar == null ? {} : { QCL_METRICS_PORT = tostring(var.metrics_sidecar.port) }
         content {
           name  = env.key
           value = env.value
@@ -96,6 +107,41 @@ resource "google_cloud_run_v2_service" "this" {
         failure_threshold = 3
         http_get {
           path = var.health_path
+        }
+      }
+    }
+
+    # The collector starts after the app, scrapes 127.0.0.1:<port>/metrics as its RunMonitoring config says (mounted
+    # from Secret Manager at /etc/rungmp/config.yaml), and writes to Managed Service for Prometheus. Its limits are
+    # Cloud Run's defaults for a sidecar, written out.
+    dynamic "containers" {
+      for_each = var.metrics_sidecar == null ? [] : [var.metrics_sidecar]
+      content {
+        name       = "collector"
+        image      = containers.value.image
+        depends_on = ["app"]
+
+        resources {
+          limits = { cpu = "1", memory = "512Mi" }
+        }
+
+        volume_mounts {
+          name       = "rungmp-config"
+          mount_path = "/etc/rungmp"
+        }
+      }
+    }
+
+    dynamic "volumes" {
+      for_each = var.metrics_sidecar == null ? [] : [var.metrics_sidecar]
+      content {
+        name = "rungmp-config"
+        secret {
+          secret = volumes.value.config_secret
+          items {
+            version = "latest"
+            path    = "config.yaml"
+          }
         }
       }
     }

@@ -152,3 +152,13 @@ variable "deletion_protection" {
   type        = bool
   description = "Refuse `terraform destroy` of the service."
 }
+
+variable "metrics_sidecar" {
+  type = object({
+    image         = string # Google's Managed Service for Prometheus sidecar for Cloud Run, pinned by tag
+    port          = number # the app's loopback /metrics port: set as QCL_METRICS_PORT, scraped by the sidecar
+    config_secret = string # Secret Manager secret id holding the sidecar's RunMonitoring config
+  })
+  description = "Run the Managed Service for Prometheus sidecar beside the app, scraping its loopback metrics port (QCL_METRICS_PORT); null: no sidecar."
+  default     = null
+}

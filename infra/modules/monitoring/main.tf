@@ -9,8 +9,9 @@
 # - log-based metrics (metrics.tf) from the analyzer's report line for the pipeline and the network's state.
 # - Managed Service for Prometheus (PromQL, the rule's own expression verbatim) where the only source is state the
 #   API process holds and exports at /metrics: circuit breakers, nodes from node-events, the model's health and
-#   queue. These evaluate once the API's /metrics is collected (GKE managed collection, or the Cloud Run GMP
-#   sidecar); without a series they stay silent, they never fire on missing data.
+#   queue. On Cloud Run the API service's Managed Service for Prometheus sidecar collects it (services.tf,
+#   modules/cloud_run_service); on GKE, managed collection. Without a series they stay silent: they never fire on
+#   missing data (a dead API is QclTargetDown's and QclApiAbsent's to report).
 
 locals {
   monitoring_severity = { page = "CRITICAL", ticket = "WARNING" }
