@@ -31,6 +31,7 @@ from qcl.oracle.crypto import NodeKey
 from qcl.oracle.scheduler import submit_job
 from qcl.oracle.setup import export_key, init_committee, member_dir, open_committee
 from qcl.oracle.sim.jobs import sim_input
+from qcl.oracle.status import read_state
 from qcl.store.keys import ORACLE_RESULT
 from qcl.store.redis import RedisStore
 from tests.backends import unique, wait_for
@@ -182,6 +183,10 @@ def test_member_services_each_with_its_own_key_attest_and_survive_losing_one(mem
         members.start(index)
     first = members.attest(0)
     assert first.status == "committed" and len(first.certificate) >= members.committee.quorum
+    # What the dashboard's committee view reads: every member running, each by its own process's key.
+    state = read_state(members.store.get)
+    assert state is not None and [m.running for m in state.members] == [True] * 4
+    assert state.sequence >= first.sequence
 
     os.kill(members.processes[2].pid, signal.SIGKILL)
     members.processes[2].wait(timeout=10)

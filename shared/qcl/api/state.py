@@ -24,7 +24,7 @@ from qcl.api.nodes import build_topology, merge_nodes, state_of
 from qcl.api.schemas import InsightView, NodeView, ShardDetail, TopologyResponse
 from qcl.api.services import ApiServices
 from qcl.events import AIInsight, Envelope, NodeEvent, OracleResult
-from qcl.oracle.status import CommitteeState
+from qcl.oracle.status import CommitteeState, read_state
 from qcl.shard.registry import ShardRegistry
 from qcl.store.keys import (
     ANALYSIS_HISTORY,
@@ -39,7 +39,6 @@ from qcl.store.keys import (
     API_TASK_STREAMED,
     INSIGHTS_RECENT,
     INSIGHTS_RECENT_LEN,
-    ORACLE_COMMITTEE,
 )
 from qcl.tasks import CHANGES_KEPT_S, TaskBoard, TaskChange, TaskState, TaskView, overdue
 
@@ -170,14 +169,7 @@ class ApiState:
         return views
 
     def committee_state(self) -> CommitteeState | None:
-        raw = self._call(self.store.get, ORACLE_COMMITTEE.key())
-        if raw is None:
-            return None
-        try:
-            return CommitteeState.model_validate_json(raw)
-        except ValidationError as exc:
-            log.warning("api: unreadable oracle committee state: %s", exc.errors()[0]["msg"])
-            return None
+        return read_state(lambda key: self._call(self.store.get, key))
 
     def nodes(self) -> list[NodeView]:
         known = self._call(self.registry.known)

@@ -62,7 +62,7 @@ from qcl.oracle.state import ProtocolConfig
 from qcl.oracle.status import CommitteeState, MemberState
 from qcl.oracle.transport import BusTransport, LoopbackTransport, Transport
 from qcl.store.base import Store
-from qcl.store.keys import ORACLE_COMMITTEE, ORACLE_RESULT, ORACLE_RUN
+from qcl.store.keys import ORACLE_COMMITTEE, ORACLE_COMMITTEE_MEMBER, ORACLE_RESULT, ORACLE_RUN
 from qcl.tasks import TaskBoard
 
 log = logging.getLogger(__name__)
@@ -337,8 +337,10 @@ class OracleCommittee:
         state = self.state()
         if state is None:
             return
+        # A member run alone writes its own key (qcl.oracle.status merges them on read).
+        key = COMMITTEE_KEY if self.member is None else ORACLE_COMMITTEE_MEMBER.key(index=self.member)
         try:
-            self.store.put(COMMITTEE_KEY, state.model_dump_json())
+            self.store.put(key, state.model_dump_json())
         except Exception:
             log.exception("oracle: could not keep the committee state in the store")
 

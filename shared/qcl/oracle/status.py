@@ -1,11 +1,24 @@
-"""The committee's state as the API shows it, kept in the store (oracle:committee) by the oracle service; its own
-module so that the API reads it without importing the service."""
+"""The committee's state as the API shows it, kept in the store by the oracle service; its own module so that the
+API reads it without importing the service.
+
+A process hosting every member writes oracle:committee. A member run alone (one Cloud Run service or pod each,
+QCL_ORACLE_MEMBER) knows only whether it runs itself, so each writes oracle:committee:member:<i>, and `read_state`
+merges them: each member's `running` from its own process, the latest decision from whichever saw it. (One shared
+key written by every member showed one member running at a time, whichever wrote last.)
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from qcl.store.keys import ORACLE_COMMITTEE, ORACLE_COMMITTEE_MEMBER
+
+log = logging.getLogger(__name__)
+MAX_MEMBERS = 7  # the largest committee (QCL_ORACLE_NODES: 4 or 7)
 
 
 class MemberState(BaseModel):
@@ -30,3 +43,27 @@ class CommitteeState(BaseModel):
     primary: str
     members: list[MemberState]
     updated_at: datetime
+
+
+def merge_members(states: dict[int, CommitteeState]) -> CommitteeState:
+    """One state from the states member i's own process wrote (index -> state): member i's entry from its own,
+    the latest decision (sequence, view, primary) and the freshest time from whichever is newest."""
+    latest = max(states.values(), key=lambda state: (state.sequence, state.view, state.updated_at))
+    own = {i: next(m for m in state.members if m.index == i) for i, state in states.items()}
+    members = [own.get(m.index, m.model_copy(update={"running": False})) for m in latest.members]
+    newest = max(state.updated_at for state in states.values())
+    return latest.model_copy(update={"members": members, "updated_at": newest})
+
+
+def read_state(get: Callable[[str], str | None]) -> CommitteeState | None:
+    """The committee's state from the store (`get`: its read), per-member states merged; None when none is kept or
+    what is kept cannot be read (logged)."""
+    try:
+        per_member = {i: raw for i in range(MAX_MEMBERS) if (raw := get(ORACLE_COMMITTEE_MEMBER.key(index=i)))}
+        if per_member:
+            return merge_members({i: CommitteeState.model_validate_json(raw) for i, raw in per_member.items()})
+        raw = get(ORACLE_COMMITTEE.key())
+        return CommitteeState.model_validate_json(raw) if raw is not None else None
+    except ValidationError as exc:
+        log.warning("unreadable oracle committee state: %s", exc.errors()[0]["msg"])
+        return None

@@ -251,8 +251,13 @@ ORACLE_RUN = _family(
     "present while the sequence counter matches the members' state on disk", "none", backup=True,
 )  # fmt: skip
 ORACLE_COMMITTEE = _family(
-    "oracle:committee", "value", "oracle.service", ("api.state",),
+    "oracle:committee", "value", "oracle.service", ("oracle.status",),
     "CommitteeState JSON (qcl.oracle.status): members, reputation, exclusions", _REPLACED, backup=True,
+)  # fmt: skip
+ORACLE_COMMITTEE_MEMBER = _family(
+    "oracle:committee:member:{index}", "value", "oracle.service", ("oracle.status",),
+    "CommitteeState JSON as the process hosting member <index> alone sees it (QCL_ORACLE_MEMBER); merged on read",
+    _REPLACED, backup=False,
 )  # fmt: skip
 ORACLE_RESULT = _family(
     "oracle:result:{job_id}", "value", "oracle.service", ("oracle.cli",),
