@@ -56,7 +56,7 @@ locals {
     { for c in local.redis_readers : "redis_ca/${c}" => { secret = google_secret_manager_secret.redis_ca.id, component = c } },
     { "backup_key/backup" = { secret = google_secret_manager_secret.this["backup_key"].id, component = "backup" } },
     { "api_key_pepper/api" = { secret = google_secret_manager_secret.this["api_key_pepper"].id, component = "api" } },
-    { "run_monitoring/api" = { secret = google_secret_manager_secret.run_monitoring.id, component = "api" } },
+    { "run_monitoring/api" = { secret = google_secret_manager_secret.this["run_monitoring"].id, component = "api" } },
     { for m, member in module.naming.oracle_members : "${member.key_secret}/${m}" => { secret = google_secret_manager_secret.this[member.key_secret].id, component = m } },
     { for m, member in module.naming.oracle_members : "oracle_committee/${m}" => { secret = google_secret_manager_secret.oracle_committee.id, component = m } },
   )

@@ -1,5 +1,5 @@
-# Secrets: the Redis URL (AUTH string inside) and CA, the API-key pepper, one empty secret per oracle member's key
-# and the oracle committee file.
+# Secrets: the Redis URL (AUTH string inside) and CA, the API-key pepper, one empty secret per oracle member's key,
+# the oracle committee file, and the API's Prometheus sidecar config (its version is written in services.tf).
 # Values are generated here and so sit in the Terraform state: keep the state bucket as private as the secrets
 # (README.md, step 2). Rotate with `terraform apply -replace=random_bytes.<name>`.
 

@@ -77,20 +77,8 @@ locals {
 }
 
 # The sidecar's scrape configuration (RunMonitoring, a subset of GKE's PodMonitoring), read from Secret Manager.
-resource "google_secret_manager_secret" "run_monitoring" {
-  project   = var.project_id
-  secret_id = "${var.name_prefix}-run-monitoring"
-  labels    = module.naming.labels
-
-  replication {
-    auto {}
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
 resource "google_secret_manager_secret_version" "run_monitoring" {
-  secret = google_secret_manager_secret.run_monitoring.id
+  secret = google_secret_manager_secret.this["run_monitoring"].id
   secret_data = yamlencode({
     apiVersion = "monitoring.googleapis.com/v1beta"
     kind       = "RunMonitoring"
@@ -129,7 +117,7 @@ module "service" {
   metrics_sidecar = each.value.metrics ? {
     image         = var.prometheus_sidecar_image
     port          = local.metrics_port
-    config_secret = google_secret_manager_secret.run_monitoring.secret_id
+    config_secret = google_secret_manager_secret.this["run_monitoring"].secret_id
   } : null
 
   depends_on = [google_secret_manager_secret_version.redis_url, google_secret_manager_secret_version.redis_ca, google_secret_manager_secret_version.api_key_pepper, google_secret_manager_secret_version.run_monitoring]

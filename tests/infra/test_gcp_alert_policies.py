@@ -298,7 +298,7 @@ def test_the_api_service_alone_runs_the_prometheus_sidecar_on_its_metrics_port()
     assert {name for name, shape in shapes.items() if shape["metrics"]} == {"api"}
     sidecar = hcl.module_calls(SERVICES)["service"]["metrics_sidecar"]
     assert sidecar.startswith("${each.value.metrics ?") and sidecar.endswith(": null}")
-    for part in ("image = var.prometheus_sidecar_image", "port = local.metrics_port", "run_monitoring.secret_id"):
+    for part in ("image = var.prometheus_sidecar_image", "port = local.metrics_port", '["run_monitoring"].secret_id'):
         assert part in sidecar
     (config,) = [r.body["secret_data"] for r in hcl.resources("google_secret_manager_secret_version")
                  if r.name == "run_monitoring"]  # fmt: skip
@@ -329,7 +329,7 @@ def test_the_api_identity_writes_metrics_and_reads_the_sidecar_config() -> None:
         ("roles/monitoring.metricWriter", 'serviceAccount:${google_service_account.component["api"].email}')
     ]
     readers = hcl.locals_of(hcl.INFRA / "iam.tf")["secret_readers"]  # one merge() expression
-    assert "run_monitoring/api" in readers and "google_secret_manager_secret.run_monitoring.id" in readers
+    assert "run_monitoring/api" in readers and 'google_secret_manager_secret.this["run_monitoring"].id' in readers
 
 
 def test_the_setting_the_sidecar_scrapes_exists_and_the_image_is_pinned() -> None:

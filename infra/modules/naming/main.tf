@@ -93,6 +93,7 @@ locals {
       api_key_pepper = "${var.name_prefix}-api-key-pepper"
       backup_key     = "${var.name_prefix}-backup-key"
       redis_url      = "${var.name_prefix}-redis-url"
+      run_monitoring = "${var.name_prefix}-run-monitoring" # the API's Prometheus sidecar's scrape config
     },
     { for i in range(var.oracle_nodes) : "oracle_node_key_${i}" => "${var.name_prefix}-oracle-node-key-${i}" },
   )
