@@ -6,8 +6,6 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-import pytest
-
 from qcl.analysis.report import AnalysisReport, Finding
 from qcl.bench.narrate import policy_figures, sample_onset_reports
 from qcl.pipeline.narrator import material_change
@@ -84,7 +82,6 @@ def test_an_unchanged_state_is_narrated_again_after_the_interval() -> None:
     )
 
 
-@pytest.mark.slow
 def test_the_service_narrates_a_few_percent_of_the_sample_s_reports() -> None:
     figures = policy_figures(read_capture(sample_capture_path()), interval_s=INTERVAL_S)
     assert figures["reports"] == 1038

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qcl.analysis import analyze_capture, analyze_window, check_consistency, invalid_report
+from qcl.analysis.engine import RollingAnalysis
 from qcl.analysis.report import AnalysisReport
 from qcl.config import Settings
 from qcl.narrate.formats import LANGUAGES, Language
@@ -55,25 +56,27 @@ def onset_reports(items: Iterable[Observation | InvalidLine], *, window_s: int =
 
 
 def policy_figures(items: Iterable[Observation | InvalidLine], *, interval_s: float) -> dict[str, Any]:
-    """How many of a capture's reports the narrator service narrates (pipeline/narrator.py material_change)."""
-    window: deque[Observation] = deque()
+    """How many of a capture's reports the narrator service narrates (pipeline/narrator.py material_change).
+
+    The reports are the analyzer's, one per valid observation over a day's rolling window, made as it makes them
+    (RollingAnalysis: O(1) amortised a step; analysing each whole window again took the sample's 1,038 reports
+    about 20 s)."""
+    rolling = RollingAnalysis(window_s=DAY_S)
     previous: dict[str, Any] | None = None
     reports, narrated = 0, Counter[str]()
     first: Observation | None = None
     for item in items:
-        if isinstance(item, InvalidLine) or check_consistency(window, item) is not None:
+        if isinstance(item, InvalidLine) or rolling.check(item) is not None:
             continue
-        window.append(item)
+        report = rolling.accept(item)
         first = first or item
-        while (item.observed_at - window[0].observed_at).total_seconds() > DAY_S:
-            window.popleft()
-        report = analyze_window(window)
         reports += 1
         why = material_change(previous, report, interval_s)
         if why is not None:
             narrated[why.split(" ")[0]] += 1  # first / status / new / escalated (tick_stall escalated …) / routine
             previous = narrated_summary(report)
-    hours = (window[-1].observed_at - first.observed_at).total_seconds() / 3600 if first and window else 0
+    last = rolling.window.last
+    hours = (last.observed_at - first.observed_at).total_seconds() / 3600 if first and last else 0
     return {
         "reports": reports,
         "narrated": sum(narrated.values()),
