@@ -65,6 +65,8 @@ def test_the_webhook_needs_an_operator_and_a_repeat_changes_nothing(api: Api) ->
         (lambda b: b.update(alerts=[]), "alerts"),
         (lambda b: b["alerts"][0].update(status="pending"), "alerts.0.status"),
         (lambda b: b["alerts"][0].update(startsAt="yesterday"), "alerts.0.startsAt"),
+        (lambda b: b["alerts"][0].update(startsAt="2025-11-08T12:00:00"), "alerts.0.startsAt"),  # no zone
+        (lambda b: b["alerts"][0].update(endsAt="2025-11-08T12:05:00"), "alerts.0.endsAt"),
         (lambda b: b["alerts"][0].update(fingerprint="../../etc"), "alerts.0.fingerprint"),
         (lambda b: b["alerts"][0].pop("labels"), "alerts.0.labels"),
     ],

@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from qcl.obs.channels import Channel
 from qcl.store.keys import ALERT, ALERT_SEEN, ALERTS_ACTIVE, ALERTS_HISTORY
@@ -49,8 +49,10 @@ class AlertmanagerAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # Alertmanager's field names
-    endsAt: datetime | None = None
+    # Alertmanager's field names; RFC 3339 with a zone, as it sends them (a time without one cannot be correlated
+    # with findings, which are in UTC: refused, 422, not guessed).
+    startsAt: AwareDatetime
+    endsAt: AwareDatetime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z]+$")
 
