@@ -56,7 +56,8 @@ def run_up(args: list[str], env: dict[str, str]) -> tuple[int, str]:
         analysed = wait_for(lambda: sum("analysis: tick" in line for line in output) >= OBSERVATIONS, timeout_s=90)
         process.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            code = process.wait(timeout=30)
+            # It stops in seconds on an idle machine; a clean-clone CI run at load 5-7 once took 34 s (it did stop).
+            code = process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGUSR1)  # where it is stuck: every thread's stack, into the output
@@ -66,7 +67,7 @@ def run_up(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     reader.join(timeout=5)
     text = "".join(output)
     assert analysed, text
-    assert code is not None, f"qcl up did not stop within 30 s of Ctrl-C:\n{text}"
+    assert code is not None, f"qcl up did not stop within 60 s of Ctrl-C:\n{text}"
     return code, text
 
 

@@ -3,7 +3,6 @@ server or hold its resources; each is refused in the one error shape or closed."
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -139,8 +138,12 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_header_timeout(serve: 
             except OSError:
                 break
             raw.settimeout(0.2)
-            with contextlib.suppress(TimeoutError):
+            try:
                 closed = raw.recv(4096) == b""
+            except TimeoutError:
+                pass
+            except ConnectionResetError:  # closed while our last byte was in flight: a reset, not a FIN
+                closed = True
         assert time.monotonic() - started < 2.5
     assert httpx.get(f"{served.url}/api/health").status_code == 200
 
