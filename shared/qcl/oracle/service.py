@@ -130,6 +130,8 @@ class OracleCommittee:
             for index in local:
                 (member_dir(self.folder, index) / STATE_FILE).unlink(missing_ok=True)
                 shutil.rmtree(member_dir(self.folder, index) / "attestations", ignore_errors=True)
+        if self.member is not None:  # a shared key left by a run hosting every member would hide the members' own
+            self.store.delete(COMMITTEE_KEY)
         self._executors = Executors(Blobs(self.store))
         for position, key in enumerate(keys):
             node = self._runtime(key)

@@ -56,14 +56,17 @@ def merge_members(states: dict[int, CommitteeState]) -> CommitteeState:
 
 
 def read_state(get: Callable[[str], str | None]) -> CommitteeState | None:
-    """The committee's state from the store (`get`: its read), per-member states merged; None when none is kept or
-    what is kept cannot be read (logged)."""
+    """The committee's state from the store (`get`: its read): the one key a process hosting every member writes
+    (one read, the local stack's case), else the members' own keys merged; None when none is kept or what is kept
+    cannot be read (logged). A member run alone removes the shared key when it starts (qcl.oracle.service)."""
     try:
-        per_member = {i: raw for i in range(MAX_MEMBERS) if (raw := get(ORACLE_COMMITTEE_MEMBER.key(index=i)))}
-        if per_member:
-            return merge_members({i: CommitteeState.model_validate_json(raw) for i, raw in per_member.items()})
         raw = get(ORACLE_COMMITTEE.key())
-        return CommitteeState.model_validate_json(raw) if raw is not None else None
+        if raw is not None:
+            return CommitteeState.model_validate_json(raw)
+        per_member = {i: raw for i in range(MAX_MEMBERS) if (raw := get(ORACLE_COMMITTEE_MEMBER.key(index=i)))}
+        if not per_member:
+            return None
+        return merge_members({i: CommitteeState.model_validate_json(raw) for i, raw in per_member.items()})
     except ValidationError as exc:
         log.warning("unreadable oracle committee state: %s", exc.errors()[0]["msg"])
         return None
