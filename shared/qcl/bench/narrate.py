@@ -59,8 +59,7 @@ def policy_figures(items: Iterable[Observation | InvalidLine], *, interval_s: fl
     """How many of a capture's reports the narrator service narrates (pipeline/narrator.py material_change).
 
     The reports are the analyzer's, one per valid observation over a day's rolling window, made as it makes them
-    (RollingAnalysis: O(1) amortised a step; analysing each whole window again took the sample's 1,038 reports
-    about 20 s)."""
+    (RollingAnalysis: O(1) amortised a step, where analysing each whole window again was O(window) a report)."""
     rolling = RollingAnalysis(window_s=DAY_S)
     previous: dict[str, Any] | None = None
     reports, narrated = 0, Counter[str]()
