@@ -1,4 +1,4 @@
-"""Real backends for the shared test suites: the Pub/Sub emulator and a redis-server.
+"""Real backends for the shared test suites: the Pub/Sub emulator, a redis-server and moto's AWS server.
 
 Where a real component is missing the tests that need it skip with the reason, except where
 REQUIRE_REAL_SERVICES=1 (set by .ci/run): there a missing component fails the run instead of hiding it.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from qcl.bus.emulator import PubSubEmulator, free_port, unavailable_reason
+from qcl.bus.emulator import PubSubEmulator, free_port, is_listening, unavailable_reason
 from qcl.obs.monitor import OpsMonitor
 
 
@@ -65,6 +66,25 @@ def redis_url() -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+def start_moto() -> Iterator[str]:
+    """moto's AWS server (SNS, SQS, STS over HTTP, as AWS answers them) as its own process on a free port; yields
+    its endpoint URL for AWS_ENDPOINT_URL."""
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        missing("moto's server is not installed (pip install 'moto[server]'; make setup does)")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        if not wait_for(lambda: is_listening(f"127.0.0.1:{port}"), timeout_s=30, interval_s=0.1):
+            pytest.fail(f"moto's server did not listen on 127.0.0.1:{port} within 30 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def unique(prefix: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from qcl.bus.emulator import PubSubEmulator
 from qcl.config import settings
-from tests.backends import redis_url, start_emulator
+from tests.backends import redis_url, start_emulator, start_moto
 
 _CREATED_FOLDERS: list[str] = []
 
@@ -65,3 +65,9 @@ def pubsub_emulator() -> Iterator[PubSubEmulator]:
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     yield from redis_url()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's AWS server for the whole session: the "sqs" bus's SNS topics and SQS queues."""
+    yield from start_moto()

@@ -1,7 +1,7 @@
 """Settings: one object, read from `QCL_*` environment variables.
 
 Precedence (highest first): a CLI flag, then the `QCL_*` variable, then the default below. Invalid values fail at
-start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'memory' or 'pubsub' (got 'kafka')".
+start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'memory', 'pubsub' or 'sqs' (got 'kafka')".
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     # Transport for events: "memory" runs in-process (embedded default); "pubsub" is Google Cloud Pub/Sub, or its
-    # emulator when PUBSUB_EMULATOR_HOST is set.
-    bus: Literal["memory", "pubsub"] = "memory"
+    # emulator when PUBSUB_EMULATOR_HOST is set; "sqs" is AWS SNS + SQS (the `aws` extra), or a local endpoint such
+    # as moto's server when AWS_ENDPOINT_URL is set (boto3 reads AWS_DEFAULT_REGION and the credentials its usual way).
+    bus: Literal["memory", "pubsub", "sqs"] = "memory"
+    # Every SNS topic and SQS queue name of the "sqs" bus starts with this (infra/aws creates them).
+    aws_prefix: str = Field(default="qcl-", pattern=r"^[A-Za-z0-9_-]{0,30}$")
     # Google Cloud project that owns the topics; any valid id works against the emulator.
     project: str = Field(default="qcl-local", pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
     # Deliveries of one event before it goes to its topic's dead-letter topic (Pub/Sub allows 5..100).

@@ -30,7 +30,7 @@ def test_a_flag_wins_over_its_variable_and_none_means_not_given() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("QCL_BUS", "kafka", "QCL_BUS: Input should be 'memory' or 'pubsub' (got 'kafka')"),
+        ("QCL_BUS", "kafka", "QCL_BUS: Input should be 'memory', 'pubsub' or 'sqs' (got 'kafka')"),
         ("QCL_MAX_DELIVERY_ATTEMPTS", "2", "QCL_MAX_DELIVERY_ATTEMPTS: Input should be greater than or equal to 5"),
         ("QCL_REDIS_URL", "localhost:6379", "QCL_REDIS_URL: String should match pattern"),
         ("QCL_REPLAY_SPEED", "fast", "QCL_REPLAY_SPEED: Input should be a valid number"),

@@ -1,4 +1,4 @@
-"""Event transport: `open_bus(settings)` picks Pub/Sub (or its emulator) or the embedded memory bus."""
+"""Event transport: `open_bus(settings)` picks Pub/Sub (or its emulator), SNS + SQS, or the embedded memory bus."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ def open_bus(settings: Settings) -> Bus:
         from qcl.bus.pubsub import PubSubBus
 
         return PubSubBus(settings.project, max_attempts=settings.max_delivery_attempts)
+    if settings.bus == "sqs":
+        from qcl.bus.sqs import SqsBus
+
+        return SqsBus(settings.aws_prefix, max_attempts=settings.max_delivery_attempts)
     from qcl.bus.memory import MemoryBus
 
     return MemoryBus(max_attempts=settings.max_delivery_attempts)

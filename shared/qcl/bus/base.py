@@ -118,10 +118,26 @@ def dead_letter_attributes(delivery: Delivery, subscription: str, reason: str) -
     }
 
 
+def settles(bus: Bus, topic: Topic[Any], subscription: str, outcome: Outcome, delivery: Delivery) -> bool:
+    """Whether a backend that moves messages itself may ack: a dead letter is published first, with its reason
+    (a failure to do so leaves the message to be redelivered); a nack never acks."""
+    if isinstance(outcome, Nack):
+        return False
+    if isinstance(outcome, DeadLetter):
+        attributes = dead_letter_attributes(delivery, subscription, outcome.reason)
+        try:
+            bus.publish_bytes(topic.dead_letter, delivery.data, attributes)
+        except Exception:
+            log.exception("%s: could not dead-letter message %s; redelivered", subscription, delivery.message_id)
+            return False
+        log.warning("%s: message %s dead-lettered: %s", subscription, delivery.message_id, outcome.reason)
+    return True
+
+
 def dead_letter_message(data: bytes, attributes: dict[str, str]) -> DeadLetterMessage:
     return DeadLetterMessage(
         data=data,
-        reason=attributes.get(DLQ_REASON, "(dead-lettered by Pub/Sub: delivery attempts exhausted)"),
+        reason=attributes.get(DLQ_REASON, "(dead-lettered by the bus: delivery attempts exhausted)"),
         subscription=attributes.get(DLQ_SUBSCRIPTION, ""),
         attempts=int(attributes.get(DLQ_ATTEMPTS, "0")),
         source_message_id=attributes.get(DLQ_MESSAGE_ID, ""),

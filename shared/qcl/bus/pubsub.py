@@ -30,19 +30,17 @@ from google.protobuf.duration_pb2 import Duration
 from qcl.bus.base import (
     Ack,
     Bus,
-    DeadLetter,
     DeadLetterMessage,
     Delivery,
     Handler,
-    Nack,
     Outcome,
     Subscription,
     T,
     close_all,
     confirm,
-    dead_letter_attributes,
     dead_letter_message,
     decide,
+    settles,
 )
 from qcl.events import TOPICS, Envelope, Topic
 
@@ -201,17 +199,8 @@ class _Delivering:
             return attempt
 
     def _acks(self, outcome: Outcome, delivery: Delivery) -> bool:
-        """Whether to ack: dead letters are published first (a failure to do so nacks)."""
-        if isinstance(outcome, Nack):
+        if not settles(self._bus, self._topic, self.name, outcome, delivery):
             return False
-        if isinstance(outcome, DeadLetter):
-            attributes = dead_letter_attributes(delivery, self.name, outcome.reason)
-            try:
-                self._bus.publish_bytes(self._topic.dead_letter, delivery.data, attributes)
-            except Exception:
-                log.exception("%s: could not dead-letter message %s; redelivered", self.name, delivery.message_id)
-                return False
-            log.warning("%s: message %s dead-lettered: %s", self.name, delivery.message_id, outcome.reason)
         with self._lock:
             self._local_attempts.pop(delivery.message_id, None)
         return True
