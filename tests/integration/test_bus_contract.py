@@ -198,3 +198,16 @@ def test_an_event_whose_output_fails_to_publish_is_redelivered(bus: Bus) -> None
     assert wait_for(lambda: attempts == [7, 7])
     assert not wait_for(lambda: len(attempts) > 2, timeout_s=1.0)
     assert bus.drain_dead_letters(NETWORK_ANALYSIS, timeout_s=1) == []
+
+
+def test_bytes_that_are_not_text_are_dead_lettered_unchanged(bus: Bus) -> None:
+    recorder = Recorder()
+    bus.subscribe(AI_REQUESTS, "narrator", recorder)
+    poison = b"\xff\xfe\x00binary"
+    bus.publish_bytes(AI_REQUESTS.name, poison, {"origin": "tests"})
+    bus.publish(AI_REQUESTS, request_event(2))
+    assert wait_for(lambda: recorder.done == ["r2"])
+    dead: list[Any] = []
+    assert wait_for(lambda: bool(dead.extend(bus.drain_dead_letters(AI_REQUESTS, timeout_s=1))) or len(dead) == 1)
+    assert dead[0].data == poison
+    assert dead[0].reason.startswith("undecodable event: ai-requests:")
