@@ -270,6 +270,9 @@ _register_logs(app)
 from qcl.backup.cli import register as _register_backup  # noqa: E402
 
 _register_backup(app)
+from qcl.store.cli import register as _register_store  # noqa: E402
+
+_register_store(app)
 
 from qcl.remote.commands import register as _register_remote  # noqa: E402
 
