@@ -3,6 +3,7 @@ cancellation, deadlines and exactly-once outcomes; then the worker pool on a lab
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -242,6 +243,36 @@ def test_the_worker_pool_runs_every_job_exactly_once(store: Store) -> None:
     states = Counter(jobs.get(job.id).state for job in submitted)  # type: ignore[union-attr]
     assert states == {"done": 60}
     assert runtime.served == 60 and pool.completed == 60
+
+
+def test_stopping_the_pool_drains_a_job_longer_than_its_lease_without_losing_it(store: Store) -> None:
+    # A worker leaving (a scale-down, a SIGTERM) finishes its job in flight; its lease is renewed meanwhile, so a
+    # second worker that reaps and claims all the while never gets the job.
+    jobs = JobQueue(store, QuotaBook(store, Quota()), lease_s=1.0)
+    (job,) = _submit(jobs, "k1", 1, max_tokens=50)  # 50 x 50 ms: 2.5 s, past the 1 s lease
+    pool = WorkerPool(jobs, Runtimes({"fake": SleepingRuntime(ms_per_token=50.0)}), workers=1, keep_every_s=0.05)
+    pool.start()
+    taken: list[Job] = []
+    stop = threading.Event()
+
+    def other_worker() -> None:
+        while not stop.wait(0.1):
+            jobs.reap()
+            if (claimed := jobs.claim("other")) is not None:
+                taken.append(claimed)
+
+    assert wait_for(lambda: jobs.get(job.id).state == "running")  # type: ignore[union-attr]
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        pool.stop()
+    finally:
+        stop.set()
+        thread.join()
+    final = jobs.get(job.id)
+    assert final is not None and final.state == "done" and final.attempts == 1
+    assert final.result is not None and final.result["tokens"] == 50
+    assert taken == []
 
 
 def test_cancelling_a_running_job_stops_its_generation(store: Store) -> None:

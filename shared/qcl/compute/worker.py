@@ -2,7 +2,7 @@
 
     pool = WorkerPool(JobQueue(store), Runtimes({"local": service}), workers=4).start()
     pool.status()          # queue depth per class, runtimes' measured speed, the forecast
-    pool.stop()            # in-flight jobs finish first (or their leases expire and another worker takes them)
+    pool.stop()            # drains: no new claims, in-flight jobs finish with their leases renewed, then it returns
 
 One extra worker, the interactive lane, takes only interactive jobs, so an interactive job never waits for a
 worker held by background work; on the model it then preempts that work between decode steps (the generation
@@ -63,7 +63,8 @@ class WorkerPool:
         self.scheduling_s = 0.0  # time workers spent claiming jobs and recording outcomes (the scheduler's overhead)
         self._in_flight: dict[str, InFlight] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # workers take no new job
+        self._kept = threading.Event()  # the keeper stops: set once the workers' jobs in flight have finished
         every_class: tuple[str, ...] = PRIORITIES
         lanes = [every_class] * workers + ([("interactive",)] if interactive_lane else [])
         self._threads = [
@@ -78,9 +79,13 @@ class WorkerPool:
         return self
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """Drain: the workers take no new job and finish the ones in flight, whose leases the keeper goes on renewing
+        (a job outliving its lease would be taken and run again elsewhere); then the keeper stops."""
         self._stopping.set()
-        for thread in [*self._threads, self._keeper]:
+        for thread in self._threads:
             thread.join(timeout=timeout_s)
+        self._kept.set()
+        self._keeper.join(timeout=timeout_s)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -194,7 +199,7 @@ class WorkerPool:
 
     def _keep(self) -> None:
         last_renew = last_reap = 0.0
-        while not self._stopping.wait(self.keep_every_s):
+        while not self._kept.wait(self.keep_every_s):
             now = time.monotonic()
             try:
                 with self._lock:
