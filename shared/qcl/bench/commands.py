@@ -4,7 +4,7 @@ and heavy libraries (torch) are imported inside the commands only.
 qcl bench all --json [--out .qcl/bench/all.json] [--suite oracle ...]     # every suite, small parameters
 qcl bench compare .qcl/bench/all.json shared/qcl/bench/baseline.json     # exit 1 on a regression or missing figure
 qcl bench pipeline --bus memory --store redis --n 1000 --json
-qcl bench model|shard|oracle|narrate|api|openai|oidc|jobs|workflows|logs --json   # each suite at full size
+qcl bench model|shard|oracle|narrate|api|openai|oidc|jobs|workflows|logs|autoscale --json   # each suite, full size
 qcl bench soak --duration 30m --out .qcl/bench/soak.jsonl --json       # hours of mixed load, leak detector
 """
 
@@ -292,6 +292,49 @@ def bench_oidc(
     typer.echo(f"ID token overhead per request (p50): {overhead} us; ratio {ratio}")
 
 
+def bench_autoscale(
+    burst: Annotated[int, typer.Option("--burst", min=1, help="jobs submitted at once")] = 300,
+    trickle_per_s: Annotated[float, typer.Option("--trickle-per-s", min=0, help="jobs a second after it")] = 3.0,
+    trickle_s: Annotated[float, typer.Option("--trickle-s", min=0, help="seconds of trickle")] = 30.0,
+    max_replicas: Annotated[int, typer.Option("--max-replicas", min=1)] = 4,
+    baseline: Annotated[bool, typer.Option(help="also run a fixed pool of --max-replicas on the same load")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """The job autoscaler on worker processes: reaction, scale-down without loss, node-seconds vs a fixed pool."""
+    from qcl.bench.autoscale import run_autoscale_bench
+    from qcl.compute.autoscale import ScalingPolicy
+    from qcl.store import open_store
+
+    settings = settings_or_exit(store="redis")  # the worker processes share the queue through it
+    settings = settings.model_copy(update={"redis_prefix": settings.redis_prefix + "bench-autoscale:"})
+    policy = ScalingPolicy(
+        min_replicas=1, max_replicas=max_replicas, target_wait_s=5.0, scale_down_after_s=10.0, interval_s=0.5
+    )
+    opened = open_store(settings)
+    try:
+        result = run_autoscale_bench(
+            settings,
+            opened,
+            burst=burst,
+            trickle_per_s=trickle_per_s,
+            trickle_s=trickle_s,
+            policy=policy,
+            baseline=baseline,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    finally:
+        opened.close()
+    if as_json:
+        print_json(result)
+        return
+    for pool in ("autoscaled", "fixed"):
+        for key, value in result.get(pool, {}).items():
+            if key not in ("events", "policy"):
+                typer.echo(f"{pool}.{key:<36} {value}")
+    for key in ("node_seconds_ratio", "wall_ratio"):
+        typer.echo(f"{key:<47} {result.get(key)}")
+
+
 def bench_jobs(
     store: Annotated[Literal["memory", "redis"], typer.Option("--store")] = "memory",
     n: Annotated[int, typer.Option("--n", min=2, help="jobs in the backlog")] = 10_000,
@@ -510,6 +553,7 @@ def register(bench_app: typer.Typer) -> None:
     bench_app.command("shard")(bench_shard)
     bench_app.command("workflows")(bench_workflows)
     bench_app.command("jobs")(bench_jobs)
+    bench_app.command("autoscale")(bench_autoscale)
     bench_app.command("backup")(bench_backup)
     bench_app.command("logs")(bench_logs)
     bench_app.command("soak")(bench_soak)

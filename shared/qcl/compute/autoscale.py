@@ -46,7 +46,7 @@ class ScalingPolicy:
     min_replicas: int = 1
     max_replicas: int = 4
     target_wait_s: float = 10.0  # a job waiting now should start within this
-    horizon_s: float = 30.0  # how far ahead the arrival forecast looks
+    horizon_s: float = 5.0  # how far ahead the arrival forecast looks: about the time a new replica takes to serve
     scale_down_after_s: float = 60.0  # the stabilisation window before a replica is removed
     interval_s: float = 1.0  # between decisions
 
@@ -252,6 +252,12 @@ class WorkerProcesses:
         with self._lock:
             self._reap()
             return sum(1 for r in self._replicas if r.stopping_at is None)
+
+    def pids(self) -> set[int]:
+        """Process ids of the replicas serving now."""
+        with self._lock:
+            self._reap()
+            return {r.process.pid for r in self._replicas if r.stopping_at is None}
 
     def draining(self) -> int:
         with self._lock:

@@ -2,6 +2,7 @@
 
 qcl jobs work [--workers 4] [--lease-s 30]          # workers on QCL_MODEL against the QCL_STORE queue
 qcl jobs work --fake-ms-per-token 50                # on the labelled fake runtime (tests, benchmarks)
+qcl jobs autoscale --min 1 --max 4                  # `qcl jobs work` processes, as many as the queue needs
 qcl jobs submit "Summarise epoch 190" --max-tokens 64 --priority standard
 qcl jobs submit --file jobs.jsonl                   # a POST /api/jobs body a line (`-`: stdin); a result per line
 qcl jobs list --state running --json | show ID | cancel ID... | wait ID... --timeout 60
@@ -75,6 +76,52 @@ def work(
     finally:
         pool.stop()
         store.close()
+
+
+@jobs_app.command("autoscale")
+def autoscale(
+    min_replicas: Annotated[int, typer.Option("--min", min=0, help="worker processes at least")] = 1,
+    max_replicas: Annotated[int, typer.Option("--max", min=1, help="worker processes at most")] = 4,
+    target_wait_s: Annotated[float, typer.Option("--target-wait-s", help="a waiting job starts within this")] = 10.0,
+    scale_down_after_s: Annotated[
+        float, typer.Option("--scale-down-after-s", help="seconds with no need before a process is removed")
+    ] = 60.0,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="threads each  [QCL_JOBS_WORKERS]")] = None,
+    fake_ms_per_token: Annotated[
+        float | None, typer.Option("--fake-ms-per-token", help="processes on the FAKE sleeping runtime")
+    ] = None,
+) -> None:
+    """Run `qcl jobs work` processes on the QCL_STORE queue, as many as its load needs, until SIGTERM or Ctrl-C;
+    a process removed drains (finishes its jobs in flight) first. Needs QCL_STORE=redis: the processes share it."""
+    from qcl.compute.autoscale import Autoscaler, ScalingPolicy, WorkerProcesses, worker_command
+    from qcl.compute.quotas import open_jobs
+    from qcl.store import open_store
+
+    settings = settings_or_exit(jobs_workers=workers)
+    if settings.store != "redis":
+        raise fail("worker processes share the queue through the store: set QCL_STORE=redis (and QCL_REDIS_URL)", 2)
+    try:
+        policy = ScalingPolicy(
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            target_wait_s=target_wait_s,
+            scale_down_after_s=scale_down_after_s,
+        )
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    store = open_store(settings)
+    command = worker_command(settings.jobs_workers, fake_ms_per_token=fake_ms_per_token)
+    processes = WorkerProcesses(command, log_dir=settings.state_dir / "autoscale")
+    scaler = Autoscaler(open_jobs(settings, store), processes, policy)
+    scaler.on_event = lambda e: typer.echo(f"qcl jobs autoscale: {e.replicas_from} -> {e.replicas_to} ({e.reason})")
+    typer.echo(f"qcl jobs autoscale: {min_replicas}..{max_replicas} processes of {settings.jobs_workers} workers")
+    scaler.start()
+    try:
+        wait_for_stop()
+    finally:
+        scaler.stop()  # every process drains
+        store.close()
+    typer.echo(f"qcl jobs autoscale: stopped ({len(processes.exits)} processes ended)")
 
 
 def _line_body(line: str, defaults: dict[str, Any]) -> dict[str, Any]:

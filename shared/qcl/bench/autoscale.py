@@ -1,0 +1,214 @@
+"""`qcl bench autoscale`: the job autoscaler against a burst, then a trickle, on the Redis store, beside a fixed pool
+of the autoscaler's maximum run on the same load in the same run.
+
+    qcl bench autoscale --json
+    qcl bench autoscale --burst 100 --trickle-s 10 --json      # smaller
+
+Each replica is a real `qcl jobs work` process on the labelled FAKE sleeping runtime (`ms_per_token` per token, so
+that the figures are the scheduler's and the scaler's, not the model's). The load: `burst` jobs at once, then
+`trickle_per_s` jobs a second for `trickle_s` seconds, then nothing until the autoscaler is back at its minimum.
+
+Figures, per pool: wall time until every job finished, node-seconds (the replicas' lifetimes, start-up included),
+lost jobs (not done at the end), duplicated jobs (run more than once: `attempts` above 1), worker processes that
+did not exit 0. For the autoscaler also: the reaction (burst submitted -> first scale-up decision, and -> the first
+job finished by a replica it added), the scaling events, and its node-seconds against the fixed pool's.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+from qcl.compute.autoscale import Autoscaler, ScalingPolicy, WorkerProcesses, worker_command
+from qcl.compute.jobs import Job, JobRequest
+from qcl.compute.policy import Quota
+from qcl.compute.queue import JobQueue
+from qcl.compute.quotas import QuotaBook
+from qcl.config import ENV_PREFIX, Settings
+from qcl.store.base import Store
+
+KEY = "bench-autoscale"
+UNLIMITED = Quota(tokens_per_minute=10**9, daily_tokens=10**12, max_running=10**6, max_queued=10**7)
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """The worker processes' environment: this store, and nothing else of the caller's QCL_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env.update(
+        {
+            "QCL_STORE": "redis",
+            "QCL_REDIS_URL": settings.redis_url,
+            "QCL_REDIS_PREFIX": settings.redis_prefix,
+            "QCL_JOBS_LEASE_S": "10",
+            "QCL_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _submit(jobs: JobQueue, n: int, tokens: int, tag: str) -> list[Job]:
+    body = {"kind": "completion", "prompts": [f"{tag} {i}" for i in range(n)], "max_tokens": tokens}
+    return jobs.submit(JobRequest.model_validate(body).jobs(key_id=KEY, now=jobs.clock()))
+
+
+def _drive(
+    jobs: JobQueue,
+    *,
+    burst: int,
+    trickle_per_s: float,
+    trickle_s: float,
+    tokens: int,
+    progress: Callable[[str], None],
+) -> tuple[list[Job], float]:
+    """Submit the burst, then the trickle; returns the jobs and when the burst went in (monotonic)."""
+    burst_at = time.monotonic()
+    submitted = _submit(jobs, burst, tokens, "burst")
+    progress(f"burst of {burst} submitted")
+    trickled = 0
+    while (elapsed := time.monotonic() - burst_at) < trickle_s:
+        due = int(elapsed * trickle_per_s)
+        if due > trickled:
+            submitted += _submit(jobs, due - trickled, tokens, f"trickle {trickled}")
+            trickled = due
+        time.sleep(0.05)
+    return submitted, burst_at
+
+
+def _settle(jobs: JobQueue, submitted: list[Job], *, timeout_s: float, progress: Callable[[str], None]) -> list[Job]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        final = [jobs.get(job.id) for job in submitted]
+        done = sum(1 for job in final if job is not None and job.final)
+        if done == len(submitted) or time.monotonic() > deadline:
+            return [job for job in final if job is not None]
+        progress(f"finished {done}/{len(submitted)}")
+        time.sleep(0.5)
+
+
+def _outcome(submitted: list[Job], final: list[Job], started: float, serving_s: float) -> dict[str, Any]:
+    """`serving_s`: the replicas' node-seconds from the first submission until every job had finished."""
+    done = [job for job in final if job.state == "done"]
+    last = max((job.finished_at or 0.0 for job in done), default=0.0)
+    return {
+        "jobs": len(submitted),
+        "done": len(done),
+        "lost": len(submitted) - len(done),
+        "duplicated": sum(1 for job in final if job.attempts > 1),
+        "wall_s": round(last - started, 2) if done else None,
+        "node_seconds": round(serving_s, 1),
+    }
+
+
+def _pid(job: Job) -> int | None:
+    parts = (job.worker or "").split("/")  # "//qcl/jobs/<host>/<pid>/<n>"
+    return int(parts[-2]) if len(parts) >= 2 and parts[-2].isdigit() else None
+
+
+def _fixed(
+    settings: Settings, store: Store, replicas: int, command: list[str], load: dict[str, Any], progress: Any
+) -> dict[str, Any]:
+    store.clear()
+    jobs = JobQueue(store, QuotaBook(store, UNLIMITED))
+    processes = WorkerProcesses(command, env=_env(settings))
+    processes.scale_to(replicas)
+    try:
+        time.sleep(3.0)  # the same warm start the autoscaled run gets from its minimum
+        started, before = time.time(), processes.live_node_seconds()
+        submitted, _ = _drive(jobs, progress=progress, **load)
+        final = _settle(jobs, submitted, timeout_s=600, progress=progress)
+        serving_s = processes.live_node_seconds() - before
+    finally:
+        processes.close()
+    exits = sum(1 for code in processes.exits if code != 0)
+    return {"replicas": replicas, **_outcome(submitted, final, started, serving_s), "worker_exits_not_zero": exits}
+
+
+def _autoscaled(
+    settings: Settings,
+    store: Store,
+    policy: ScalingPolicy,
+    command: list[str],
+    load: dict[str, Any],
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    store.clear()
+    jobs = JobQueue(store, QuotaBook(store, UNLIMITED))
+    processes = WorkerProcesses(command, env=_env(settings))
+    scaler = Autoscaler(JobQueue(store, QuotaBook(store, UNLIMITED)), processes, policy)
+    scaler.on_event = lambda e: progress(f"autoscale {e.replicas_from} -> {e.replicas_to}: {e.reason}")
+    scaler.start()
+    try:
+        time.sleep(3.0)  # the minimum's processes start
+        first = processes.pids()
+        started, before = time.time(), processes.live_node_seconds()
+        submitted, burst_at = _drive(jobs, progress=progress, **load)
+        final = _settle(jobs, submitted, timeout_s=600, progress=progress)
+        serving_s = processes.live_node_seconds() - before
+        deadline = time.monotonic() + policy.scale_down_after_s * (policy.max_replicas + 2) + 30
+        while (processes.replicas() > policy.min_replicas or processes.draining()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        back_at_minimum = processes.replicas() == policy.min_replicas and processes.draining() == 0
+        ups = [e for e in scaler.events if e.replicas_to > e.replicas_from and e.at >= burst_at]
+        added_first = min(
+            (job.finished_at - started for job in final if job.finished_at and _pid(job) not in first),
+            default=None,
+        )
+    finally:
+        scaler.stop()
+    return {
+        "policy": scaler.status()["policy"],
+        **_outcome(submitted, final, started, serving_s),
+        "node_seconds_until_back_at_minimum": round(processes.node_seconds, 1),
+        "worker_exits_not_zero": sum(1 for code in processes.exits if code != 0),
+        "scale_up_decision_s": round(ups[0].at - burst_at, 2) if ups else None,
+        "added_replica_first_job_s": None if added_first is None else round(added_first, 2),
+        "peak_replicas": max([e.replicas_to for e in scaler.events], default=policy.min_replicas),
+        "back_at_minimum": back_at_minimum,
+        "events": [
+            {"at_s": round(e.at - burst_at, 2), "from": e.replicas_from, "to": e.replicas_to, "reason": e.reason}
+            for e in scaler.events
+        ],
+    }
+
+
+def run_autoscale_bench(
+    settings: Settings,
+    store: Store,
+    *,
+    burst: int = 300,
+    trickle_per_s: float = 3.0,
+    trickle_s: float = 30.0,
+    tokens: int = 10,
+    ms_per_token: float = 20.0,
+    workers_per_replica: int = 2,
+    policy: ScalingPolicy | None = None,
+    baseline: bool = True,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    policy = policy or ScalingPolicy(
+        min_replicas=1, max_replicas=4, target_wait_s=5.0, scale_down_after_s=10.0, interval_s=0.5
+    )
+    command = worker_command(workers_per_replica, fake_ms_per_token=ms_per_token)
+    load = {"burst": burst, "trickle_per_s": trickle_per_s, "trickle_s": trickle_s, "tokens": tokens}
+    try:
+        autoscaled = _autoscaled(settings, store, policy, command, load, progress)
+        fixed = _fixed(settings, store, policy.max_replicas, command, load, progress) if baseline else None
+    finally:
+        store.clear()
+    result: dict[str, Any] = {
+        "runtime": f"FAKE sleeping runtime, {ms_per_token} ms per token, {tokens} tokens a job",
+        "replica": f"`qcl jobs work --workers {workers_per_replica}` process",
+        "load": load,
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+        "autoscaled": autoscaled,
+    }
+    if fixed is not None:
+        result["fixed"] = fixed
+        if fixed["node_seconds"]:
+            result["node_seconds_ratio"] = round(autoscaled["node_seconds"] / fixed["node_seconds"], 3)
+        if fixed["wall_s"] and autoscaled["wall_s"]:
+            result["wall_ratio"] = round(autoscaled["wall_s"] / fixed["wall_s"], 3)
+    return result
