@@ -190,6 +190,12 @@ def up(
         bool | None,
         typer.Option("--ops/--no-ops", help="also run Prometheus and Alertmanager on the stack  [QCL_OPS]"),
     ] = None,
+    autoscale: Annotated[
+        int | None,
+        typer.Option(
+            "--autoscale", min=0, help="job workers as 1..N processes sized to the queue  [QCL_JOBS_AUTOSCALE]"
+        ),
+    ] = None,
 ) -> None:
     """Start the local stack on loopback (embedded defaults unless told otherwise); Ctrl-C stops it."""
     from qcl.pipeline.stack import LocalStack
@@ -207,6 +213,7 @@ def up(
         host=host,
         shards=shards,
         ops=ops,
+        jobs_autoscale=autoscale,
     )
     # Every process of the stack writes its JSON lines under one folder; the API indexes it (`qcl logs search`).
     settings = settings.model_copy(update={"log_dir": settings.log_dir or settings.state_dir / "logs"})

@@ -6,6 +6,7 @@ start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'mem
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -149,6 +150,10 @@ class Settings(BaseSettings):
     # --- jobs (qcl.compute) ---
     # Worker threads `qcl up` runs jobs with (plus one that takes interactive jobs only), on the narrator's model.
     jobs_workers: int = Field(default=4, ge=0, le=256)
+    # `qcl up --autoscale N`: the job workers run as 1..N `qcl jobs work` processes (QCL_JOBS_WORKERS threads each)
+    # that qcl.compute.autoscale sizes to the queue; they share it through the store, so this needs QCL_STORE=redis.
+    # 0: the workers are threads of the stack's own process, on its model.
+    jobs_autoscale: int = Field(default=0, ge=0, le=32)
     # Seconds a worker's lease on a job lasts unrenewed; a worker killed mid-job loses it after this long.
     jobs_lease_s: float = Field(default=30.0, ge=1, le=3600)
     # Default quota of every key (an admin may override a key's quota in the store; see qcl.compute.quotas).
@@ -332,3 +337,23 @@ def load_settings(**overrides: Any) -> Settings:
 def settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def as_environment(settings: Settings, names: Iterable[str]) -> dict[str, str]:
+    """QCL_* variables that give a child process these settings as they are here (one that is None is left out;
+    a path is made absolute, since the child may run elsewhere)."""
+    env: dict[str, str] = {}
+    for name in names:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, Path):
+            text = str(value.resolve())
+        elif isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        else:
+            text = str(value)
+        env[ENV_PREFIX + name.upper()] = text
+    return env

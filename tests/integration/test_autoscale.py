@@ -65,7 +65,9 @@ def test_the_pool_grows_for_a_burst_and_drains_back_to_its_minimum(
     }
     command = [sys.executable, "-m", "qcl.cli", "jobs", "autoscale", "--min", "1", "--max", "3"]
     command += ["--target-wait-s", "1", "--scale-down-after-s", "2", "--workers", "2", "--fake-ms-per-token", "10"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     output = Lines(process)
     try:
         assert wait_for(lambda: output.has("0 -> 1 (the policy's minimum)"), timeout_s=30)
@@ -79,8 +81,9 @@ def test_the_pool_grows_for_a_burst_and_drains_back_to_its_minimum(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # failed: its worker processes share its process group
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     final = [jobs.get(job.id) for job in submitted]
     assert all(job is not None and job.state == "done" and job.attempts == 1 for job in final)
     assert len({job.worker.rsplit("/", 1)[0] for job in final if job and job.worker}) >= 2  # added processes worked
@@ -89,10 +92,20 @@ def test_the_pool_grows_for_a_burst_and_drains_back_to_its_minimum(
     assert len(logs) >= 3
 
 
-def test_without_a_shared_store_it_refuses_to_start() -> None:
+def test_without_a_shared_store_it_refuses_to_start(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["jobs", "autoscale"], env={"QCL_STORE": "memory"})
     assert result.exit_code == 2
     assert "worker processes share the queue through the store: set QCL_STORE=redis" in result.output
+    up = subprocess.run(
+        [sys.executable, "-m", "qcl.cli", "up", "--autoscale", "2", "--port", "0"],
+        env={**os.environ, "QCL_STATE_DIR": str(tmp_path), "QCL_STORE": "memory"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert up.returncode == 1
+    assert "--autoscale runs the job workers as processes that share the queue" in up.stderr
+    assert "it needs --store redis" in up.stderr
 
 
 def test_the_bench_reports_reaction_no_loss_and_node_seconds_against_a_fixed_pool(

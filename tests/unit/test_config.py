@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from qcl.config import load_settings, settings
+from qcl.config import Settings, as_environment, load_settings, settings
 from qcl.errors import ConfigError
 
 
@@ -52,3 +53,18 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_process_settings_are_read_once() -> None:
     assert settings() is settings()
+
+
+def test_a_child_process_gets_the_settings_as_they_are_here() -> None:
+    here = Settings(store="redis", redis_prefix="qcl:replay:", model_hub=True, state_dir=Path("rel"), jobs_workers=2)
+    env = as_environment(here, ["store", "redis_prefix", "model_hub", "state_dir", "jobs_workers", "model_path"])
+    assert env == {
+        "QCL_STORE": "redis",
+        "QCL_REDIS_PREFIX": "qcl:replay:",
+        "QCL_MODEL_HUB": "true",
+        "QCL_STATE_DIR": str(Path("rel").resolve()),
+        "QCL_JOBS_WORKERS": "2",
+    }  # model_path is None: left out, so the child's default stands
+    os.environ.update(env)
+    child = load_settings()
+    assert (child.store, child.redis_prefix, child.model_hub, child.jobs_workers) == ("redis", "qcl:replay:", True, 2)

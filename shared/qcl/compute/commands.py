@@ -50,9 +50,11 @@ def work(
     from qcl.compute.quotas import open_jobs
     from qcl.compute.worker import WorkerPool
     from qcl.model.errors import ModelUnavailableError
+    from qcl.obs.logging import configure_process_logging
     from qcl.store import open_store
 
     settings = settings_or_exit(jobs_workers=workers, jobs_lease_s=lease_s)
+    configure_process_logging(settings, f"jobs-{os.getpid()}")  # under QCL_LOG_DIR: the stack's searchable logs
     runtime: Runtime
     if fake_ms_per_token is not None:
         runtime = SleepingRuntime(fake_ms_per_token)

@@ -10,6 +10,7 @@ that signs a browser in as admin (qcl.api.sessions).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ class LocalStack:
     def start(self) -> list[str]:
         """Start everything; returns one line per started piece, saying where it is."""
         lines = []
+        if self.settings.jobs_autoscale and self.settings.store != "redis":
+            raise QclError(
+                "--autoscale runs the job workers as processes that share the queue through the store: "
+                "it needs --store redis"
+            )
         if self.settings.bus == "pubsub":
             self._emulator, where = ensure_emulator()
             lines.append(f"pubsub   {where}")
@@ -147,11 +153,39 @@ class LocalStack:
         from qcl.compute.worker import start_workers
 
         workers = self.settings.jobs_workers
+        if self.settings.jobs_autoscale and workers:
+            return self._start_autoscaled_jobs()
         # The narrator's generation service: its priority line puts interactive jobs before background narration.
         self.jobs = start_workers(self.settings, self.store, self.generation, name="//qcl/up/jobs")
         if self.jobs is None or self.generation is None:
             return "jobs     queued only: no model runs here" + ("" if workers else " (QCL_JOBS_WORKERS=0)")
         return f"jobs     {workers} workers + 1 interactive lane on {self.generation.model_id} (/api/jobs)"
+
+    def _start_autoscaled_jobs(self) -> str:
+        """`qcl jobs work` processes on the stack's store and model settings, sized to the queue's load."""
+        from qcl.compute.autoscale import Autoscaler, ScalingPolicy, WorkerProcesses, worker_command
+        from qcl.compute.quotas import open_jobs
+        from qcl.config import as_environment
+        from qcl.model.registry import model_cache_dir
+
+        settings = self.settings
+        names = [name for name in type(settings).model_fields if name.startswith(("model", "jobs_", "redis_"))]
+        names += ["store", "quantization", "state_dir", "log_dir", "log_level", "retention_jobs_s"]
+        env = {**os.environ, **as_environment(settings, names)}
+        env.update(
+            {
+                "QCL_JOBS_AUTOSCALE": "0",
+                "QCL_MODEL_CACHE_DIR": str(model_cache_dir(settings).resolve()),  # the stack's converted model
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+        )
+        processes = WorkerProcesses(worker_command(settings.jobs_workers), env=env)
+        policy = ScalingPolicy(min_replicas=1, max_replicas=settings.jobs_autoscale)
+        self.jobs = Autoscaler(open_jobs(settings, self.store), processes, policy).start()
+        return (
+            f"jobs     autoscaled: 1..{settings.jobs_autoscale} `qcl jobs work` processes of "
+            f"{settings.jobs_workers} workers (/api/jobs)"
+        )
 
     def _start_oracle(self) -> list[str]:
         from qcl.oracle.service import OracleCommittee
