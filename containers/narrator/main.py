@@ -63,15 +63,23 @@ def create_app(service: NarratorService) -> flask.Flask:
     return app
 
 
-def pull(service: NarratorService) -> None:
+def pull(service: NarratorService, workers: Any = None) -> None:
     subscriptions = service.subscribe()
     try:
         wait_for_stop()
     finally:
         for subscription in subscriptions:
             subscription.close()
+        drain(workers)
         service.close()
         service.bus.close()
+
+
+def drain(workers: Any) -> None:
+    """The job workers take no new job and finish those in flight, before the model closes (a scale-down's SIGTERM:
+    the pod's grace period covers a job, deploy/k8s/narrator.yaml)."""
+    if workers is not None:
+        workers.stop()
 
 
 def start_job_workers(service: NarratorService) -> Any:
@@ -83,8 +91,9 @@ def start_job_workers(service: NarratorService) -> Any:
 
 if __name__ == "__main__":
     narrator = build()
-    start_job_workers(narrator)
+    job_workers = start_job_workers(narrator)
     if sys.argv[1:] == ["pull"]:
-        pull(narrator)
+        pull(narrator, job_workers)
     else:
         serve_until_stopped(create_app(narrator))
+        drain(job_workers)

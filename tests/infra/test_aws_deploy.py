@@ -10,34 +10,23 @@ services accept, and the Terraform's defaults and names are the ones qcl/bus/sqs
 from __future__ import annotations
 
 import inspect
-import shutil
-import subprocess
 from functools import cache
 from typing import Any
 
 import kubernetes_validate
-import yaml
 
 from qcl.bus.sqs import SqsBus, _queue_name
 from qcl.config import Settings
-from tests.backends import missing
 from tests.infra import hcl
 from tests.infra.hcl import ROOT
-from tests.infra.test_k8s_manifests import KUBERNETES_VERSION
+from tests.infra.test_k8s_manifests import KUBERNETES_VERSION, render
 
 AWS = ROOT / "infra" / "aws"
 
 
 @cache
 def _rendered() -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        missing("kubectl is not installed (it renders the kustomize overlay)")
-    result = subprocess.run(
-        [str(kubectl), "kustomize", str(ROOT / "deploy" / "k8s-aws")], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return render(ROOT / "deploy" / "k8s-aws")
 
 
 def _of(kind: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ consistency with the Terraform shape.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,28 @@ def _documents() -> list[tuple[str, dict[str, Any]]]:
 
 
 DOCUMENTS = _documents()
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize directory`: the manifests an apply of it would send."""
+    from tests.backends import missing
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        missing("kubectl is not installed (it renders the kustomizations)")
+    result = subprocess.run([str(kubectl), "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def with_autoscaling(tmp_path: Path) -> list[dict[str, Any]]:
+    """deploy/k8s with the autoscaling component, as an overlay would use it."""
+    base = os.path.relpath(K8S, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{base}]\ncomponents: [{base}/autoscaling]\n"
+    )
+    return render(tmp_path)
 
 
 def _find(kind: str, name: str) -> dict[str, Any]:
@@ -132,3 +155,29 @@ def test_only_the_narrator_and_the_pool_reach_the_shard_port() -> None:
     sources = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]}
     assert sources == {"narrator", "shard"}
     assert _find("NetworkPolicy", "default-deny-ingress")["spec"]["podSelector"] == {}
+
+
+def test_the_autoscaling_component_owns_the_replica_counts_it_scales(tmp_path: Path) -> None:
+    docs = with_autoscaling(tmp_path)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert "replicas" not in deployments["qcl-api"]["spec"] and "replicas" not in deployments["qcl-narrator"]["spec"]
+    (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "qcl-api"
+
+
+def test_the_narrator_scales_on_the_job_queue_with_the_local_autoscalers_policy(tmp_path: Path) -> None:
+    from qcl.compute.autoscale import ScalingPolicy
+    from qcl.obs import metrics
+
+    (scaled,) = [d for d in with_autoscaling(tmp_path) if d["kind"] == "ScaledObject"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "qcl-narrator"
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["query"] == f"sum({metrics.JOBS_QUEUED._name})"  # a series the API exports
+    behavior = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    policy = ScalingPolicy()
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == policy.scale_down_after_s
+    assert behavior["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]  # one at a time
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0  # up at once
+    narrator = _find("Deployment", "qcl-narrator")["spec"]["template"]["spec"]
+    assert narrator["terminationGracePeriodSeconds"] >= 60  # a leaving pod drains its jobs

@@ -404,6 +404,20 @@ def test_status_and_metrics_report_the_model_runtime(api: Api) -> None:
     assert 'qcl_model_tokens_per_second{model="tiny-random-llama"} 12.5' in text
 
 
+def test_metrics_report_the_job_queue_the_runtimes_autoscale_on(api: Api) -> None:
+    from qcl.compute.jobs import JobRequest
+
+    jobs = api.services.jobs
+    body = {"kind": "completion", "prompts": ["a", "b", "c"], "max_tokens": 4}
+    jobs.submit(JobRequest.model_validate(body).jobs(key_id="k1", now=jobs.clock()))
+    jobs.submit(JobRequest.model_validate({**body, "priority": "interactive"}).jobs(key_id="k1", now=jobs.clock()))
+    assert jobs.claim("w1", ("interactive",)) is not None
+    text = api.client.get("/metrics", headers=api.headers(Role.VIEWER)).get_data(as_text=True)
+    assert 'qcl_jobs_queued{priority="batch"} 3.0' in text
+    assert 'qcl_jobs_queued{priority="interactive"} 2.0' in text
+    assert "qcl_jobs_running 1.0" in text
+
+
 def test_requests_are_counted_by_route_template_and_status(api: Api) -> None:
     api.client.get("/api/tasks/nope", headers=api.headers(Role.VIEWER))
     text = api.client.get("/metrics", headers=api.headers(Role.VIEWER)).get_data(as_text=True)

@@ -21,6 +21,7 @@ from qcl.api.openapi import build_spec, docs_page
 from qcl.api.routing import ApiRoutes
 from qcl.api.schemas import CheckResult, HealthResponse, ReadyResponse, Role, StreamQuery
 from qcl.api.security import is_websocket_upgrade
+from qcl.model.params import PRIORITIES
 from qcl.obs import metrics
 
 if TYPE_CHECKING:
@@ -222,6 +223,16 @@ def refresh_gauges(ctx: ApiContext) -> None:
     backlog = getattr(services.bus, "backlog", None)
     if callable(backlog):  # the memory bus knows its backlog; Pub/Sub's is in Cloud Monitoring
         metrics.QUEUE_DEPTH.labels(queue="bus").set(backlog())
+    if services.jobs is not None:
+        try:
+            depth = services.jobs.depth()
+        except Exception:  # the store did not answer: the gauges keep their last values, /readyz says why
+            depth = {}
+        for priority in PRIORITIES:
+            if priority in depth:
+                metrics.JOBS_QUEUED.labels(priority=priority).set(depth[priority])
+        if "running" in depth:
+            metrics.JOBS_RUNNING.set(depth["running"])
     if services.generation is not None:
         try:
             status = services.generation.status()

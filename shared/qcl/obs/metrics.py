@@ -43,6 +43,10 @@ CACHE_HITS = Counter("qcl_cache_hits", "Lookups answered from a cache", ["cache"
 CACHE_MISSES = Counter("qcl_cache_misses", "Lookups a cache could not answer", ["cache"])
 
 QUEUE_DEPTH = Gauge("qcl_queue_depth", "Requests or messages waiting, by queue", ["queue"])
+# The job queue across every process (the store's counts): what the autoscalers of the runtimes scale the workers
+# on (deploy/k8s/autoscaling: KEDA on qcl_jobs_queued), as qcl.compute.autoscale does locally.
+JOBS_QUEUED = Gauge("qcl_jobs_queued", "Jobs waiting to be claimed, by priority class", ["priority"])
+JOBS_RUNNING = Gauge("qcl_jobs_running", "Jobs leased to a worker")
 MODEL_TOKENS_PER_S = Gauge("qcl_model_tokens_per_second", "Recent generation speed reported by the model", ["model"])
 # Labelled by model so that an API without a model exports no series (and no "model down" alert fires there).
 MODEL_UP = Gauge("qcl_model_up", "1 when the generation service answers its health check", ["model"])
