@@ -17,6 +17,7 @@ WITHOUT_JSON = {
     "up",
     "ingest",
     "jobs work",
+    "jobs autoscale",
     "shard serve",
     "shard pool up",
     "oracle up",

@@ -150,7 +150,7 @@ class Autoscaler:
         while self._recommendations and self._recommendations[0][0] < now - self.policy.scale_down_after_s:
             self._recommendations.popleft()
         if wanted > replicas:
-            return self._resize(now, replicas, wanted, f"{signal.queued} queued, {signal.arrival_rate:.2f}/s arriving")
+            return self._resize(now, replicas, wanted, f"{signal.queued} queued, {signal.arrival_rate:.1f}/s forecast")
         settled = now - self._changed_at >= self.policy.scale_down_after_s
         if wanted < replicas and settled and max(w for _, w in self._recommendations) < replicas:
             return self._resize(now, replicas, replicas - 1, f"{self.policy.scale_down_after_s:.0f} s below {replicas}")
