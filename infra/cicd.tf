@@ -1,5 +1,5 @@
 # Delivery: the identity Cloud Build runs as and, when a GitHub repository is connected, the triggers.
-#   dev : every push to main   -> test, build, plan, apply, canary
+#   dev : every push to main   -> test, build, plan, apply, rollout (canary or blue-green, `qcl rollout`)
 #   prod: every tag v*         -> the same, after a person approves the build (approval_config)
 #   pr  : every pull request   -> test, build, plan against prod; nothing is applied
 

@@ -280,6 +280,9 @@ _register_backup(app)
 from qcl.store.cli import register as _register_store  # noqa: E402
 
 _register_store(app)
+from qcl.delivery.cli import register as _register_rollout  # noqa: E402
+
+_register_rollout(app)
 
 from qcl.remote.commands import register as _register_remote  # noqa: E402
 

@@ -70,7 +70,7 @@ def test_terraform_state_holds_no_member_key() -> None:
 
 def test_the_pipeline_rolls_members_one_at_a_time_without_a_traffic_split() -> None:
     steps = {s["id"]: s for s in yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())["steps"]}
-    assert "infra/scripts/oracle-roll.sh" in steps["canary-oracle"]["args"][-1]
+    assert "infra/scripts/oracle-roll.sh" in steps["rollout-oracle"]["args"][-1]
     script = (INFRA / "scripts" / "oracle-roll.sh").read_text()
     assert "--no-traffic" not in script and "--tag" not in script and "for service in $members" in script
 
