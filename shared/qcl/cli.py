@@ -283,6 +283,9 @@ _register_store(app)
 from qcl.delivery.cli import register as _register_rollout  # noqa: E402
 
 _register_rollout(app)
+from qcl.federation_cli import register as _register_federation  # noqa: E402
+
+_register_federation(app)
 
 from qcl.remote.commands import register as _register_remote  # noqa: E402
 

@@ -57,3 +57,18 @@ def test_prod_trigger_requires_approval_and_dev_does_not() -> None:
         'prod = { branch = null, tag = "^v[0-9]+\\\\.[0-9]+\\\\.[0-9]+$", pull_request = false, approval = true' in cicd
     )
     assert 'dev  = { branch = "^main$", tag = null, pull_request = false, approval = false' in cicd
+
+
+def test_each_production_cluster_has_its_own_project_and_a_region_the_stack_accepts() -> None:
+    import re
+
+    from tests.infra.hcl import INFRA, load
+
+    accepted = re.search(r"contains\(\[([^\]]+)\], var\.region\)", (INFRA / "modules/naming/variables.tf").read_text())
+    assert accepted is not None
+    regions = set(re.findall(r'"([a-z0-9-]+)"', accepted.group(1)))
+    envs = {path.stem: load(path) for path in sorted((INFRA / "envs").glob("*.tfvars"))}
+    assert all(env["region"] in regions for env in envs.values())
+    prod, second = envs["prod"], envs["prod-us"]
+    assert prod["project_id"] != second["project_id"] and prod["region"] != second["region"]
+    assert all(zone.startswith(second["region"] + "-") for zone in second["shard_zones"])

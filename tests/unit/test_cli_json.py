@@ -18,6 +18,7 @@ WITHOUT_JSON = {
     "ingest",
     "jobs work",
     "jobs autoscale",
+    "federation serve",
     "shard serve",
     "shard pool up",
     "oracle up",

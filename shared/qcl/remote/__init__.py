@@ -203,6 +203,21 @@ def resolve(api: str | None = None, key_file: Path | None = None) -> Target:
     raise fail(f"no API key for {url} (from {url_from}): {hint}", 2)
 
 
+def profile_target(name: str) -> Target:
+    """A named profile's deployment, URL and key, and nothing else (a federation's clusters are named so)."""
+    named = _profile(name)
+    assert named is not None  # _profile fails naming the known profiles when there is none of that name
+    profile = named[1]
+    hint = f"give profile {name} a key (qcl profile add {name} --api URL --key-file F)"
+    if profile.get("key_file"):
+        key = _read_key(Path(profile["key_file"]), hint)
+    elif profile.get("key"):
+        key = str(profile["key"])
+    else:
+        raise fail(f"profile {name} has no key; {hint}", 2)
+    return Target(str(profile["api"]).rstrip("/"), key, f"profile {name}", f"profile {name}")
+
+
 @contextmanager
 def client(api: str | None = None, key_file: Path | None = None) -> Iterator[Remote]:
     """The one way a command gets at the API: `with remote.client() as api: api.call("GET", "/api/jobs")`."""

@@ -361,6 +361,17 @@ ALERT_SEEN = _family(
 )  # fmt: skip
 
 
+# -- a federation of clusters (qcl.federation: its own store, in front of the clusters' APIs) -----------------------
+FEDERATION_JOB = _family(
+    "federation:job:{job_id}", "value", "federation", ("federation",),
+    "a job's cluster, its id there, its last view and the body that submits it again, JSON", "none", backup=True,
+)  # fmt: skip
+FEDERATION_OPEN = _family(
+    "federation:open", "window", "federation", ("federation",),
+    "job ids not yet final (or with a copy left to cancel), by last change", "none", backup=True,
+)  # fmt: skip
+
+
 def family_of(key: str) -> KeyFamily | None:
     """The family a concrete key belongs to: fixed keys first (api:oracle:results is not a job id), then the pattern
     with the most fixed text (task:<id>:outcome is a step, not a task id with a colon)."""
