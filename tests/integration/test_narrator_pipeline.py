@@ -73,6 +73,8 @@ def test_a_report_is_narrated_once_per_language_and_kept_in_the_store(
     assert [i.data.language for i in insights] == ["zh-TW", "en"]
     assert all(i.data.kind == "narrative" and i.data.fallback_used for i in insights)
     assert all(i.data.report_observed_at == stall_report().observed_at for i in insights)
+    # The narrator keeps each insight after publishing it: a fast bus may deliver it before the second is kept.
+    assert wait_for(lambda: len(store.list_range(RECENT_KEY, 10)) == 2)
     recent = [Envelope[AIInsight].model_validate_json(raw) for raw in store.list_range(RECENT_KEY, 10)]
     assert recent == list(reversed(insights))  # as published: the API shows each insight with its event id and time
     assert store.get("insights:narrative:en") is None  # the recent list is the one copy kept

@@ -80,9 +80,14 @@ class SqsBus(Bus):
         self._visibility_timeout_s = visibility_timeout_s
         self._retry_backoff_s = retry_backoff_s
         self._max_backoff_s = max_backoff_s
+        from botocore.config import Config
+
         self._session = boto3.session.Session()
-        self._sns = self._session.client("sns")
-        self._sqs = self._session.client("sqs")
+        # A connection per subscription worker and publishing thread, kept: botocore's default pool of 10 discarded
+        # and reopened connections under a committee's message storm.
+        config = Config(max_pool_connections=64)
+        self._sns = self._session.client("sns", config=config)
+        self._sqs = self._session.client("sqs", config=config)
         self._arns: dict[str, str] = {}  # topic name -> ARN
         self._urls: dict[str, str] = {}  # queue name -> URL
         self._lock = threading.Lock()
@@ -253,6 +258,7 @@ class _SqsSubscription(Subscription):
         self._handler = handler
         self._url = bus._queue_url(_queue_name(bus.prefix, name))
         self._closed = threading.Event()
+        self._handling = threading.Lock()  # held while a batch is handled and settled
         self._thread = threading.Thread(target=self._run, name=f"bus:{name}", daemon=True)
         self._thread.start()
 
@@ -267,7 +273,8 @@ class _SqsSubscription(Subscription):
                 self._closed.wait(1.0)
                 continue
             if received:
-                self._handle(received)
+                with self._handling:
+                    self._handle(received)
 
     def _handle(self, received: list[dict[str, Any]]) -> None:
         bus = self._bus
@@ -311,6 +318,9 @@ class _SqsSubscription(Subscription):
                 self._bus._sqs.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)
 
     def close(self) -> None:
+        """No handler starts after this; one running finishes and its batch is settled before close returns. The
+        worker leaves when its receive returns (what that receive took is made visible again, unhandled)."""
         self._closed.set()
         if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=_RECEIVE_WAIT_S + 10)
+            with self._handling:
+                pass
