@@ -73,15 +73,14 @@ class SqsBus(Bus):
         retry_backoff_s: float = 1.0,
         max_backoff_s: int = 60,
     ) -> None:
-        import boto3  # the `aws` extra: only a deployment on AWS needs it
+        import boto3  # here: only the sqs bus needs it, and it takes a while to import
+        from botocore.config import Config
 
         self.prefix = prefix
         self.max_attempts = max_attempts
         self._visibility_timeout_s = visibility_timeout_s
         self._retry_backoff_s = retry_backoff_s
         self._max_backoff_s = max_backoff_s
-        from botocore.config import Config
-
         self._session = boto3.session.Session()
         # A connection per subscription worker and publishing thread, kept: botocore's default pool of 10 discarded
         # and reopened connections under a committee's message storm.
@@ -89,6 +88,7 @@ class SqsBus(Bus):
         self._sns = self._session.client("sns", config=config)
         self._sqs = self._session.client("sqs", config=config)
         self._arns: dict[str, str] = {}  # topic name -> ARN
+        self._account: str | None = None
         self._urls: dict[str, str] = {}  # queue name -> URL
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
@@ -102,9 +102,10 @@ class SqsBus(Bus):
     def _topic_arn(self, name: str) -> str:
         with self._lock:
             if name not in self._arns:
-                account = self._session.client("sts").get_caller_identity()["Account"]
+                if self._account is None:
+                    self._account = str(self._session.client("sts").get_caller_identity()["Account"])
                 region = self._sns.meta.region_name
-                self._arns[name] = f"arn:aws:sns:{region}:{account}:{self.prefix}{name}.fifo"
+                self._arns[name] = f"arn:aws:sns:{region}:{self._account}:{self.prefix}{name}.fifo"
             return self._arns[name]
 
     def _queue_url(self, queue: str) -> str:
