@@ -13,11 +13,11 @@ round trip its probes measured (an EWMA) plus the wait its own forecast predicts
 down after `down_after` failed calls in a row, and up again at its next answered probe.
 
 Failover: every accepted job is in the federation's ledger (the store) with what it takes to submit it again, until
-it is final. Sweeps keep the ledger current; a job whose cluster has been down for `failover_after_s` is submitted
-again to a cluster that is up, under the same federation id, and the first copy is cancelled once its cluster
-answers again. So no accepted job is lost, every one ends final on some cluster, and its result stays readable
-here even when its cluster is gone. A job that was running when its cluster went down may run twice
-(at-least-once, as with a worker's lease).
+it is final. Sweeps keep the ledger current. A job whose cluster has been down for `failover_after_s`, or whose
+cluster answers that it has no such job (its store lost or replaced), is submitted again to a cluster that is up,
+under the same federation id; a copy left behind is cancelled once its cluster answers again. So no accepted job is
+lost, every one ends final on some cluster, and its result stays readable here even when its cluster is gone. A job
+that was running when its cluster went down may run twice (at-least-once, as with a worker's lease).
 """
 
 from __future__ import annotations
@@ -219,6 +219,8 @@ class Federation:
         return {**view, "cluster": entry["cluster"], "moved": len(entry["moved_from"])}
 
     def _refresh(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The entry with its cluster's view of the job; "gone" set when the cluster answers that it has no such job
+        (its store was lost or replaced: the job must run elsewhere)."""
         cluster = self.clusters.get(entry["cluster"])
         if cluster is None or not cluster.up:
             return entry
@@ -226,6 +228,8 @@ class Federation:
             answer = self._call(cluster, "GET", f"/api/jobs/{entry['cluster_job']}")
         except httpx.HTTPError:
             return entry
+        if answer.status_code == 404:
+            return {**entry, "gone": True}
         if answer.status_code == 200:
             job = answer.json()
             entry = {**entry, "state": job["state"], "job": job}
@@ -249,8 +253,9 @@ class Federation:
                 continue
             cluster = self.clusters.get(entry["cluster"])
             if cluster is not None and cluster.up:
-                self._refresh(entry)
                 refreshed += 1
+                if self._refresh(entry).get("gone"):
+                    moved += self._fail_over(entry)
             elif cluster is None or (
                 cluster.down_since is not None and now - cluster.down_since >= self.failover_after_s
             ):

@@ -95,6 +95,17 @@ def test_a_cluster_lost_with_accepted_jobs_loses_none_of_them(clusters: tuple[De
     assert all(fed.get(i)["moved"] == 0 for i in ids)
 
 
+def test_a_job_its_cluster_no_longer_has_runs_elsewhere(clusters: tuple[Deployment, Deployment]) -> None:
+    eu, us = clusters
+    fed = federation(eu, us)
+    fed.clusters["us"].predicted_wait_s = 60.0
+    (job_id,) = fed.submit({"kind": "completion", "prompt": "hello", "max_tokens": 2})
+    eu.api.store.clear()  # eu answers again, but from an empty store: its copy of the job is gone
+    assert fed.sweep()["moved"] == 1
+    assert wait_for(lambda: fed.get(job_id)["state"] == "done")
+    assert fed.get(job_id)["cluster"] == "us"
+
+
 def test_a_finished_job_stays_readable_after_its_cluster_is_gone(clusters: tuple[Deployment, Deployment]) -> None:
     eu, us = clusters
     fed = federation(eu, us)
