@@ -176,3 +176,59 @@ def test_serving_a_federation_of_one_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["federation", "serve", "--cluster", "eu"])
     assert result.exit_code == 2
     assert "a federation needs two or more clusters" in result.output
+
+
+def test_qcl_federation_serve_routes_through_named_profiles(
+    clusters: tuple[Deployment, Deployment], tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from qcl.bus.emulator import free_port
+
+    eu, us = clusters
+    runner = CliRunner()
+    for deployment_ in (eu, us):
+        key_file = tmp_path / f"{deployment_.name}.key"
+        key_file.write_text(deployment_.api.keys[Role.OPERATOR] + "\n")
+        added = runner.invoke(
+            app, ["profile", "add", deployment_.name, "--api", deployment_.server.url, "--key-file", str(key_file)]
+        )
+        assert added.exit_code == 0, added.output
+    port = free_port()
+    command = [sys.executable, "-m", "qcl.cli", "federation", "serve", "--cluster", "eu", "--cluster", "us"]
+    env = {**os.environ, "QCL_STATE_DIR": str(tmp_path / "gateway")}
+    command += ["--port", str(port), "--failover-after-s", "1", "--sweep-s", "0.5"]
+    gateway = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        key_path = tmp_path / "gateway" / "federation.key"
+        assert wait_for(lambda: key_path.exists() and key_path.read_text().strip() != "", timeout_s=30)
+        assert key_path.stat().st_mode & 0o077 == 0  # the gateway's key is not readable by others
+        auth = {"Authorization": f"Bearer {key_path.read_text().strip()}"}
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/api/federation", headers=auth).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(up, timeout_s=30)
+        accepted = httpx.post(f"{url}/api/jobs", json=BATCH, headers=auth)
+        assert accepted.status_code == 202
+        ids = accepted.json()["jobs"]
+        # eu has no worker: whichever took the batch, the jobs end done (eu's are moved once it is stopped).
+        eu.server.stop()
+        assert wait_for(
+            lambda: all(httpx.get(f"{url}/api/jobs/{i}", headers=auth).json()["state"] == "done" for i in ids),
+            timeout_s=60,
+        )
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(timeout=30) == 0
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+            gateway.wait()
+    assert "over eu (up), us (up)" in (gateway.stderr.read() if gateway.stderr else "")
