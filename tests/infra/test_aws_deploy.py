@@ -13,13 +13,11 @@ import inspect
 from functools import cache
 from typing import Any
 
-import kubernetes_validate
-
 from qcl.bus.sqs import SqsBus, _queue_name
 from qcl.config import Settings
 from tests.infra import hcl
 from tests.infra.hcl import ROOT
-from tests.infra.test_k8s_manifests import KUBERNETES_VERSION, render
+from tests.infra.test_k8s_manifests import render
 
 AWS = ROOT / "infra" / "aws"
 
@@ -35,13 +33,6 @@ def _of(kind: str) -> list[dict[str, Any]]:
 
 def _default(name: str) -> Any:
     return next(body["default"] for path, n, body in hcl.variables() if n == name and path.parent == AWS)
-
-
-def test_the_overlay_renders_manifests_valid_against_the_kubernetes_schema() -> None:
-    docs = _rendered()
-    assert len(docs) > 20
-    for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
 def test_the_overlay_settings_are_ones_the_services_accept_with_the_sqs_bus() -> None:

@@ -48,16 +48,6 @@ def render(directory: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def with_autoscaling(tmp_path: Path) -> list[dict[str, Any]]:
-    """deploy/k8s with the autoscaling component, as an overlay would use it."""
-    base = os.path.relpath(K8S, tmp_path)
-    (tmp_path / "kustomization.yaml").write_text(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources: [{base}]\ncomponents: [{base}/autoscaling]\n"
-    )
-    return render(tmp_path)
-
-
 def _find(kind: str, name: str) -> dict[str, Any]:
     return next(d for _, d in DOCUMENTS if d["kind"] == kind and d["metadata"]["name"] == name)
 
@@ -157,8 +147,8 @@ def test_only_the_narrator_and_the_pool_reach_the_shard_port() -> None:
     assert _find("NetworkPolicy", "default-deny-ingress")["spec"]["podSelector"] == {}
 
 
-def test_the_autoscaling_component_owns_the_replica_counts_it_scales(tmp_path: Path) -> None:
-    docs = with_autoscaling(tmp_path)
+def test_the_autoscaling_component_owns_the_replica_counts_it_scales() -> None:
+    docs = render(ROOT / "deploy" / "k8s-prod")  # the overlay that uses the component
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert "replicas" not in deployments["qcl-api"]["spec"] and "replicas" not in deployments["qcl-narrator"]["spec"]
     (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
@@ -166,11 +156,11 @@ def test_the_autoscaling_component_owns_the_replica_counts_it_scales(tmp_path: P
     assert hpa["spec"]["scaleTargetRef"]["name"] == "qcl-api"
 
 
-def test_the_narrator_scales_on_the_job_queue_with_the_local_autoscalers_policy(tmp_path: Path) -> None:
+def test_the_narrator_scales_on_the_job_queue_with_the_local_autoscalers_policy() -> None:
     from qcl.compute.autoscale import ScalingPolicy
     from qcl.obs import metrics
 
-    (scaled,) = [d for d in with_autoscaling(tmp_path) if d["kind"] == "ScaledObject"]
+    (scaled,) = [d for d in render(ROOT / "deploy" / "k8s-prod") if d["kind"] == "ScaledObject"]
     assert scaled["spec"]["scaleTargetRef"]["name"] == "qcl-narrator"
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["metadata"]["query"] == f"sum({metrics.JOBS_QUEUED._name})"  # a series the API exports
@@ -181,3 +171,35 @@ def test_the_narrator_scales_on_the_job_queue_with_the_local_autoscalers_policy(
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0  # up at once
     narrator = _find("Deployment", "qcl-narrator")["spec"]["template"]["spec"]
     assert narrator["terminationGracePeriodSeconds"] >= 60  # a leaving pod drains its jobs
+
+
+CRDS = {"ScaledObject"}  # KEDA's: no schema in kubernetes-validate (its fields are checked above)
+
+
+@pytest.mark.parametrize("overlay", ["k8s-dev", "k8s-prod", "k8s-aws"])
+def test_each_overlay_renders_manifests_valid_against_the_kubernetes_schema(overlay: str) -> None:
+    docs = render(ROOT / "deploy" / overlay)
+    assert {d["kind"] for d in docs} >= {"Deployment", "StatefulSet", "Service", "NetworkPolicy", "PodDisruptionBudget"}
+    for doc in docs:
+        if doc["kind"] not in CRDS:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_production_serves_the_api_over_https_only_through_its_service() -> None:
+    docs = render(ROOT / "deploy" / "k8s-prod")
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+    assert ingress["metadata"]["annotations"]["kubernetes.io/ingress.allow-http"] == "false"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    (service,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == backend["name"]]
+    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+
+
+def test_development_runs_one_api_pod_and_scales_nothing() -> None:
+    docs = render(ROOT / "deploy" / "k8s-dev")
+    (api,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "qcl-api"]
+    assert api["spec"]["replicas"] == 1
+    assert not [d for d in docs if d["kind"] in ("HorizontalPodAutoscaler", "ScaledObject", "Ingress")]
+    (budget,) = [d for d in docs if d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == "qcl-api"]
+    assert budget["spec"]["maxUnavailable"] == 1  # a drain still goes through with one pod
