@@ -16,6 +16,7 @@ locals {
     "roles/logging.logWriter",
     "roles/logging.viewer",
     "roles/monitoring.admin",
+    "roles/ondemandscanning.admin", # scans the images it built before anything is planned (cloudbuild.yaml)
     "roles/pubsub.admin",
     "roles/redis.admin",
     "roles/resourcemanager.projectIamAdmin",

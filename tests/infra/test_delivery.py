@@ -5,8 +5,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.infra.hcl import INFRA, ROOT
@@ -19,7 +24,8 @@ def _steps() -> list[dict[str, Any]]:
 def test_pipeline_tests_then_builds_then_plans_then_applies_then_deploys() -> None:
     order = {step["id"]: i for i, step in enumerate(_steps())}
     waits = {step["id"]: step.get("waitFor", []) for step in _steps()}
-    assert waits["build"] == ["test"] and waits["plan"] == ["build"] and waits["apply"] == ["plan"]
+    assert waits["build"] == ["test"] and waits["scan"] == ["build"] and waits["plan"] == ["scan"]
+    assert waits["apply"] == ["plan"]
     rollouts = [name for name in order if name.startswith("rollout-")]
     assert sorted(rollouts) == ["rollout-analyzer", "rollout-api", "rollout-narrator", "rollout-oracle"]
     assert all(waits[r] == ["apply"] for r in rollouts)
@@ -72,3 +78,44 @@ def test_each_production_cluster_has_its_own_project_and_a_region_the_stack_acce
     prod, second = envs["prod"], envs["prod-us"]
     assert prod["project_id"] != second["project_id"] and prod["region"] != second["region"]
     assert all(zone.startswith(second["region"] + "-") for zone in second["shard_zones"])
+
+
+# Answers like `gcloud artifacts docker images scan|list-vulnerabilities` would; the analyzer image carries
+# $FAKE_SEVERITIES, the others one LOW finding.
+FAKE_GCLOUD = """#!/usr/bin/env bash
+echo "$*" >> "$GCLOUD_LOG"
+case "$*" in
+  *"images scan"*) echo "projects/p/locations/europe/operations/scan-${5##*/}" ;;
+  *"list-vulnerabilities"*analyzer*) for s in $FAKE_SEVERITIES; do echo "$s"; done ;;
+  *"list-vulnerabilities"*) echo LOW ;;
+esac
+"""
+
+
+def _run_step(step_id: str, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
+    """A step's script as Cloud Build runs it: its substitutions filled in, $$ as $, with a fake gcloud on PATH."""
+    script = next(s for s in _steps() if s["id"] == step_id)["args"][-1]
+    values = {"_REPOSITORY": "europe-docker.pkg.dev/p/qcl-images", "BUILD_ID": "b42"}
+    script = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), script).replace("$$", "$")
+    fake = tmp_path / "bin" / "gcloud"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_GCLOUD)
+    fake.chmod(0o755)
+    log = tmp_path / "calls.log"
+    variables = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "GCLOUD_LOG": str(log), **env}
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=variables, capture_output=True, text=True, timeout=30)
+    return done.returncode, done.stdout, log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize(("severities", "passes"), [("HIGH MEDIUM", True), ("LOW CRITICAL", False)])
+def test_a_critical_vulnerability_in_any_image_fails_the_build(tmp_path: Path, severities: str, passes: bool) -> None:
+    code, out, calls = _run_step("scan", tmp_path, FAKE_SEVERITIES=severities)
+    assert (code == 0) is passes
+    scans = [c for c in calls if c.startswith("artifacts docker images scan")]
+    if passes:  # every image is scanned, by the tag just pushed
+        images = [line.split()[0] for line in (ROOT / "containers/images.txt").read_text().splitlines()]
+        images = [i for i in images if not i.startswith("#")]
+        assert [c.split()[4] for c in scans] == [f"europe-docker.pkg.dev/p/qcl-images/{i}:b42" for i in images]
+        assert all("--remote" in c for c in scans)
+    else:
+        assert "scan: analyzer: 1 critical vulnerabilities" in out
