@@ -152,6 +152,9 @@ def test_bad_input_gets_the_services_errors(service: GenerationService) -> None:
 
 
 @pytest.mark.slow
+# fp32 decodes 8 x 24 tokens: 35 s on an idle 2-core VM, 284-290 s in two loaded clean-clone runs (the
+# second past the 300 s default timeout); the figure it checks is agreement, not time.
+@pytest.mark.timeout(900)
 def test_llamacpp_agrees_with_fp32_torch_on_greedy_next_tokens(settings: Settings, llama: LoadedModel) -> None:
     from qcl.bench.model import greedy_agreement, llamacpp_next_tokens
 
