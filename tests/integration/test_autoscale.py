@@ -119,7 +119,7 @@ def test_the_bench_reports_reaction_no_loss_and_node_seconds_against_a_fixed_poo
     scaled, fixed = result["autoscaled"], result["fixed"]
     for pool in (scaled, fixed):
         assert pool["jobs"] == pool["done"] > 60
-        assert (pool["lost"], pool["duplicated"], pool["worker_exits_not_zero"]) == (0, 0, 0)
+        assert (pool["lost"], pool["duplicated"], pool["worker_failures"]) == (0, 0, 0)
     assert scaled["peak_replicas"] == 2 and scaled["back_at_minimum"] is True
     assert scaled["scale_up_decision_s"] is not None and scaled["scale_up_decision_s"] < 5
     assert result["node_seconds_ratio"] == pytest.approx(scaled["node_seconds"] / fixed["node_seconds"], abs=0.01)

@@ -137,3 +137,23 @@ def test_the_minimum_is_started_at_once() -> None:
 def test_a_policy_that_cannot_work_is_refused_naming_the_field(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ScalingPolicy(**values)
+
+
+def test_a_replica_removed_before_it_could_handle_sigterm_is_no_failure_but_one_that_dies_is() -> None:
+    import sys
+    import time
+
+    from qcl.compute.autoscale import WorkerProcesses
+
+    # A process without a SIGTERM handler dies of the signal (exit -15), as a replica still importing does.
+    sleeper = WorkerProcesses([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper.scale_to(1)
+    sleeper.scale_to(0)
+    sleeper.close(timeout_s=10)
+    assert sleeper.exits == [-15] and sleeper.failures == 0
+    crasher = WorkerProcesses([sys.executable, "-c", "raise SystemExit(3)"])
+    crasher.scale_to(1)
+    deadline = time.monotonic() + 10
+    while crasher.replicas() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert crasher.exits == [3] and crasher.failures == 1  # it ended on its own: a failure

@@ -10,8 +10,9 @@ that the figures are the scheduler's and the scaler's, not the model's). The loa
 
 Figures, per pool: wall time until every job finished, node-seconds (the replicas' lifetimes, start-up included),
 lost jobs (not done at the end), duplicated jobs (run more than once: `attempts` above 1), worker processes that
-did not exit 0. For the autoscaler also: the reaction (burst submitted -> first scale-up decision, and -> the first
-job finished by a replica it added), the scaling events, and its node-seconds against the fixed pool's.
+failed (ended otherwise than by the stop asked of them). For the autoscaler also: the reaction (burst submitted ->
+first scale-up decision, and -> the first job finished by a replica it added), the scaling events, and its
+node-seconds against the fixed pool's.
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def _fixed(
         serving_s = processes.live_node_seconds() - before
     finally:
         processes.close()
-    exits = sum(1 for code in processes.exits if code != 0)
-    return {"replicas": replicas, **_outcome(submitted, final, started, serving_s), "worker_exits_not_zero": exits}
+    outcome = _outcome(submitted, final, started, serving_s)
+    return {"replicas": replicas, **outcome, "worker_failures": processes.failures}
 
 
 def _autoscaled(
@@ -162,7 +163,7 @@ def _autoscaled(
         "policy": scaler.status()["policy"],
         **_outcome(submitted, final, started, serving_s),
         "node_seconds_until_back_at_minimum": round(processes.node_seconds, 1),
-        "worker_exits_not_zero": sum(1 for code in processes.exits if code != 0),
+        "worker_failures": processes.failures,
         "scale_up_decision_s": round(ups[0].at - burst_at, 2) if ups else None,
         "added_replica_first_job_s": None if added_first is None else round(added_first, 2),
         "peak_replicas": max([e.replicas_to for e in scaler.events], default=policy.min_replicas),

@@ -233,6 +233,10 @@ class WorkerProcesses:
         self._lock = threading.Lock()
         self._spawned = 0
         self.exits: list[int] = []  # exit codes of the replicas that ended, in the order they were reaped
+        # Replicas that ended otherwise than by the stop asked of them: an exit code other than 0, except death by
+        # that SIGTERM itself, which a replica removed while still starting (before it can handle the signal,
+        # so before it took any job) gets from the interpreter.
+        self.failures = 0
         self.node_seconds = 0.0  # lifetimes of the replicas that ended
 
     def _reap(self) -> None:
@@ -241,6 +245,8 @@ class WorkerProcesses:
             if code is not None:
                 self._replicas.remove(replica)
                 self.exits.append(code)
+                if code != 0 and not (replica.stopping_at is not None and code == -signal.SIGTERM):
+                    self.failures += 1
                 self.node_seconds += self.clock() - replica.started_at
                 if replica.log is not None:
                     replica.log.close()

@@ -49,34 +49,41 @@ def work(
     from qcl.compute.placement import Runtime, Runtimes
     from qcl.compute.quotas import open_jobs
     from qcl.compute.worker import WorkerPool
+    from qcl.lifecycle import stop_on_sigterm
     from qcl.model.errors import ModelUnavailableError
     from qcl.obs.logging import configure_process_logging
     from qcl.store import open_store
 
+    stop_on_sigterm()  # from here a SIGTERM stops cleanly, during the start too (an autoscaler's early removal)
     settings = settings_or_exit(jobs_workers=workers, jobs_lease_s=lease_s)
     configure_process_logging(settings, f"jobs-{os.getpid()}")  # under QCL_LOG_DIR: the stack's searchable logs
     runtime: Runtime
-    if fake_ms_per_token is not None:
-        runtime = SleepingRuntime(fake_ms_per_token)
-    else:
-        from qcl.model.service import load_service
+    try:
+        if fake_ms_per_token is not None:
+            runtime = SleepingRuntime(fake_ms_per_token)
+        else:
+            from qcl.model.service import load_service
 
-        try:
             runtime = load_service(settings)
-        except ModelUnavailableError as exc:
-            raise fail(str(exc)) from None
-    store = open_store(settings)
+        store = open_store(settings)
+    except ModelUnavailableError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        typer.echo("qcl jobs: stopped before taking any job", err=True)
+        return
     name = f"//qcl/jobs/{socket.gethostname()}/{os.getpid()}"  # a job's `worker` says which process ran it
     pool = WorkerPool(
         open_jobs(settings, store), Runtimes({"local": runtime}), workers=settings.jobs_workers, name=name
     )
-    pool.start()
-    model = runtime.status().get("model")
-    typer.echo(f"qcl jobs: {settings.jobs_workers} workers on {model} (store {store.backend}) as {name}", err=True)
     try:
+        pool.start()
+        model = runtime.status().get("model")
+        typer.echo(f"qcl jobs: {settings.jobs_workers} workers on {model} (store {store.backend}) as {name}", err=True)
         wait_for_stop()
+    except KeyboardInterrupt:  # a SIGTERM before wait_for_stop took over: the same clean stop
+        pass
     finally:
-        pool.stop()
+        pool.stop()  # drains: the jobs in flight finish
         store.close()
 
 

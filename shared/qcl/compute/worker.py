@@ -83,9 +83,11 @@ class WorkerPool:
         (a job outliving its lease would be taken and run again elsewhere); then the keeper stops."""
         self._stopping.set()
         for thread in self._threads:
-            thread.join(timeout=timeout_s)
+            if thread.ident is not None:  # started (a stop during start() finds some not yet)
+                thread.join(timeout=timeout_s)
         self._kept.set()
-        self._keeper.join(timeout=timeout_s)
+        if self._keeper.ident is not None:
+            self._keeper.join(timeout=timeout_s)
 
     def status(self) -> dict[str, Any]:
         return {
