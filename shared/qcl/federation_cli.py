@@ -24,12 +24,13 @@ federation_app = typer.Typer(no_args_is_help=True, help="Jobs across several dep
 
 
 def _key(path: Path) -> str:
+    from qcl.api.keys import write_secret
+
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = "qcl_fed_" + secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(key + "\n", encoding="utf-8")
+    write_secret(path, key + "\n")  # 0600 from creation
     return key
 
 

@@ -283,7 +283,7 @@ class KeyService:
             return path, False
         _, key = self.create(Role.ADMIN, "admin (qcl up)", created_by="qcl up")
         state_dir.mkdir(parents=True, exist_ok=True)
-        _write_secret(path, key + "\n")
+        write_secret(path, key + "\n")
         return path, True
 
 
@@ -293,7 +293,7 @@ def _scope(record: KeyRecord) -> dict[str, Any]:
     return {"expires_at": expires, "tags": record.tags}
 
 
-def _write_secret(path: Path, text: str) -> None:
+def write_secret(path: Path, text: str) -> None:
     """Write a file only its owner can read (mode 0600 from creation, never briefly wider)."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -28,7 +28,7 @@ from qcl.compute.jobs import Job, JobRequest
 from qcl.compute.policy import Quota
 from qcl.compute.queue import JobQueue
 from qcl.compute.quotas import QuotaBook
-from qcl.config import ENV_PREFIX, Settings
+from qcl.config import ENV_PREFIX, Settings, as_environment
 from qcl.store.base import Store
 
 KEY = "bench-autoscale"
@@ -38,15 +38,8 @@ UNLIMITED = Quota(tokens_per_minute=10**9, daily_tokens=10**12, max_running=10**
 def _env(settings: Settings) -> dict[str, str]:
     """The worker processes' environment: this store, and nothing else of the caller's QCL_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    env.update(
-        {
-            "QCL_STORE": "redis",
-            "QCL_REDIS_URL": settings.redis_url,
-            "QCL_REDIS_PREFIX": settings.redis_prefix,
-            "QCL_JOBS_LEASE_S": "10",
-            "QCL_LOG_LEVEL": "WARNING",
-        }
-    )
+    env.update(as_environment(settings, ["store", "redis_url", "redis_prefix"]))
+    env.update({"QCL_JOBS_LEASE_S": "10", "QCL_LOG_LEVEL": "WARNING"})
     return env
 
 
