@@ -173,16 +173,101 @@ def test_the_narrator_scales_on_the_job_queue_with_the_local_autoscalers_policy(
     assert narrator["terminationGracePeriodSeconds"] >= 60  # a leaving pod drains its jobs
 
 
-CRDS = {"ScaledObject"}  # KEDA's: no schema in kubernetes-validate (its fields are checked above)
+# KEDA's and Istio's: no schema in kubernetes-validate (the fields used are checked in the tests above and below)
+CRDS = {"ScaledObject", "AuthorizationPolicy", "PeerAuthentication"}
 
 
-@pytest.mark.parametrize("overlay", ["k8s-dev", "k8s-prod", "k8s-aws"])
-def test_each_overlay_renders_manifests_valid_against_the_kubernetes_schema(overlay: str) -> None:
-    docs = render(ROOT / "deploy" / overlay)
+def _with_mesh(tmp_path: Path) -> Path:
+    """An overlay of deploy/k8s with the mesh component, as docs/deploy/service-mesh.md has operators write it."""
+    base = Path(os.path.relpath(K8S, tmp_path))
+    overlay = {"namespace": "qcl", "resources": [str(base)], "components": [str(base / "mesh")]}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    return tmp_path
+
+
+@pytest.mark.parametrize("overlay", ["k8s-dev", "k8s-prod", "k8s-aws", "mesh"])
+def test_each_overlay_renders_manifests_valid_against_the_kubernetes_schema(overlay: str, tmp_path: Path) -> None:
+    docs = render(_with_mesh(tmp_path) if overlay == "mesh" else ROOT / "deploy" / overlay)
     assert {d["kind"] for d in docs} >= {"Deployment", "StatefulSet", "Service", "NetworkPolicy", "PodDisruptionBudget"}
     for doc in docs:
         if doc["kind"] not in CRDS:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        # What an overlay or a component adds lands beside the rest: an autoscaler or a policy in another namespace
+        # would find nothing to act on.
+        assert doc["metadata"].get("namespace") == ("qcl" if doc["kind"] != "Namespace" else None), doc["metadata"]
+
+
+def _pod_templates(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each workload's pod template by its kind/name."""
+    templates = {}
+    for doc in docs:
+        spec = doc.get("spec", {})
+        template = spec.get("jobTemplate", {}).get("spec", spec).get("template")
+        if template is not None:
+            templates[f"{doc['kind']}/{doc['metadata']['name']}"] = template
+    return templates
+
+
+def _admitted(docs: list[dict[str, Any]], kind: str) -> set[tuple[str, int, frozenset[str] | None]]:
+    """(workload, port, the workloads that may call it there, None for anyone) that the policies of a kind allow."""
+    app = "app.kubernetes.io/name"
+    accounts = {t["spec"]["serviceAccountName"]: t["metadata"]["labels"][app] for t in _pod_templates(docs).values()}
+    admitted = set()
+    for policy in (d for d in docs if d["kind"] == kind):
+        spec = policy["spec"]
+        if kind == "NetworkPolicy":
+            target = spec["podSelector"].get("matchLabels", {}).get(app)
+            rules = [
+                ([p["podSelector"]["matchLabels"][app] for p in rule["from"]] if "from" in rule else None,
+                 [p["port"] for p in rule["ports"]])
+                for rule in spec.get("ingress", [])
+            ]  # fmt: skip
+        else:
+            target = spec.get("selector", {}).get("matchLabels", {}).get(app)
+            rules = [
+                ([accounts[p.rsplit("/", 1)[1]] for s in rule["from"] for p in s["source"]["principals"]]
+                 if "from" in rule else None,
+                 [int(p) for t in rule["to"] for p in t["operation"]["ports"]])
+                for rule in spec.get("rules", [])
+            ]  # fmt: skip
+        for sources, ports in rules:
+            admitted |= {(target, port, None if sources is None else frozenset(sources)) for port in ports}
+    return admitted
+
+
+def test_the_mesh_admits_by_identity_exactly_the_callers_the_network_policies_admit(tmp_path: Path) -> None:
+    docs = render(_with_mesh(tmp_path))
+    assert _admitted(docs, "AuthorizationPolicy") == _admitted(docs, "NetworkPolicy")
+    assert ("shard", 50051, frozenset({"narrator", "shard"})) in _admitted(docs, "AuthorizationPolicy")
+    (deny,) = [d for d in docs if d["kind"] == "AuthorizationPolicy" and not d["spec"]]  # allow nothing by default
+    assert deny["metadata"]["name"] == "default-deny"
+
+
+def test_the_mesh_takes_plaintext_only_on_the_port_the_load_balancer_reaches(tmp_path: Path) -> None:
+    docs = render(_with_mesh(tmp_path))
+    modes = {
+        (d["spec"].get("selector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"), port): level["mode"]
+        for d in docs
+        if d["kind"] == "PeerAuthentication"
+        for port, level in [(None, d["spec"]["mtls"]), *d["spec"].get("portLevelMtls", {}).items()]
+    }
+    assert modes[(None, None)] == "STRICT"
+    assert {key for key, mode in modes.items() if mode != "STRICT"} == {("api", "8080")}
+    api = _pod_templates(docs)["Deployment/qcl-api"]["spec"]["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in api["ports"]}["http"] == 8080  # what the Service and ingress use
+
+
+def test_every_mesh_pod_gets_a_native_sidecar_and_the_shard_tls_passes_through(tmp_path: Path) -> None:
+    docs = render(_with_mesh(tmp_path))
+    (namespace,) = [d for d in docs if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
+    templates = _pod_templates(docs)
+    assert len(templates) == len(_pod_templates([d for _, d in DOCUMENTS]))  # every workload, the ingest CronJob too
+    for name, template in templates.items():
+        # the proxy outlives the narrator's job drain and lets the ingest Job complete
+        assert template["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] == "true", name
+    (shard,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "qcl-shard"]
+    assert shard["spec"]["ports"][0]["appProtocol"] == "tcp"  # the pods' own mTLS, not gRPC the proxy could parse
 
 
 def test_production_serves_the_api_over_https_only_through_its_service() -> None:
