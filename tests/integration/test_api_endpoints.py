@@ -200,16 +200,20 @@ def test_a_new_report_is_a_new_cache_entry(api: Api) -> None:
     assert ask(api).json["text"] == "health 60"
 
 
-def test_the_language_comes_from_accept_language_when_the_body_has_none(api: Api) -> None:
-    ask(api, "q1", **{"Accept-Language": "en-GB,en;q=0.8"})
-    ask(api, "q2", **{"Accept-Language": "zh-Hant-TW"})
-    ask(api, "q3")
-    narrator = api.services.narrator
-    assert isinstance(narrator, TemplateNarrator)
-    answer = api.client.post(
-        "/api/ai/question", headers=api.headers(Role.OPERATOR), json={"question": "q4", "language": "en"}
-    )
-    assert answer.json["language"] == "en"
+def test_the_language_is_the_body_s_else_the_question_s_else_accept_language(api: Api) -> None:
+    def language(question: str, body: str | None = None, **extra: str) -> str:
+        payload = {"question": question} | ({"language": body} if body else {})
+        response = api.client.post("/api/ai/question", headers=api.headers(Role.OPERATOR, **extra), json=payload)
+        return str(response.json["language"])
+
+    # A question says its language whatever the browser prefers; the body's field says it above all.
+    assert language("Is the network healthy?", **{"Accept-Language": "zh-Hant-TW"}) == "en"
+    assert language("網路健康嗎？", **{"Accept-Language": "en-GB,en;q=0.8"}) == "zh-TW"
+    assert language("Is the network healthy?", "zh-TW") == "zh-TW"
+    # Words of neither language: the header, else the product's first language.
+    assert language("epoch?", **{"Accept-Language": "en-GB,en;q=0.8"}) == "en"
+    assert language("epoch?", **{"Accept-Language": "zh-Hant-TW"}) == "zh-TW"
+    assert language("epoch?") == "zh-TW"
 
 
 def test_a_question_the_narrator_refuses_names_its_field(api: Api) -> None:

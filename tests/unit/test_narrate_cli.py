@@ -47,6 +47,14 @@ def test_ask_answers_from_the_bundled_sample_by_default() -> None:
     assert answer["text"].startswith("The price is up 1.1% over 1 h")
 
 
+def test_ask_answers_in_the_language_the_question_is_written_in_unless_told() -> None:
+    english = runner.invoke(app, ["ask", "What is the current epoch?", "--json", "--no-model"])
+    chinese = runner.invoke(app, ["ask", "現在是第幾個 epoch？", "--json", "--no-model"])
+    told = runner.invoke(app, ["ask", "What is the current epoch?", "--lang", "zh-TW", "--json", "--no-model"])
+    assert [json.loads(r.stdout)["language"] for r in (english, chinese, told)] == ["en", "zh-TW", "zh-TW"]
+    assert json.loads(english.stdout)["text"].startswith("The network is in epoch 187")
+
+
 def test_ask_refuses_an_off_topic_question_politely() -> None:
     result = runner.invoke(app, ["ask", "誰贏了世界盃？", "--no-model"])
     assert result.exit_code == 0

@@ -15,6 +15,7 @@ from qcl.narrate import questions as questions_module
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
 from qcl.narrate.evaluation import eval_reports, evaluate, load_questions
+from qcl.narrate.language import question_language
 from qcl.narrate.questions import (
     MAX_QUESTION_CHARS,
     NO_REPORT,
@@ -79,6 +80,22 @@ def test_an_unsupported_language_is_a_field_error(language: object) -> None:
 
 def test_language_case_does_not_matter() -> None:
     assert (validate_language("zh-tw"), validate_language("EN")) == ("zh-TW", "en")
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Is the network healthy?", "en"),
+        ("What does 空 tick mean?", "en"),  # a Chinese term in an English question
+        ("網路健康嗎？", "zh-TW"),
+        ("tick 品質如何？", "zh-TW"),  # the network's own words are neither language
+        ("QUBIC 价格多少", "zh-TW"),  # Simplified characters are Chinese too
+        ("epoch?", None),
+        ("123 ？", None),
+    ],
+)
+def test_the_language_a_question_is_written_in(question: str, language: str | None) -> None:
+    assert question_language(question) == language
 
 
 def test_answer_checks_its_fields_before_anything_else() -> None:

@@ -1,7 +1,8 @@
 """The AI endpoints: analyse a capture or a window, ask a question, the AI layer's status, the model registry.
 
-Language: the body's `language`, else the first supported one in Accept-Language (any zh-* reads as zh-TW, the
-product's first language), else zh-TW. Answers are cached per (question, language, report) for
+Language: the body's `language`, else the language the question is written in (a question in English is answered in
+English whatever the browser prefers), else the first supported one in Accept-Language (any zh-* reads as zh-TW,
+the product's first language), else zh-TW. Answers are cached per (question, language, report) for
 QCL_ANSWER_CACHE_TTL_S, so the same question about the same network state costs one model call.
 """
 
@@ -34,6 +35,7 @@ from qcl.api.schemas import (
     StatusResponse,
 )
 from qcl.events import AIInsight, Language
+from qcl.narrate.language import question_language
 from qcl.obs import metrics
 from qcl.qubic.capture import parse_line
 from qcl.qubic.types import Observation
@@ -47,9 +49,11 @@ TASK_POLL_S = 0.2  # how often a streamed answer looks at its task on the board
 TASK_GRACE_S = 5.0  # past the narrator's own deadline, for the bus and the task board
 
 
-def language_of(given: Language | None) -> Language:
+def language_of(given: Language | None, question: str | None = None) -> Language:
     if given is not None:
         return given
+    if question is not None and (written := question_language(question)) is not None:
+        return written
     for tag, _ in flask.request.accept_languages:  # best first
         tag = tag.lower()
         if tag.startswith("zh"):
@@ -139,7 +143,7 @@ def register(routes: ApiRoutes, ctx: ApiContext) -> None:
         Events: `answer` (the composed answer), then `delta` events carrying the model's phrasing sentence by
         sentence, each checked before it is sent, then `final` (the phrasing if it passed every check, else the
         composed answer with the reason). X-Cache says whether a JSON answer came from the cache."""
-        language = language_of(body.language)
+        language = language_of(body.language, body.question)
         report = state.latest_report()
         if services.narrator is None:
             raise unavailable("narrator", "no narrator is configured for this API instance")

@@ -49,7 +49,7 @@ class _Query(BaseModel):
 
 class QuestionRequest(_Body):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
-    language: Language | None = None  # else Accept-Language, else zh-TW
+    language: Language | None = None  # else the question's own (qcl.narrate.language), else Accept-Language, else zh-TW
 
 
 class CaptureAnalysisRequest(_Body):

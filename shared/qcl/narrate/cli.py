@@ -72,19 +72,23 @@ def ask(
         Path | None,
         typer.Option("--input", "-i", help="capture to answer from (default: the bundled sample)", dir_okay=False),
     ] = None,
-    lang: LangOpt = "zh-TW",
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="zh-TW | en  [default: the question's language, else zh-TW]")
+    ] = None,
     as_json: JsonOpt = False,
     no_model: NoModelOpt = False,
     window_s: WindowOpt = None,
 ) -> None:
     """Answer a question from a capture's final report, or say politely that it is not about the network."""
     from qcl.narrate.errors import NarrationInputError
+    from qcl.narrate.language import question_language
     from qcl.narrate.questions import validate_language, validate_question
     from qcl.narrate.service import open_narrator
     from qcl.qubic.synth import sample_capture_path
 
     try:
-        language, text = validate_language(lang), validate_question(question)
+        text = validate_question(question)
+        language = validate_language(lang or question_language(text) or "zh-TW")
     except NarrationInputError as exc:
         raise fail(str(exc), 2) from None
     capture = input or sample_capture_path()

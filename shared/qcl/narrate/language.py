@@ -1,9 +1,10 @@
 """Is a text written in the language asked for, and does it read like a person wrote it?
 
-    from qcl.narrate.language import language_issue, fluency_issue, to_traditional
+    from qcl.narrate.language import language_issue, fluency_issue, question_language, to_traditional
     to_traditional("网络状态正常")               # "網路狀態正常" (OpenCC s2twp: Taiwan characters and phrases)
     language_issue("网络状态正常", "zh-TW")      # "language: Simplified Chinese characters 态, 状, 网, 络 …"
     fluency_issue("價格跌跌跌跌跌", "zh-TW")      # "fluency: '跌' repeated 5 times in a row"
+    question_language("What is the tick rate?")   # "en"; "tick 品質如何？" is "zh-TW"; "epoch?" is None
 
 Language rule: the network's own words (tick, epoch, Qubic, USD, QU, UTC), which narratives in either language
 write in Latin letters, are not counted. English text must have no Han characters at all; in a zh-TW text Han
@@ -59,11 +60,24 @@ def simplified_characters(text: str) -> list[str]:
     return found
 
 
+def _han_and_latin(text: str) -> tuple[int, int]:
+    """Han characters and Latin words of `text`, the network's own words not counted."""
+    letters = _NETWORK_WORDS.sub(" ", text)
+    return len(_HAN.findall(letters)), len(_LATIN_WORD.findall(letters))
+
+
+def question_language(text: str) -> Language | None:
+    """The language a person wrote `text` in: zh-TW when its Han characters are at least its Latin words (a Han
+    character is about a word), else en; None when only digits, signs or the network's own words say nothing."""
+    han, latin = _han_and_latin(text)
+    if han == latin == 0:
+        return None
+    return "zh-TW" if han >= latin else "en"
+
+
 def language_issue(text: str, language: Language) -> str | None:
     """Why `text` is not in `language`, or None when it is."""
-    letters = _NETWORK_WORDS.sub(" ", text)
-    han = len(_HAN.findall(letters))
-    latin = len(_LATIN_WORD.findall(letters))
+    han, latin = _han_and_latin(text)
     if language == "en":
         return None if han == 0 else f"language: {han} Han character(s) in a text asked for in English"
     simplified = simplified_characters(text)
