@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
 from qcl.narrate import questions as questions_module
+from qcl.narrate.binding import binding_issues
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
 from qcl.narrate.evaluation import eval_reports, evaluate, load_questions
+from qcl.narrate.facts import report_facts
 from qcl.narrate.language import question_language
 from qcl.narrate.questions import (
     MAX_QUESTION_CHARS,
@@ -165,6 +168,49 @@ def test_the_market_cap_is_answered_with_the_market_cap_not_the_price() -> None:
 def test_the_empty_tick_share_is_given_first() -> None:
     text = keywords_only().answer("空 tick 佔比是多少？", "zh-TW", final_report(), phrase=False).text
     assert text.startswith("本 epoch 的空 tick 佔比為 0.97%")  # 151 of 15,576
+
+
+def test_a_health_answer_below_100_tells_what_lowered_the_score() -> None:
+    report = report_with("tick_stall")
+    stall = next(f for f in report.findings if f.code.value == "tick_stall")
+    for question, language in (("Is the network healthy? Why?", "en"), ("網路健康嗎？", "zh-TW")):
+        insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+        assert "tick_stall" in insight.sources and f"{stall.evidence['stall_s']}" in insight.text, insight.text
+    healthy = keywords_only().answer("Is the network healthy?", "en", final_report(), phrase=False)
+    assert healthy.text == "The network is healthy: health score 100/100, and nothing is wrong."
+
+
+def _at(observed_at: str, epoch: int) -> AnalysisReport:
+    report, metrics = final_report(), final_report().metrics
+    assert metrics is not None
+    when = datetime.fromisoformat(observed_at)
+    return report.model_copy(update={"observed_at": when, "metrics": metrics.model_copy(update={"epoch": epoch})})
+
+
+@pytest.mark.parametrize(
+    ("observed_at", "epoch", "en", "zh"),
+    [
+        ("2025-11-12T16:59:00+00:00", 187, "about 6 days 19 hours until epoch 188 starts (2025-11-19 12:00 UTC)",
+         "下一個 epoch 188 約 6 天 19 小時後開始（2025-11-19 12:00 UTC）"),
+        ("2025-11-12T08:29:00+00:00", 186, "about 4 hours until epoch 187 starts (2025-11-12 12:00 UTC)",
+         "下一個 epoch 187 約 4 小時後開始（2025-11-12 12:00 UTC）"),  # 3 h 31 min: whole hours
+        ("2025-11-12T10:15:00+00:00", 186, "about 105 minutes until epoch 187 starts",
+         "下一個 epoch 187 約 105 分鐘後開始"),
+        # the weekly halt: the calendar's start has passed and the network still reports the old epoch
+        ("2025-11-12T12:20:00+00:00", 186, "epoch 187 was due at 2025-11-12 12:00 UTC (every Wednesday at noon UTC)",
+         "epoch 187 原定於 2025-11-12 12:00 UTC 開始"),
+        # an epoch the calendar cannot place: the rule, no date
+        ("2025-11-12T16:59:00+00:00", 190, "; a new epoch starts every Wednesday at noon UTC.",
+         "；每週三中午（UTC）會進入新的 epoch。"),
+    ],
+)  # fmt: skip
+def test_when_the_next_epoch_starts_is_told_from_the_calendar(observed_at: str, epoch: int, en: str, zh: str) -> None:
+    report = _at(observed_at, epoch)
+    for language, expected in (("en", en), ("zh-TW", zh)):
+        insight = keywords_only().answer("When does the next epoch start?", language, report, phrase=False)  # type: ignore[arg-type]
+        assert expected in insight.text, insight.text
+        # every figure of it is a value the grounding check knows, beside the word of its quantity
+        assert binding_issues(insight.text, report_facts(report)) == []
 
 
 @pytest.mark.parametrize(("question", "misspelt"), [("helth of the netwrok?", "health"), ("markt cap?", "market_cap")])

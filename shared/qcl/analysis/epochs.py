@@ -25,6 +25,14 @@ def epoch_start(epoch: int) -> datetime:
     return EPOCH_186_START + (epoch - 186) * EPOCH_LENGTH
 
 
+def next_epoch_start(at: datetime, observed_epoch: int) -> datetime | None:
+    """When the epoch after `observed_epoch` is due by the calendar, seen from `at`: within the next week, or past
+    when the network has not switched yet (the halt, or an overdue transition). None when `observed_epoch` is not
+    the calendar's epoch or the one before it: the calendar cannot say."""
+    starts = epoch_start(observed_epoch + 1)
+    return starts if observed_epoch in (expected_epoch(at), expected_epoch(at) - 1) else None
+
+
 def in_transition_window(at: datetime) -> bool:
     """Wednesday 12:00–13:30 UTC, when the weekly halt is expected."""
     utc = at.astimezone(UTC)

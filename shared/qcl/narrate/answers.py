@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
-from qcl.narrate.facts import derived_metrics
+from qcl.narrate.facts import derived_metrics, epoch_schedule
 from qcl.narrate.findings_text import finding_sentence
 from qcl.narrate.formats import Language, approx_large, metric_text, price_plain
 from qcl.narrate.intents import Topic
@@ -110,10 +110,12 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
     told: set[str] = set()
     for topic in match.topics:
         if topic.name == "epoch" and "epoch" in match.definitions and report.metrics is not None:
-            sentences.append(epoch_answer(report.metrics, language, schedule=False))  # the definition told it
+            sentences.append(epoch_answer(report, language, schedule=False))  # the definition told it
             continue
         sentences.extend(_topic_sentences(report, topic, language, told))
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
+    if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
+        codes |= {f.code.value for f in report.findings}
     problems = [f for f in _worst_first(report.findings) if f.severity in PROBLEM and f.code.value in codes]
     sentences.extend(_finding(f, report, language) for f in problems[:MAX_PROBLEMS] if f.code.value not in told)
     return Rendered(
@@ -191,6 +193,8 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
         return [(NO_METRICS[language], ())]
     if topic.name == "pace":
         return [pace_answer(report, language)]
+    if topic.name == "epoch":
+        return [epoch_answer(report, language)]
     return [METRIC_ANSWERS[topic.name](report.metrics, language)]
 
 
@@ -386,13 +390,49 @@ def _pace(m: NetworkMetrics, language: Language) -> Sentence:
     return f"tick 目前每秒前進 {rate} 個，目前這個 tick 已持續 {duration} 秒", sources
 
 
-def epoch_answer(m: NetworkMetrics, language: Language, *, schedule: bool = True) -> Sentence:
-    epoch, tick = metric_text("epoch", m.epoch), metric_text("tick", m.tick)
+_UNITS = {
+    "en": {"day": "day", "hour": "hour", "minute": "minute"},
+    "zh-TW": {"day": "天", "hour": "小時", "minute": "分鐘"},
+}
+
+
+def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool = True) -> Sentence:
+    """The epoch and tick; with `schedule`, when the next epoch starts by the calendar and how long until then."""
+    assert report.metrics is not None
+    epoch, tick = metric_text("epoch", report.metrics.epoch), metric_text("tick", report.metrics.tick)
+    now = (
+        f"The network is in epoch {epoch}, at tick {tick}"
+        if language == "en"
+        else f"目前是 epoch {epoch}，最新的 tick 是 {tick}"
+    )
+    if not schedule:
+        return now, ("epoch", "tick")
+    planned = epoch_schedule(report)
+    if planned is None:  # an epoch the calendar cannot place: the rule only
+        when = (
+            "; a new epoch starts every Wednesday at noon UTC"
+            if language == "en"
+            else "；每週三中午（UTC）會進入新的 epoch"
+        )
+        return now + when, ("epoch", "tick")
+    following, starts, countdown = planned
+    start = starts.strftime("%Y-%m-%d %H:%M UTC")
+    units = _UNITS[language]
     if language == "en":
-        when = "; a new epoch starts every Wednesday at noon UTC" if schedule else ""
-        return f"The network is in epoch {epoch}, at tick {tick}{when}", ("epoch", "tick")
-    when = "；每週三中午（UTC）會進入新的 epoch" if schedule else ""
-    return f"目前是 epoch {epoch}，最新的 tick 是 {tick}{when}", ("epoch", "tick")
+        left = " ".join(f"{n} {units[unit]}{'s' if n > 1 else ''}" for n, unit in countdown)
+        when = (
+            f"; epochs change every Wednesday at noon UTC, about {left} until epoch {following} starts ({start})"
+            if countdown
+            else f"; epoch {following} was due at {start} (every Wednesday at noon UTC) and has not begun yet"
+        )
+    else:
+        left = " ".join(f"{n} {units[unit]}" for n, unit in countdown)
+        when = (
+            f"；每週三中午（UTC）會進入新的 epoch，下一個 epoch {following} 約 {left}後開始（{start}）"
+            if countdown
+            else f"；epoch {following} 原定於 {start} 開始（每週三中午），目前還沒有開始"
+        )
+    return now + when, ("epoch", "tick")
 
 
 def tick_answer(m: NetworkMetrics, language: Language) -> Sentence:
@@ -434,7 +474,6 @@ METRIC_ANSWERS: dict[str, Callable[[NetworkMetrics, Language], Sentence]] = {
     "empty_share": lambda m, language: _empty(m, language, share_first=True),
     "empty_ticks": lambda m, language: _empty(m, language, share_first=False),
     "quality": quality_answer,
-    "epoch": epoch_answer,
     "tick": tick_answer,
     "ticks_in_epoch": ticks_in_epoch_answer,
     "active": active_answer,

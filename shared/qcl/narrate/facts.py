@@ -4,9 +4,10 @@
     facts = report_facts(report)       # what the grounding check compares a model's text with
 
 Values come from the report only: the health score, the metrics, each finding's tick, value, threshold and
-evidence, and every figure written in the findings' own messages (both languages). A trend is a direction the
-data shows for one subject (the price went down, empty ticks went up); a direction word in a text must agree
-with one of them (claims.py).
+evidence, and every figure written in the findings' own messages (both languages); and from the epoch calendar
+(analysis/epochs.py) at the report's time, the next epoch, its start and the time left until it. A trend is a
+direction the data shows for one subject (the price went down, empty ticks went up); a direction word in a text
+must agree with one of them (claims.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from qcl.analysis.epochs import next_epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, FindingCode, NetworkMetrics
 from qcl.narrate.mentions import Kind, extract
 
@@ -102,6 +104,11 @@ def report_facts(report: AnalysisReport) -> ReportFacts:
     _add_moment(report.observed_at, times, dates)
     if report.metrics is not None:
         values.extend(_metric_facts(report.metrics))
+        if (schedule := epoch_schedule(report)) is not None:
+            next_epoch, starts, countdown = schedule
+            values.append(Fact("epoch", next_epoch, "epoch", integral=True))
+            values.extend(Fact("epoch", n, "number", integral=True) for n, _ in countdown)
+            _add_moment(starts, times, dates)
     for finding in report.findings:
         values.extend(_finding_facts(finding))
         _add_moment(finding.observed_at, times, dates)
@@ -124,6 +131,27 @@ def report_facts(report: AnalysisReport) -> ReportFacts:
         report.status,
         frozenset(f.severity for f in report.findings),
     )
+
+
+Countdown = tuple[tuple[int, Literal["day", "hour", "minute"]], ...]
+
+
+def epoch_schedule(report: AnalysisReport) -> tuple[int, datetime, Countdown] | None:
+    """The next epoch, when the calendar starts it (analysis/epochs.py) and the time until then as an answer
+    writes it (days and hours, else whole hours from 2 h, else minutes; zero parts left out, empty when it is
+    due), or None when the report has no epoch the calendar can place."""
+    if report.metrics is None or (starts := next_epoch_start(report.observed_at, report.metrics.epoch)) is None:
+        return None
+    minutes = max(0, int((starts - report.observed_at).total_seconds() // 60))
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        parts: Countdown = ((days, "day"), (hours, "hour"))
+    elif minutes >= 120:
+        parts = (((minutes + 30) // 60, "hour"),)  # "about 4 hours" for 3 h 30 min: one unit, last
+    else:
+        parts = ((minutes, "minute"),)
+    countdown = tuple((n, unit) for n, unit in parts if n)
+    return report.metrics.epoch + 1, starts, countdown
 
 
 def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:

@@ -153,7 +153,10 @@ TOPICS: tuple[Topic, ...] = (
         ("epoch", "which epoch", "current epoch", "紀元", "第幾個 epoch"),
         ("epoch",), frozenset({"epoch_transition"}),
         examples=("Which epoch are we in?", "When does the next epoch start?"),
-        binds=("epoch", "紀元"),
+        # the time left until the next epoch ("6 days 19 hours until epoch 188", "19 小時後開始"): read before the
+        # price change's "hour" / "小時"
+        binds=("epoch", "紀元", *(f"{unit} until epoch" for unit in ("day", "days", "hour", "hours", "minute",
+               "minutes")), "天後開始", "小時後開始", "分鐘後開始"),
     ),
     Topic(
         "tick", "metric", {"en": "the current tick", "zh-TW": "目前的 tick"},
