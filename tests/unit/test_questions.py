@@ -180,6 +180,20 @@ def test_a_health_answer_below_100_tells_what_lowered_the_score() -> None:
     assert healthy.text == "The network is healthy: health score 100/100, and nothing is wrong."
 
 
+@pytest.mark.parametrize(
+    ("seconds", "en", "zh"),
+    [(0, "the current tick has only just begun", "目前這個 tick 才剛開始"),
+     (12, "the current tick has run for 12 s", "目前這個 tick 已持續 12 秒")],
+)  # fmt: skip
+def test_the_pace_says_how_long_the_current_tick_has_run(seconds: int, en: str, zh: str) -> None:
+    metrics = final_report().metrics
+    assert metrics is not None
+    report = final_report().model_copy(update={"metrics": metrics.model_copy(update={"tick_duration_s": seconds})})
+    for language, expected in (("en", en), ("zh-TW", zh)):
+        text = keywords_only().answer("How fast are ticks coming?", language, report, phrase=False).text  # type: ignore[arg-type]
+        assert expected in text and " 0 s" not in text and " 0 秒" not in text, text
+
+
 def _at(observed_at: str, epoch: int) -> AnalysisReport:
     report, metrics = final_report(), final_report().metrics
     assert metrics is not None

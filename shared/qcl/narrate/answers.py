@@ -385,6 +385,10 @@ def _pace(m: NetworkMetrics, language: Language) -> Sentence:
             return f"The current tick has run for {duration} s; the tick rate needs one more observation", sources
         return f"目前這個 tick 已持續 {duration} 秒；tick 速度還需要再一筆觀測才能計算", sources
     rate = metric_text("tick_rate_per_s", m.tick_rate_per_s)
+    if m.tick_duration_s < 1:  # "has run for 0 s" reads as a stopped clock
+        if language == "en":
+            return f"Ticks advance at {rate} per second, and the current tick has only just begun", sources
+        return f"tick 目前每秒前進 {rate} 個，目前這個 tick 才剛開始", sources
     if language == "en":
         return f"Ticks advance at {rate} per second, and the current tick has run for {duration} s", sources
     return f"tick 目前每秒前進 {rate} 個，目前這個 tick 已持續 {duration} 秒", sources
