@@ -18,7 +18,10 @@ from tests.infra import hcl
 
 MODULE = hcl.INFRA / "modules" / "monitoring"
 # Policies with no Prometheus rule, and why; each still has a runbook.
-GCP_ONLY = {"QclDeadLetters": "the library exports no dead-letter counter; Pub/Sub counts dead-letter publishes"}
+GCP_ONLY = {
+    "QclDeadLetters": "the library exports no dead-letter counter; Pub/Sub counts dead-letter publishes",
+    "QclServiceLatencyHigh": "the functions and push services export no /metrics; Cloud Run measures their latency",
+}
 MONITORING_SEVERITY = {"page": "CRITICAL", "ticket": "WARNING"}
 
 
@@ -120,8 +123,18 @@ PROMQL = [r for r in RULES if any("condition_prometheus_query_language" in c for
 
 
 def test_only_state_the_api_process_holds_needs_prometheus_collection() -> None:
-    # The others read Cloud Run, Pub/Sub, uptime-check or log-based metrics, which exist without a collector.
-    assert {r.name for r in PROMQL} == {"QclCircuitBreakerOpen", "QclNodeDown", "QclModelDown", "QclModelQueueBacklog"}
+    # The others read Cloud Run, Pub/Sub, uptime-check or log-based metrics, which exist without a collector. The
+    # API's latency per route, WebSockets left out, is only in its histogram: Cloud Run's counts a subscription as
+    # one request for as long as it lasts.
+    assert {r.name for r in PROMQL} == {
+        "QclCircuitBreakerOpen", "QclNodeDown", "QclModelDown", "QclModelQueueBacklog", "QclApiLatencyHigh",
+    }  # fmt: skip
+
+
+def test_cloud_run_latency_watches_every_http_service_but_the_api() -> None:
+    [condition] = _conditions(_policy("QclServiceLatencyHigh"))
+    assert "run.googleapis.com/request_latencies" in condition["condition_threshold"][0]["filter"]
+    assert "local.services_but_api" in condition["condition_threshold"][0]["filter"]
 
 
 @pytest.mark.parametrize("rule", PROMQL, ids=[r.name for r in PROMQL])
@@ -176,6 +189,31 @@ def test_monitoring_may_publish_incidents_to_its_topic() -> None:
     assert grant["role"] == "roles/pubsub.publisher" and grant["member"] == "${local.monitoring_agent}"
     agent = hcl.locals_of(MODULE / "channels.tf")["monitoring_agent"]
     assert agent.endswith("@gcp-sa-monitoring-notification.iam.gserviceaccount.com")
+
+
+def test_an_incident_the_api_keeps_refusing_is_dead_lettered_held_and_alerted_on() -> None:
+    subscriptions = {r.name: r.body for r in hcl.resources("google_pubsub_subscription") if r.file.parent == MODULE}
+    [policy] = hcl.blocks(subscriptions["incidents"], "dead_letter_policy")
+    assert policy["dead_letter_topic"] == "${google_pubsub_topic.incidents_dead_letter[0].id}"
+    assert 5 <= policy["max_delivery_attempts"] <= 100  # Pub/Sub's bounds
+    assert subscriptions["incidents_dead_letter_hold"]["topic"] == policy["dead_letter_topic"]
+    # The Pub/Sub service agent may move it: publish to the dead-letter topic, ack the source.
+    grants = {
+        r.name: r.body for r in [*hcl.resources("google_pubsub_topic_iam_member"),
+                                 *hcl.resources("google_pubsub_subscription_iam_member")] if r.file.parent == MODULE
+    }  # fmt: skip
+    publish, ack = grants["incidents_agent_publishes_dead_letters"], grants["incidents_agent_acks_dead_lettered"]
+    assert (publish["role"], publish["member"]) == ("roles/pubsub.publisher", "${local.pubsub_agent}")
+    assert (ack["role"], ack["subscription"]) == (
+        "roles/pubsub.subscriber",
+        "${google_pubsub_subscription.incidents[0].name}",
+    )
+    assert hcl.locals_of(MODULE / "channels.tf")["pubsub_agent"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+    # QclDeadLetters watches it beside the registry's dead-letter topics.
+    watched = hcl.locals_of(MODULE / "main.tf")["dead_letter_topics"]
+    assert "google_pubsub_topic.incidents_dead_letter[*].name" in watched and "var.dead_letter_topics" in watched
+    [condition] = _conditions(_policy("QclDeadLetters"))
+    assert "local.dead_letter_topics" in condition["condition_threshold"][0]["filter"]
 
 
 def test_incidents_are_pushed_to_the_apis_alert_route_as_an_identity_the_api_accepts() -> None:

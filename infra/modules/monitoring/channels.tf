@@ -14,7 +14,9 @@ locals {
   # (https://cloud.google.com/monitoring/support/notification-options#pubsub).
   monitoring_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
   channel_types    = { email = "email", webhook = "webhook_tokenauth", slack = "slack", pubsub = "pubsub" }
-  wants_pubsub     = anytrue([for c in values(var.channels) : c.kind == "pubsub"])
+  # The Pub/Sub service agent, which moves an undeliverable incident to its dead-letter topic.
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  wants_pubsub = anytrue([for c in values(var.channels) : c.kind == "pubsub"])
 }
 
 data "google_secret_manager_secret_version" "channel" {
@@ -53,10 +55,15 @@ resource "google_pubsub_subscription" "incidents" {
   expiration_policy {
     ttl = "" # a quiet week must not delete the subscription and the incidents with it
   }
-  # The API answers 422 naming the problem to a message that is not an incident; Pub/Sub retries it with backoff.
+  # The API answers 422 naming the problem to a message that is not an incident; Pub/Sub retries it with backoff,
+  # then moves it to the dead-letter topic (QclDeadLetters), where it waits on .hold with the rest.
   retry_policy {
     minimum_backoff = "10s"
     maximum_backoff = "600s"
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.incidents_dead_letter[0].id
+    max_delivery_attempts = 5 # Pub/Sub's least: about 10 s + 20 s + 40 s + 80 s of backoff, then held
   }
   dynamic "push_config" {
     for_each = var.incidents_push == null ? [] : [var.incidents_push]
@@ -68,6 +75,44 @@ resource "google_pubsub_subscription" "incidents" {
       }
     }
   }
+}
+
+resource "google_pubsub_topic" "incidents_dead_letter" {
+  # checkov:skip=CKV_GCP_83:Google-managed encryption at rest; incidents carry alert names and thresholds, no secrets
+  count                      = local.wants_pubsub ? 1 : 0
+  project                    = var.project_id
+  name                       = "${google_pubsub_topic.incidents[0].name}-dlq"
+  message_retention_duration = "604800s"
+}
+
+resource "google_pubsub_subscription" "incidents_dead_letter_hold" {
+  count                      = local.wants_pubsub ? 1 : 0
+  project                    = var.project_id
+  name                       = "${google_pubsub_topic.incidents_dead_letter[0].name}.hold"
+  topic                      = google_pubsub_topic.incidents_dead_letter[0].id
+  message_retention_duration = "604800s"
+  retain_acked_messages      = true
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# The Pub/Sub service agent moves an undeliverable incident: it publishes to the dead-letter topic and acks the
+# source subscription (https://cloud.google.com/pubsub/docs/handling-failures).
+resource "google_pubsub_topic_iam_member" "incidents_agent_publishes_dead_letters" {
+  count   = local.wants_pubsub ? 1 : 0
+  project = var.project_id
+  topic   = google_pubsub_topic.incidents_dead_letter[0].name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "incidents_agent_acks_dead_lettered" {
+  count        = local.wants_pubsub ? 1 : 0
+  project      = var.project_id
+  subscription = google_pubsub_subscription.incidents[0].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
 }
 
 resource "google_monitoring_notification_channel" "email" {

@@ -5,11 +5,13 @@
 #
 # Each rule reads the signal that exists where the stack runs on Cloud Run:
 # - Cloud Run's, Pub/Sub's and the uptime checks' own metrics where they measure the same thing (liveness, errors,
-#   latency, bus lag): they need no collector and see what the process cannot report about itself (a dead one).
+#   the functions' and push services' latency, bus lag): they need no collector and see what the process cannot
+#   report about itself (a dead one).
 # - log-based metrics (metrics.tf) from the analyzer's report line for the pipeline and the network's state.
 # - Managed Service for Prometheus (PromQL, the rule's own expression verbatim) where the only source is state the
 #   API process holds and exports at /metrics: circuit breakers, nodes from node-events, the model's health and
-#   queue. On Cloud Run the API service's Managed Service for Prometheus sidecar collects it (services.tf,
+#   queue, and the API's latency per route (Cloud Run's own counts a WebSocket as one request for as long as it
+#   lasts). On Cloud Run the API service's Managed Service for Prometheus sidecar collects it (services.tf,
 #   modules/cloud_run_service); on GKE, managed collection. Without a series they stay silent: they never fire on
 #   missing data (a dead API is QclTargetDown's and QclApiAbsent's to report).
 
@@ -18,7 +20,12 @@ locals {
   # The docs site renders docs/runbooks/<alert>.md at <base>/runbooks/<alert>/ (mkdocs' directory URLs).
   runbook_sites = var.runbook_base_url == "" ? [] : ["${trimsuffix(var.runbook_base_url, "/")}/runbooks"]
   services      = join(" OR ", [for s in var.http_services : "resource.labels.service_name=\"${s}\""])
-  subscriptions = join(" OR ", [for s in var.api_subscriptions : "resource.labels.subscription_id=\"${s}\""])
+  services_but_api = join(" OR ", [
+    for s in var.http_services : "resource.labels.service_name=\"${s}\"" if s != var.api_service
+  ])
+  # The registry's dead-letter topics, and the incidents' own (channels.tf) when a pubsub channel makes one.
+  dead_letter_topics = concat(var.dead_letter_topics, google_pubsub_topic.incidents_dead_letter[*].name)
+  subscriptions      = join(" OR ", [for s in var.api_subscriptions : "resource.labels.subscription_id=\"${s}\""])
 }
 
 # --- liveness -------------------------------------------------------------------------------------------------------
@@ -171,9 +178,9 @@ resource "google_monitoring_alert_policy" "latency" {
   user_labels           = { severity = "ticket" }
   notification_channels = local.channels["ticket"]
   documentation {
-    subject   = "QclApiLatencyHigh: p95 latency above ${var.latency_p95_threshold_ms} ms"
+    subject   = "QclApiLatencyHigh: p95 latency of an API route above 1 s"
     mime_type = "text/markdown"
-    content   = "The 95th percentile latency of a service stayed above ${var.latency_p95_threshold_ms} ms for 10 minutes. Runbook: `docs/runbooks/QclApiLatencyHigh.md`."
+    content   = "The 95th percentile latency of one API route stayed above 1 s for 10 minutes (WebSockets left out). Runbook: `docs/runbooks/QclApiLatencyHigh.md`."
     dynamic "links" {
       for_each = local.runbook_sites
       content {
@@ -182,10 +189,46 @@ resource "google_monitoring_alert_policy" "latency" {
       }
     }
   }
+  # Per route, from the API's own histogram: Cloud Run's request_latencies counts a WebSocket subscription as one
+  # request as long as it stays open (up to the service's timeout), so its p95 would sit near an hour all day.
+  conditions {
+    display_name = "QclApiLatencyHigh (PromQL)"
+    condition_prometheus_query_language {
+      query               = "histogram_quantile(0.95, sum by (le, route) (rate(qcl_http_request_duration_seconds_bucket{route!=\"/api/ws\"}[5m]))) > 1"
+      duration            = "600s"
+      evaluation_interval = "60s"
+      rule_group          = "qcl-api"
+      alert_rule          = "QclApiLatencyHigh"
+      labels              = { severity = "ticket" }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "service_latency" {
+  project               = var.project_id
+  display_name          = "QclServiceLatencyHigh"
+  combiner              = "OR"
+  severity              = local.monitoring_severity["ticket"]
+  user_labels           = { severity = "ticket" }
+  notification_channels = local.channels["ticket"]
+  documentation {
+    subject   = "QclServiceLatencyHigh: p95 latency above ${var.latency_p95_threshold_ms} ms"
+    mime_type = "text/markdown"
+    content   = "The 95th percentile latency of a function or push service (not the API) stayed above ${var.latency_p95_threshold_ms} ms for 10 minutes. Runbook: `docs/runbooks/QclServiceLatencyHigh.md`."
+    dynamic "links" {
+      for_each = local.runbook_sites
+      content {
+        display_name = "Runbook QclServiceLatencyHigh"
+        url          = "${links.value}/QclServiceLatencyHigh/"
+      }
+    }
+  }
+  # The functions and the push endpoints export no /metrics of their own: Cloud Run measures them. The API is
+  # QclApiLatencyHigh's, per route.
   conditions {
     display_name = "p95 latency above ${var.latency_p95_threshold_ms} ms"
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"run.googleapis.com/request_latencies\" AND (${local.services})"
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"run.googleapis.com/request_latencies\" AND (${local.services_but_api})"
       comparison      = "COMPARISON_GT"
       threshold_value = var.latency_p95_threshold_ms
       duration        = "600s"
@@ -543,7 +586,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   conditions {
     display_name = "messages published to a dead-letter topic"
     condition_threshold {
-      filter          = "resource.type=\"pubsub_topic\" AND metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" AND (${join(" OR ", [for t in var.dead_letter_topics : "resource.labels.topic_id=\"${t}\""])})"
+      filter          = "resource.type=\"pubsub_topic\" AND metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" AND (${join(" OR ", [for t in local.dead_letter_topics : "resource.labels.topic_id=\"${t}\""])})"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
