@@ -128,6 +128,8 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("Is anything wrong? Explain the most serious finding.", ["findings"]),
         ("tick 速度正常嗎？", ["pace"]),
         ("網路是不是卡住了？", ["pace"]),
+        ("網路有沒有停擺？", ["pace"]),
+        ("Are ticks being produced normally?", ["pace"]),
         ("本 epoch 的 tick 品質是多少？", ["quality"]),
         ("When does the epoch change?", ["epoch"]),
     ],
@@ -155,6 +157,14 @@ def test_a_compound_question_gets_every_part_answered() -> None:
     answer = keywords_only().answer("網路健康嗎？價格變化多少？", "zh-TW", final_report(), phrase=False)
     assert answer.text.startswith("網路目前健康，健康分數 100/100")
     assert "1 小時上漲 1.1%" in answer.text and "9.43e-7 美元" in answer.text
+
+
+@pytest.mark.parametrize("question", ["What epoch is it and what tick?", "現在是哪個 epoch，哪個 tick？"])
+def test_a_figure_another_part_s_sentence_told_is_not_told_twice(question: str) -> None:
+    match = QuestionMatcher(encoder=None).match(question)
+    assert match is not None and set(match.labels) == {"epoch", "tick"}
+    text = keywords_only().answer(question, "en", final_report(), phrase=False).text
+    assert text.count("37026581") == 1, text
 
 
 def test_the_market_cap_is_answered_with_the_market_cap_not_the_price() -> None:

@@ -112,7 +112,11 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         if topic.name == "epoch" and "epoch" in match.definitions and report.metrics is not None:
             sentences.append(epoch_answer(report, language, schedule=False))  # the definition told it
             continue
-        sentences.extend(_topic_sentences(report, topic, language, told))
+        stated = {source for _, sources in sentences for source in sources}
+        new = _topic_sentences(report, topic, language, told)
+        if topic.kind == "metric" and all(set(sources) <= stated for _, sources in new):
+            continue  # "which epoch and which tick?": the epoch's sentence told the tick already
+        sentences.extend(new)
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
         codes |= {f.code.value for f in report.findings}
