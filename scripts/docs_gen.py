@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +114,17 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+@cache  # the i18n plugin builds the site once per language in one process; the CLI cannot change in between
 def cli_markdown() -> str:
     """Every command's `--help`, walking the typer app's groups, as `qcl` prints it at 80 columns (the page's width)."""
     import typer.main
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     sys.path.insert(0, str(ROOT / "shared"))  # this checkout's qcl, whichever one the environment installed
     from qcl.cli import app
 
     runner = CliRunner()
+    cli = typer.main.get_command(app)  # built once: typer's runner builds the whole tree again for every command
     lines = ["# CLI reference\n", HEADER.format(source="the commands' docstrings and options (`qcl --help`)")]
     lines.append(
         "Every `qcl` command's `--help`. An option with a `[QCL_*]` variable reads that variable when the option "
@@ -133,9 +136,9 @@ def cli_markdown() -> str:
         for name in sorted(getattr(command, "commands", {})):
             yield from walk(command.commands[name], [*words, name])
 
-    for words in walk(typer.main.get_command(app), []):
+    for words in walk(cli, []):
         env = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
-        result = runner.invoke(app, [*words, "--help"], env=env, prog_name="qcl")
+        result = runner.invoke(cli, [*words, "--help"], env=env, prog_name="qcl")
         if result.exit_code != 0:
             raise RuntimeError(f"qcl {' '.join(words)} --help exited {result.exit_code}: {result.output}")
         help_text = "\n".join(line.rstrip() for line in result.output.strip("\n").splitlines())

@@ -9,7 +9,9 @@ import json
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -159,13 +161,19 @@ def named_commands(text: str) -> set[tuple[str, ...]]:
     return {tuple(words.split()) for code in blocks + spans for words in COMMAND_LINE.findall(code.strip("`"))}
 
 
-def unknown_command(words: tuple[str, ...]) -> str | None:
-    """None when the words name a command of the CLI (arguments may follow a command), else what is unknown."""
+@cache
+def _cli() -> Any:
+    """qcl's click command tree, built once (building it takes about half a second)."""
     import typer.main
 
     from qcl.cli import app
 
-    command = typer.main.get_command(app)
+    return typer.main.get_command(app)
+
+
+def unknown_command(words: tuple[str, ...]) -> str | None:
+    """None when the words name a command of the CLI (arguments may follow a command), else what is unknown."""
+    command = _cli()
     for depth, word in enumerate(words):
         subcommands = getattr(command, "commands", None)
         if subcommands is None:  # a command: the rest are its arguments

@@ -178,7 +178,7 @@ CRDS = {"ScaledObject", "AuthorizationPolicy", "PeerAuthentication"}
 
 
 def _with_mesh(tmp_path: Path) -> Path:
-    """An overlay of deploy/k8s with the mesh component, as docs/deploy/service-mesh.md has operators write it."""
+    """An overlay of deploy/k8s with the mesh component, as operators write it (docs/deploy/kubernetes.md)."""
     base = Path(os.path.relpath(K8S, tmp_path))
     overlay = {"namespace": "qcl", "resources": [str(base)], "components": [str(base / "mesh")]}
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
