@@ -29,8 +29,8 @@ def next_epoch_start(at: datetime, observed_epoch: int) -> datetime | None:
     """When the epoch after `observed_epoch` is due by the calendar, seen from `at`: within the next week, or past
     when the network has not switched yet (the halt, or an overdue transition). None when `observed_epoch` is not
     the calendar's epoch or the one before it: the calendar cannot say."""
-    starts = epoch_start(observed_epoch + 1)
-    return starts if observed_epoch in (expected_epoch(at), expected_epoch(at) - 1) else None
+    expected = expected_epoch(at)
+    return epoch_start(observed_epoch + 1) if observed_epoch in (expected, expected - 1) else None
 
 
 def in_transition_window(at: datetime) -> bool:
