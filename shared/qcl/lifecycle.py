@@ -7,6 +7,11 @@
 SIGTERM is turned into KeyboardInterrupt in the main thread (Python's own Ctrl-C handler), so one `except
 KeyboardInterrupt` / `finally` cleans up after both. Cloud Run sends SIGTERM and SIGKILL 10 s later.
 `kill -USR1 PID` prints every thread's stack to stderr: a process slow to stop can say where it waits.
+
+The kernel may deliver a process's signal to any thread. Python runs the handler in the main thread, but only once
+that thread runs again: a main thread asleep for an hour would not notice a Ctrl-C that landed on one of the bus's
+gRPC threads (a CI run waited 60 s for `qcl up` to stop, until SIGUSR1 happened to wake it). So the main thread
+sleeps in short slices.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from __future__ import annotations
 import faulthandler
 import signal
 import time
+
+# How long a signal delivered to another thread can wait before the main thread handles it.
+WAKE_EVERY_S = 0.5
 
 
 def stop_on_sigterm() -> None:
@@ -27,6 +35,6 @@ def wait_for_stop() -> None:
     stop_on_sigterm()
     try:
         while True:
-            time.sleep(3600)
+            time.sleep(WAKE_EVERY_S)
     except KeyboardInterrupt:
         pass
