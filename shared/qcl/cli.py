@@ -193,7 +193,10 @@ def up(
     autoscale: Annotated[
         int | None,
         typer.Option(
-            "--autoscale", min=0, help="job workers as 1..N processes sized to the queue  [QCL_JOBS_AUTOSCALE]"
+            "--autoscale",
+            min=0,
+            help="job workers as 1..N processes sized to the queue (with --shards: 1..N replica sets of the "
+            "stage processes)  [QCL_JOBS_AUTOSCALE]",
         ),
     ] = None,
 ) -> None:

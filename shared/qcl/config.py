@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     jobs_workers: int = Field(default=4, ge=0, le=256)
     # `qcl up --autoscale N`: the job workers run as 1..N `qcl jobs work` processes (QCL_JOBS_WORKERS threads each)
     # that qcl.compute.autoscale sizes to the queue; they share it through the store, so this needs QCL_STORE=redis.
+    # With `--shards N` the workers stay in the stack and the same policy sizes the shard pool: 1..N replica sets of
+    # the N stage processes (qcl.shard.replicas), a leaving set drained first.
     # 0: the workers are threads of the stack's own process, on its model.
     jobs_autoscale: int = Field(default=0, ge=0, le=32)
     # Seconds a worker's lease on a job lasts unrenewed; a worker killed mid-job loses it after this long.

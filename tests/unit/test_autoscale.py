@@ -56,7 +56,10 @@ def scaler(group: Group, clock: Clock, policy: ScalingPolicy = POLICY) -> Autosc
         (signal(), 1.0, 1),  # idle: the minimum
         (signal(running=1), 50.0, 1),  # a job running keeps one replica even at a tiny need
         (signal(queued=3), None, 3),  # nothing measured yet: one more while jobs wait (from 2)
-        (signal(), None, 2),  # nothing measured, nothing waiting: as it is
+        (signal(running=1), None, 2),  # nothing measured, nothing waiting, work running: as it is
+        (signal(arrival_rate=0.2), None, 2),  # or a job forecast within the 5 s horizon
+        (signal(arrival_rate=0.1), None, 1),  # half a job is no need
+        (signal(), None, 1),  # nothing measured and idle: the minimum (a burst can end between two decisions)
     ],
 )
 def test_the_recommendation_keeps_up_and_works_the_backlog_off_within_bounds(

@@ -12,7 +12,8 @@ at the throughput one replica was measured to give while work was waiting for it
 as many replicas as the recommendation asks); scaling down only once no recommendation of the last
 `scale_down_after_s` asked for the current count (HPA's stabilisation window), one replica at a time, so that a
 dip in arrivals does not stop a worker that is needed again a minute later. Before anything was measured, one
-replica more is started while jobs wait.
+replica more is started while jobs wait, and kept while a job runs or one is forecast
+within `horizon_s`.
 
 The same policy drives the cloud runtimes' own autoscalers where they exist (infra: Cloud Run's concurrency; K8s
 HPA on the `qcl_jobs_*` gauges); this module is the local one, `qcl jobs autoscale`.
@@ -76,7 +77,11 @@ def recommend(policy: ScalingPolicy, signal: Signal, replicas: int, per_replica:
     """Replicas wanted for `signal`, within the policy's bounds; `per_replica` is one replica's measured throughput
     (jobs a second) while it had work waiting, None before it was measured."""
     if per_replica is None or per_replica <= 0:
-        wanted = replicas + 1 if signal.queued > 0 else replicas
+        if signal.queued > 0:
+            wanted = replicas + 1
+        else:  # a burst worked off between two decisions was never measured: idle, it is no reason to stay
+            arriving = signal.arrival_rate * policy.horizon_s >= 1  # a job expected within the horizon
+            wanted = replicas if signal.running or arriving else 0
     else:
         keep_up = signal.arrival_rate / per_replica
         work_off = signal.queued / (per_replica * policy.target_wait_s)

@@ -61,6 +61,7 @@ class LocalStack:
     generation: Any = None  # the model runtime, when the stack runs one: /readyz and /api/ai/status report it
     oracle: Any = None  # the 4-member oracle committee: analysis reports -> attestations on oracle-results
     jobs: Any = None  # qcl.compute's worker pool: /api/jobs on the narrator's model
+    autoscaler: Any = None  # under --shards N --autoscale M: the shard replica sets' (the worker processes' is `jobs`)
     _api: Any = None
     _api_ingest: Any = None
     workflows: Any = None  # the API's workflow executor: triggers, resumed executions, the examples deployed
@@ -70,10 +71,10 @@ class LocalStack:
     def start(self) -> list[str]:
         """Start everything; returns one line per started piece, saying where it is."""
         lines = []
-        if self.settings.jobs_autoscale and self.settings.store != "redis":
+        if self.settings.jobs_autoscale and not self.settings.shards and self.settings.store != "redis":
             raise QclError(
                 "--autoscale runs the job workers as processes that share the queue through the store: "
-                "it needs --store redis"
+                "it needs --store redis (or --shards N, where it scales the shard pool's replica sets)"
             )
         if self.settings.bus == "pubsub":
             self._emulator, where = ensure_emulator()
@@ -153,13 +154,28 @@ class LocalStack:
         from qcl.compute.worker import start_workers
 
         workers = self.settings.jobs_workers
-        if self.settings.jobs_autoscale and workers:
+        local_pool = getattr(self.generation, "local_pool", None)
+        if self.settings.jobs_autoscale and workers and local_pool is None:
             return self._start_autoscaled_jobs()
         # The narrator's generation service: its priority line puts interactive jobs before background narration.
         self.jobs = start_workers(self.settings, self.store, self.generation, name="//qcl/up/jobs")
         if self.jobs is None or self.generation is None:
             return "jobs     queued only: no model runs here" + ("" if workers else " (QCL_JOBS_WORKERS=0)")
-        return f"jobs     {workers} workers + 1 interactive lane on {self.generation.model_id} (/api/jobs)"
+        line = f"jobs     {workers} workers + 1 interactive lane on {self.generation.model_id} (/api/jobs)"
+        if self.settings.jobs_autoscale and local_pool is not None:
+            line += self._start_autoscaled_shards(local_pool)
+        return line
+
+    def _start_autoscaled_shards(self, local_pool: Any) -> str:
+        """`--shards N --autoscale M`: the jobs' load adds and drains whole replica sets of the stage processes."""
+        from qcl.compute.autoscale import Autoscaler, ScalingPolicy
+        from qcl.compute.quotas import open_jobs
+        from qcl.shard.replicas import ShardReplicas
+
+        policy = ScalingPolicy(min_replicas=1, max_replicas=self.settings.jobs_autoscale)
+        replicas = ShardReplicas(local_pool, self.generation.pool)
+        self.autoscaler = Autoscaler(open_jobs(self.settings, self.store), replicas, policy).start()
+        return f"; shard replica sets autoscaled 1..{self.settings.jobs_autoscale}"
 
     def _start_autoscaled_jobs(self) -> str:
         """`qcl jobs work` processes on the stack's store and model settings, sized to the queue's load."""
@@ -314,6 +330,8 @@ class LocalStack:
             self._feeder.join(timeout=10)
         if self.oracle is not None:
             self.oracle.stop()
+        if self.autoscaler is not None:
+            self.autoscaler.stop()
         if self.jobs is not None:
             self.jobs.stop()
         if self.workflows is not None:

@@ -5,6 +5,8 @@
     pool.addresses                                     # seeds for the coordinator (open_sharded_model)
     pool.kill("local-s1-r0")                           # kill -9, as the fault tests do; the supervisor restarts it
     pool.restart_stage("local-s1-r0")                  # an operator's restart: SIGTERM, then started again
+    pool.add_replica()                                 # one more process per stage (qcl.shard.replicas scales)
+    pool.remove_stage("local-s1-r1")                   # stopped for good and forgotten
     pool.stop()
 
 Layer ranges come from the capacity- and FLOP-aware plan (partition.py) for equal nodes. Every process gets
@@ -214,6 +216,26 @@ class LocalPool:
         self._terminate(stage_process)
         stage_process.restarts += 1
         self.start_stage(node_id)
+
+    def add_replica(self) -> list[StageProcess]:
+        """Start one more process for every stage, on the same ranges (replica number one above the highest); returns
+        them at once: they serve once they have loaded (`wait_serving`)."""
+        with self._lock:
+            replica = max((p.replica for p in self.processes), default=-1) + 1
+            added = [
+                StageProcess(stage, replica, layers, free_port(), self.log_dir / f"stage{stage}-replica{replica}.log")
+                for stage, layers in enumerate(self.ranges)
+            ]
+            self.processes = [*self.processes, *added]  # a new list: the supervisor iterates the one it read
+        for stage_process in added:
+            self._spawn(stage_process)
+        return added
+
+    def remove_stage(self, node_id: str) -> None:
+        """Stop a stage for good and forget it (a retired replica's process)."""
+        self.stop_stage(node_id)
+        with self._lock:
+            self.processes = [p for p in self.processes if p.node_id != node_id]
 
     def stop(self) -> None:
         with self._lock:  # after this no stage is spawned (a restart due meanwhile is dropped), so none outlives us

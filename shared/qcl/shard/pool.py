@@ -236,8 +236,11 @@ class ShardPool:
             self._draining.discard(node_id)
 
     def remove(self, node_id: str) -> None:
-        """Leave `node_id` out for good: no heartbeat from here, no placement, its registry record gone."""
-        gap = self.coverage_gap(node_id)
+        """Leave `node_id` out for good: no heartbeat from here, no placement, its registry record gone (a drained node
+        always may: it takes no session already)."""
+        with self._lock:
+            drained = node_id in self._draining and not self._open[node_id]
+        gap = None if drained else self.coverage_gap(node_id)
         if gap is not None:
             raise ValueError(gap)
         record = self.node(node_id)
