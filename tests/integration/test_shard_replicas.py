@@ -44,20 +44,24 @@ def reference(settings: Settings) -> Iterator[GenerationService]:
         yield service
 
 
+@pytest.fixture(scope="module")
+def local(settings: Settings) -> Iterator[LocalPool]:
+    """One set of 2 stages for the module; each test leaves it at one set, as it found it."""
+    with LocalPool(settings, MODEL, stages=2, replicas=1, threads=1) as pool:
+        yield pool
+
+
 @pytest.fixture
-def model(settings: Settings) -> Iterator[ShardedModel]:
-    local = LocalPool(settings, MODEL, stages=2, replicas=1, threads=1).start()
-    try:
-        pool, skeleton = open_pool(
-            settings, store=MemoryStore(), seeds=local.addresses, model_id=MODEL, options=PoolOptions(wire="fp32")
-        )
-    except BaseException:
-        local.stop()
-        raise
-    sharded = ShardedModel(pool, skeleton, result_cache=0, local_pool=local)
+def model(settings: Settings, local: LocalPool) -> Iterator[ShardedModel]:
+    """A fresh coordinator over the module's processes (its drains and removals are its own)."""
+    pool, skeleton = open_pool(
+        settings, store=MemoryStore(), seeds=local.addresses, model_id=MODEL, options=PoolOptions(wire="fp32")
+    )
+    sharded = ShardedModel(pool, skeleton, result_cache=0)
     assert pool.wait_ready(60)
     yield sharded
-    sharded.close()  # stops every stage process
+    sharded.close()
+    assert [p.replica for p in local.processes] == [0, 0]
 
 
 def _replica_of(node_id: str) -> int:
@@ -65,9 +69,9 @@ def _replica_of(node_id: str) -> int:
 
 
 def test_a_second_set_joins_then_drains_its_session_with_the_same_tokens_and_leaves(
-    model: ShardedModel, reference: GenerationService
+    model: ShardedModel, local: LocalPool, reference: GenerationService
 ) -> None:
-    local, pool = model.local_pool, model.pool
+    pool = model.pool
     replicas = ShardReplicas(local, pool)
     assert replicas.replicas() == 1
 
@@ -116,11 +120,11 @@ def test_a_second_set_joins_then_drains_its_session_with_the_same_tokens_and_lea
 
 
 def test_the_autoscaler_adds_a_set_for_waiting_jobs_and_takes_it_away_losing_none(
-    settings: Settings, model: ShardedModel, reference: GenerationService
+    settings: Settings, model: ShardedModel, local: LocalPool, reference: GenerationService
 ) -> None:
     store = MemoryStore()
     jobs = open_jobs(settings, store)
-    replicas = ShardReplicas(model.local_pool, model.pool)
+    replicas = ShardReplicas(local, model.pool)
     policy = ScalingPolicy(min_replicas=1, max_replicas=2, scale_down_after_s=1.0, interval_s=0.2)
     scaler = Autoscaler(jobs, replicas, policy)
     workers = start_workers(settings, store, model, name="//test/jobs")
@@ -148,4 +152,20 @@ def test_the_autoscaler_adds_a_set_for_waiting_jobs_and_takes_it_away_losing_non
         params = GenerationParams(max_new_tokens=job.max_tokens, temperature=job.temperature)
         assert job.result is not None and job.result["text"] == reference.generate(job.messages(), params).text
     assert [e.replicas_to for e in scaler.events] == [2, 1]
-    assert {p.replica for p in model.local_pool.processes} == {0}
+    assert {p.replica for p in local.processes} == {0}
+
+
+def test_the_bench_reports_reaction_no_loss_and_the_one_process_models_texts(settings: Settings) -> None:
+    from qcl.bench.autoscale import run_shard_autoscale_bench
+
+    policy = ScalingPolicy(min_replicas=1, max_replicas=2, target_wait_s=1.0, scale_down_after_s=1.0, interval_s=0.2)
+    result = run_shard_autoscale_bench(
+        settings, model_id=MODEL, burst=40, trickle_per_s=0, trickle_s=0, tokens=8, policy=policy, baseline=False
+    )
+    scaled = result["autoscaled"]
+    assert (scaled["jobs"], scaled["done"], scaled["lost"], scaled["duplicated"]) == (40, 40, 0, 0)
+    assert scaled["identical_texts"] == 40  # fp32 on the wire: exactly the one-process model's greedy text
+    assert scaled["peak_replica_sets"] == 2 and scaled["back_at_minimum"]
+    assert 0 <= scaled["scale_up_decision_s"] < 5
+    assert [(e["from"], e["to"]) for e in scaled["events"]] == [(1, 2), (2, 1)]
+    assert "fixed" not in result and scaled["node_seconds"] > 0

@@ -21,6 +21,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from qcl.compute.autoscale import Autoscaler, ScalingPolicy, WorkerProcesses, worker_command
@@ -168,6 +169,19 @@ def _autoscaled(
     }
 
 
+def _against(result: dict[str, Any], fixed: dict[str, Any] | None) -> dict[str, Any]:
+    """The autoscaled run's node-seconds and wall time as ratios of the fixed pool's."""
+    if fixed is None:
+        return result
+    autoscaled = result["autoscaled"]
+    result["fixed"] = fixed
+    if fixed["node_seconds"]:
+        result["node_seconds_ratio"] = round(autoscaled["node_seconds"] / fixed["node_seconds"], 3)
+    if fixed["wall_s"] and autoscaled["wall_s"]:
+        result["wall_ratio"] = round(autoscaled["wall_s"] / fixed["wall_s"], 3)
+    return result
+
+
 def run_autoscale_bench(
     settings: Settings,
     store: Store,
@@ -199,10 +213,137 @@ def run_autoscale_bench(
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
         "autoscaled": autoscaled,
     }
-    if fixed is not None:
-        result["fixed"] = fixed
-        if fixed["node_seconds"]:
-            result["node_seconds_ratio"] = round(autoscaled["node_seconds"] / fixed["node_seconds"], 3)
-        if fixed["wall_s"] and autoscaled["wall_s"]:
-            result["wall_ratio"] = round(autoscaled["wall_s"] / fixed["wall_s"], 3)
-    return result
+    return _against(result, fixed)
+
+
+def _shard_run(
+    settings: Settings,
+    model_id: str,
+    *,
+    stages: int,
+    policy: ScalingPolicy,
+    fixed: bool,
+    workers: int,
+    load: dict[str, Any],
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """One run on a real local shard pool: `fixed` starts policy.max_replicas sets and scales nothing; otherwise the
+    autoscaler sizes the sets from policy.min_replicas. Jobs run on in-process workers over the sharded model."""
+    from qcl.compute.placement import Runtimes
+    from qcl.compute.worker import WorkerPool
+    from qcl.shard.coordinator import ShardedModel, open_pool
+    from qcl.shard.local import LocalPool
+    from qcl.shard.options import PoolOptions
+    from qcl.shard.replicas import ShardReplicas
+    from qcl.store.memory import MemoryStore
+
+    sets = policy.max_replicas if fixed else policy.min_replicas
+    local = LocalPool(settings, model_id, stages=stages, replicas=sets, threads=1).start()
+    try:
+        # fp32 activations on the wire: a job's text is then exactly the one-process model's (fp16 rounds them)
+        options = PoolOptions(wire="fp32")
+        pool, skeleton = open_pool(
+            settings, store=MemoryStore(), seeds=local.addresses, model_id=model_id, options=options
+        )
+    except BaseException:
+        local.stop()
+        raise
+    model = ShardedModel(pool, skeleton, result_cache=0, local_pool=local)
+    store = MemoryStore()
+    jobs = JobQueue(store, QuotaBook(store, UNLIMITED))
+    replicas = ShardReplicas(local, pool)
+    scaler = None if fixed else Autoscaler(JobQueue(store, QuotaBook(store, UNLIMITED)), replicas, policy)
+    added_first_frame: list[float] = []  # when a set the autoscaler added first computed a frame
+
+    def on_send(stage: int, step: int, node_id: str) -> None:
+        if not added_first_frame and int(node_id.rsplit("-r", 1)[1]) >= sets:
+            added_first_frame.append(time.monotonic())
+
+    pool.on_send = on_send
+    worker_pool = WorkerPool(jobs, Runtimes({"local": model}), workers=workers, name="//bench/autoscale/shards")
+    try:
+        if not pool.wait_ready(120):
+            raise RuntimeError(f"the {sets} replica set(s) of {stages} stages did not become usable")
+        worker_pool.start()
+        if scaler is not None:
+            scaler.on_event = lambda e: progress(f"shard sets {e.replicas_from} -> {e.replicas_to}: {e.reason}")
+            scaler.start()
+        started, before = time.time(), replicas.live_node_seconds()
+        submitted, burst_at = _drive(jobs, progress=progress, **load)
+        final = _settle(jobs, submitted, timeout_s=900, progress=progress)
+        serving_s = replicas.live_node_seconds() - before
+        result: dict[str, Any] = {"replica_sets": sets, **_outcome(submitted, final, started, serving_s)}
+        if scaler is not None:
+            deadline = time.monotonic() + policy.scale_down_after_s * (policy.max_replicas + 2) + 60
+            while (replicas.replicas() > policy.min_replicas or replicas.draining()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            ups = [e for e in scaler.events if e.replicas_to > e.replicas_from and e.at >= burst_at]
+            result |= {
+                "scale_up_decision_s": round(ups[0].at - burst_at, 2) if ups else None,
+                "added_set_first_frame_s": round(added_first_frame[0] - burst_at, 2) if added_first_frame else None,
+                "peak_replica_sets": max([e.replicas_to for e in scaler.events], default=sets),
+                "back_at_minimum": replicas.replicas() == policy.min_replicas and replicas.draining() == 0,
+                "node_seconds_until_back_at_minimum": round(replicas.live_node_seconds() - before, 1),
+                "events": [
+                    {"at_s": round(e.at - burst_at, 2), "from": e.replicas_from, "to": e.replicas_to}
+                    for e in scaler.events
+                ],
+            }
+        result["texts"] = {job.id: (job.payload, job.max_tokens, (job.result or {}).get("text")) for job in final}
+        return result
+    finally:
+        if scaler is not None:
+            scaler.stop()
+        worker_pool.stop()
+        model.close()
+
+
+def run_shard_autoscale_bench(
+    settings: Settings,
+    *,
+    model_id: str = "tiny-random-qwen2",
+    stages: int = 2,
+    burst: int = 60,
+    trickle_per_s: float = 2.0,
+    trickle_s: float = 10.0,
+    tokens: int = 16,
+    workers: int = 4,
+    policy: ScalingPolicy | None = None,
+    baseline: bool = True,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """The autoscaler on replica sets of a real shard pool (`qcl bench autoscale --shards N`): reaction, a set
+    drained back to the minimum with no job lost, every job's text against the same model in one process (greedy:
+    identical tokens whatever set and failover served it), node-seconds against a fixed pool of the maximum."""
+    from qcl.model.loading import load_model
+    from qcl.model.params import GenerationParams
+    from qcl.model.service import GenerationService
+
+    policy = policy or ScalingPolicy(
+        min_replicas=1, max_replicas=2, target_wait_s=2.0, scale_down_after_s=5.0, interval_s=0.5
+    )
+    load = {"burst": burst, "trickle_per_s": trickle_per_s, "trickle_s": trickle_s, "tokens": tokens}
+    run = partial(_shard_run, settings, model_id, stages=stages, policy=policy, workers=workers, load=load)
+    autoscaled = run(fixed=False, progress=progress)
+    fixed = run(fixed=True, progress=progress) if baseline else None
+    progress("the same prompts on the model in one process")
+    with GenerationService(load_model(model_id, settings, progress=None), result_cache=0, threads=1) as reference:
+        for outcome in (autoscaled, fixed):
+            if outcome is None:
+                continue
+            texts = outcome.pop("texts")
+            outcome["identical_texts"] = sum(
+                text
+                == reference.generate(
+                    payload["prompt"], GenerationParams(max_new_tokens=max_tokens, temperature=0)
+                ).text
+                for payload, max_tokens, text in texts.values()
+            )
+    result: dict[str, Any] = {
+        "runtime": f"{model_id} on {stages} stage processes per replica set (fp32 wire), {workers} in-process job "
+        "workers",
+        "load": load,
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+        "autoscaled": autoscaled,
+    }
+    return _against(result, fixed)

@@ -298,32 +298,60 @@ def bench_autoscale(
     trickle_s: Annotated[float, typer.Option("--trickle-s", min=0, help="seconds of trickle")] = 30.0,
     max_replicas: Annotated[int, typer.Option("--max-replicas", min=1)] = 4,
     baseline: Annotated[bool, typer.Option(help="also run a fixed pool of --max-replicas on the same load")] = True,
+    shards: Annotated[
+        int,
+        typer.Option(
+            "--shards", min=0, help="scale replica sets of this many stage processes of --model instead of workers"
+        ),
+    ] = 0,
+    model: Annotated[str, typer.Option("--model", help="registry id, with --shards")] = "tiny-random-qwen2",
     as_json: JsonOpt = False,
 ) -> None:
-    """The job autoscaler on worker processes: reaction, scale-down without loss, node-seconds vs a fixed pool."""
-    from qcl.bench.autoscale import run_autoscale_bench
+    """The job autoscaler on worker processes (or, with --shards, on a real shard pool's replica sets): reaction,
+    scale-down without loss (with --shards: every job's text against the model in one process), node-seconds vs a
+    fixed pool."""
+    from qcl.bench.autoscale import run_autoscale_bench, run_shard_autoscale_bench
     from qcl.compute.autoscale import ScalingPolicy
     from qcl.store import open_store
 
-    settings = settings_or_exit(store="redis")  # the worker processes share the queue through it
-    settings = settings.model_copy(update={"redis_prefix": settings.redis_prefix + "bench-autoscale:"})
-    policy = ScalingPolicy(
-        min_replicas=1, max_replicas=max_replicas, target_wait_s=5.0, scale_down_after_s=10.0, interval_s=0.5
-    )
-    opened = open_store(settings)
-    try:
-        result = run_autoscale_bench(
-            settings,
-            opened,
+    def progress(line: str) -> None:
+        typer.echo(line, err=True)
+
+    if shards:
+        policy = ScalingPolicy(
+            min_replicas=1, max_replicas=max_replicas, target_wait_s=2.0, scale_down_after_s=5.0, interval_s=0.5
+        )
+        result = run_shard_autoscale_bench(
+            settings_or_exit(shard_heartbeat_s=0.5),
+            model_id=model,
+            stages=shards,
             burst=burst,
             trickle_per_s=trickle_per_s,
             trickle_s=trickle_s,
             policy=policy,
             baseline=baseline,
-            progress=lambda line: typer.echo(line, err=True),
+            progress=progress,
         )
-    finally:
-        opened.close()
+    else:
+        settings = settings_or_exit(store="redis")  # the worker processes share the queue through it
+        settings = settings.model_copy(update={"redis_prefix": settings.redis_prefix + "bench-autoscale:"})
+        policy = ScalingPolicy(
+            min_replicas=1, max_replicas=max_replicas, target_wait_s=5.0, scale_down_after_s=10.0, interval_s=0.5
+        )
+        opened = open_store(settings)
+        try:
+            result = run_autoscale_bench(
+                settings,
+                opened,
+                burst=burst,
+                trickle_per_s=trickle_per_s,
+                trickle_s=trickle_s,
+                policy=policy,
+                baseline=baseline,
+                progress=progress,
+            )
+        finally:
+            opened.close()
     if as_json:
         print_json(result)
         return
