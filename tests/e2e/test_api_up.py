@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,13 +38,17 @@ class Up:
         return "".join(self.output)
 
 
-def start_up(folder: Path) -> Iterator[Up]:
+def start_up(
+    folder: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None, *, timeout_s: float = 60
+) -> Iterator[Up]:
+    """`qcl up` on a short calm capture with `args`, and `env` over the defaults; stopped with Ctrl-C after."""
     capture = folder / "calm.jsonl"
     capture.write_text("\n".join(generate_lines(start=datetime(2025, 11, 8, tzinfo=UTC), hours=0.2)) + "\n")
-    # Template narration: these tests are about the API, and a model would be converted into each fresh state dir.
-    env = {**os.environ, "QCL_STATE_DIR": str(folder / "state"), "QCL_NARRATE_MODEL": "false"}
+    # Template narration by default: these tests are about the API, and a model would be converted into each fresh
+    # state dir.
+    env = {**os.environ, "QCL_STATE_DIR": str(folder / "state"), "QCL_NARRATE_MODEL": "false", **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "qcl.cli", "up", "--port", "0", "--speed", "0", "--capture", str(capture)],
+        [sys.executable, "-m", "qcl.cli", "up", "--port", "0", "--speed", "0", "--capture", str(capture), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -53,7 +57,7 @@ def start_up(folder: Path) -> Iterator[Up]:
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
     try:
-        assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=60), "".join(output)
+        assert wait_for(lambda: "qcl up: running" in "".join(output), timeout_s=timeout_s), "".join(output)
         url = re.search(r"qcl up: api\s+(http://127\.0\.0\.1:\d+)", "".join(output))
         assert url, "".join(output)
         yield Up(process, output, url.group(1), folder / "state", env)

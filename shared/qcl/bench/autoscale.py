@@ -13,6 +13,12 @@ lost jobs (not done at the end), duplicated jobs (run more than once: `attempts`
 failed (ended otherwise than by the stop asked of them). For the autoscaler also: the reaction (burst submitted ->
 first scale-up decision, and -> the first job finished by a replica it added), the scaling events, and its
 node-seconds against the fixed pool's.
+
+    qcl bench autoscale --shards 2 --max-replicas 2 --json    # replica sets of a real shard pool instead
+
+With `--shards N` (run_shard_autoscale_bench) a replica is a set of N `qcl shard serve` processes of a real model
+(tiny-random-qwen2 by default), the jobs run on in-process workers over the sharded model, and every job's text is
+checked against the same model in one process.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import platform
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcl.compute.autoscale import Autoscaler, ScalingPolicy, WorkerProcesses, worker_command
 from qcl.compute.jobs import Job, JobRequest
@@ -31,6 +37,9 @@ from qcl.compute.queue import JobQueue
 from qcl.compute.quotas import QuotaBook
 from qcl.config import ENV_PREFIX, Settings, as_environment
 from qcl.store.base import Store
+
+if TYPE_CHECKING:
+    from qcl.shard.replicas import ShardReplicas
 
 KEY = "bench-autoscale"
 UNLIMITED = Quota(tokens_per_minute=10**9, daily_tokens=10**12, max_running=10**6, max_queued=10**7)
@@ -102,6 +111,14 @@ def _pid(job: Job) -> int | None:
     return int(parts[-2]) if len(parts) >= 2 and parts[-2].isdigit() else None
 
 
+def _back_at_minimum(target: WorkerProcesses | ShardReplicas, policy: ScalingPolicy) -> bool:
+    """Wait, within reason, until the autoscaler is back at its minimum with nothing draining; whether it is."""
+    deadline = time.monotonic() + policy.scale_down_after_s * (policy.max_replicas + 2) + 60
+    while (target.replicas() > policy.min_replicas or target.draining()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return target.replicas() == policy.min_replicas and target.draining() == 0
+
+
 def _fixed(
     settings: Settings, store: Store, replicas: int, command: list[str], load: dict[str, Any], progress: Any
 ) -> dict[str, Any]:
@@ -142,10 +159,7 @@ def _autoscaled(
         submitted, burst_at = _drive(jobs, progress=progress, **load)
         final = _settle(jobs, submitted, timeout_s=600, progress=progress)
         serving_s = processes.live_node_seconds() - before
-        deadline = time.monotonic() + policy.scale_down_after_s * (policy.max_replicas + 2) + 30
-        while (processes.replicas() > policy.min_replicas or processes.draining()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        back_at_minimum = processes.replicas() == policy.min_replicas and processes.draining() == 0
+        back_at_minimum = _back_at_minimum(processes, policy)
         ups = [e for e in scaler.events if e.replicas_to > e.replicas_from and e.at >= burst_at]
         added_first = min(
             (job.finished_at - started for job in final if job.finished_at and _pid(job) not in first),
@@ -274,15 +288,13 @@ def _shard_run(
         serving_s = replicas.live_node_seconds() - before
         result: dict[str, Any] = {"replica_sets": sets, **_outcome(submitted, final, started, serving_s)}
         if scaler is not None:
-            deadline = time.monotonic() + policy.scale_down_after_s * (policy.max_replicas + 2) + 60
-            while (replicas.replicas() > policy.min_replicas or replicas.draining()) and time.monotonic() < deadline:
-                time.sleep(0.5)
+            back_at_minimum = _back_at_minimum(replicas, policy)
             ups = [e for e in scaler.events if e.replicas_to > e.replicas_from and e.at >= burst_at]
             result |= {
                 "scale_up_decision_s": round(ups[0].at - burst_at, 2) if ups else None,
                 "added_set_first_frame_s": round(added_first_frame[0] - burst_at, 2) if added_first_frame else None,
                 "peak_replica_sets": max([e.replicas_to for e in scaler.events], default=sets),
-                "back_at_minimum": replicas.replicas() == policy.min_replicas and replicas.draining() == 0,
+                "back_at_minimum": back_at_minimum,
                 "node_seconds_until_back_at_minimum": round(replicas.live_node_seconds() - before, 1),
                 "events": [
                     {"at_s": round(e.at - burst_at, 2), "from": e.replicas_from, "to": e.replicas_to}
