@@ -132,6 +132,11 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("Are ticks being produced normally?", ["pace"]),
         ("本 epoch 的 tick 品質是多少？", ["quality"]),
         ("When does the epoch change?", ["epoch"]),
+        # "this epoch" is a scope where something else is asked, and the subject where nothing else is
+        ("這個 epoch 什麼時候結束？", ["epoch"]),
+        ("本期還有多久結束？", ["epoch"]),
+        ("how long until this epoch ends?", ["epoch"]),
+        ("這個 epoch 有多少個空 tick？", ["empty_ticks"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:

@@ -236,7 +236,8 @@ def _definition_patterns() -> tuple[re.Pattern[str], ...]:
 
 def _topics(part: str) -> tuple[list[Topic], bool]:
     """The topics named in `part`, longest words first, and whether a misspelt word was needed."""
-    part = _SCOPE.sub(" ", part)  # "this epoch" says which ticks, it does not ask for the epoch
+    scope = _SCOPE.search(part)
+    part = _SCOPE.sub(" ", part)  # "this epoch" says which ticks, it does not ask for the epoch...
     hits: list[tuple[int, Topic]] = []
     for _, topic, pattern in _cue_patterns():
         for match in list(pattern.finditer(part)):
@@ -253,6 +254,8 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
                 hits.append((match.start(), _fuzzy_cue_topic()[close[0]]))
                 misspelt = True
                 break
+    if not hits and scope is not None:  # ...unless nothing else is asked: "這個 epoch 什麼時候結束？"
+        hits.append((scope.start(), TOPICS_BY_NAME["epoch"]))
     ordered = list(dict.fromkeys(topic for _, topic in sorted(hits, key=lambda hit: hit[0])))
     names = {t.name for t in ordered}
     if names & DECLINED:  # "will the network stall tomorrow?" asks for a forecast, not today's pace
