@@ -137,6 +137,13 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("本期還有多久結束？", ["epoch"]),
         ("how long until this epoch ends?", ["epoch"]),
         ("這個 epoch 有多少個空 tick？", ["empty_ticks"]),
+        ("How many ticks per epoch?", ["ticks_in_epoch"]),
+        ("一個 epoch 有多少 tick？", ["ticks_in_epoch"]),
+        # a movement of the health score is the score's, not the price's
+        ("為什麼健康分數下降？", ["health"]),
+        ("Why did the health score drop?", ["health"]),
+        ("Did the price drop today?", ["price_change"]),
+        ("請介紹一下 Qubic", ["health"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:

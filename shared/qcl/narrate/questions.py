@@ -236,7 +236,7 @@ def _definition_patterns() -> tuple[re.Pattern[str], ...]:
 
 def _topics(part: str) -> tuple[list[Topic], bool]:
     """The topics named in `part`, longest words first, and whether a misspelt word was needed."""
-    scope = _SCOPE.search(part)
+    asked, scope = part, _SCOPE.search(part)
     part = _SCOPE.sub(" ", part)  # "this epoch" says which ticks, it does not ask for the epoch...
     hits: list[tuple[int, Topic]] = []
     for _, topic, pattern in _cue_patterns():
@@ -268,12 +268,18 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
     metrics = [t for t in ordered if t.kind == "metric" and t.name not in _PRICE_WORDS]
     if metrics and "price" not in names:  # "when does the epoch change?": the change is the epoch's
         ordered = [t for t in ordered if t.name != "price_change"]
+    if "price" not in names and "price_change" in names and _SCORE.search(asked):  # "why did the score drop?"
+        ordered = [TOPICS_BY_NAME["health"] if t.name == "price_change" else t for t in ordered]
     if any(t.kind == "metric" and t.name != "ticks_in_epoch" for t in ordered):  # "歸檔落後幾個 tick？" counts lag
         ordered = [t for t in ordered if t.name != "ticks_in_epoch"]
     return list(dict.fromkeys(ordered)), misspelt
 
 
-_SCOPE = re.compile(r"\b(?:in |of )?this epoch(?:'s)?\b|本\s*epoch|這個\s*epoch|本期")
+_SCOPE = re.compile(
+    r"\b(?:in |of )?this epoch(?:'s)?\b|\b(?:per|each|every|an|one) epoch\b|本\s*epoch|這個\s*epoch|本期"
+    r"|(?:每|一)\s*個?\s*epoch"
+)
+_SCORE = re.compile(r"\bscore\b|分數")
 _SHARE = re.compile(r"\b(?:share|percentage|percent|ratio|proportion|fraction|rate)\b|%|佔比|占比|比例|比率|百分比")
 _PRICE_WORDS = frozenset({"price", "price_change", "market_cap"})
 
