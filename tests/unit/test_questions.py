@@ -144,6 +144,10 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("Why did the health score drop?", ["health"]),
         ("Did the price drop today?", ["price_change"]),
         ("請介紹一下 Qubic", ["health"]),
+        ("QUBIC 現價", ["price"]),
+        ("tick 多久出一個？", ["pace"]),
+        ("How often are ticks produced?", ["pace"]),
+        ("How often do epochs change?", ["epoch"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:
