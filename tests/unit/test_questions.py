@@ -148,6 +148,9 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("tick 多久出一個？", ["pace"]),
         ("How often are ticks produced?", ["pace"]),
         ("How often do epochs change?", ["epoch"]),
+        ("hey, is everything alright with qubic today?", ["health"]),  # the embeddings took it for advice
+        ("請給我網路的完整報告", ["health"]),
+        ("網路現在安全嗎？", ["health"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:
