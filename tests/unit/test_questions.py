@@ -151,6 +151,8 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("hey, is everything alright with qubic today?", ["health"]),  # the embeddings took it for advice
         ("請給我網路的完整報告", ["health"]),
         ("網路現在安全嗎？", ["health"]),
+        ("Any news?", ["health"]),
+        ("網路延遲嗎？", ["pace"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:
