@@ -258,6 +258,17 @@ def test_when_the_next_epoch_starts_is_told_from_the_calendar(observed_at: str, 
         assert binding_issues(insight.text, report_facts(report)) == []
 
 
+def test_when_the_current_epoch_began_is_told_from_the_calendar() -> None:
+    report = _at("2025-11-12T16:59:00+00:00", 187)
+    for language, expected in (
+        ("en", "epoch 187 (since 2025-11-12 12:00 UTC)"),
+        ("zh-TW", "epoch 187（自 2025-11-12 12:00 UTC 開始）"),
+    ):
+        question = "When did the current epoch start?" if language == "en" else "這個 epoch 什麼時候開始的？"
+        insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+        assert expected in insight.text and binding_issues(insight.text, report_facts(report)) == [], insight.text
+
+
 @pytest.mark.parametrize(("question", "misspelt"), [("helth of the netwrok?", "health"), ("markt cap?", "market_cap")])
 def test_a_misspelt_english_word_is_still_understood(question: str, misspelt: str) -> None:
     match = QuestionMatcher(encoder=None).match(question)

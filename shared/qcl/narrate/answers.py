@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from qcl.analysis.epochs import epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
 from qcl.narrate.facts import derived_metrics, epoch_schedule
 from qcl.narrate.findings_text import finding_sentence
@@ -425,6 +426,12 @@ def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool =
         return now + when, ("epoch", "tick")
     following, starts, countdown = planned
     start = starts.strftime("%Y-%m-%d %H:%M UTC")
+    began = epoch_start(report.metrics.epoch).strftime("%Y-%m-%d %H:%M UTC")  # "when did this epoch start?"
+    now = (
+        f"The network is in epoch {epoch} (since {began}), at tick {tick}"
+        if language == "en"
+        else f"目前是 epoch {epoch}（自 {began} 開始），最新的 tick 是 {tick}"
+    )
     units = _UNITS[language]
     if language == "en":
         left = " ".join(f"{n} {units[unit]}{'s' if n > 1 else ''}" for n, unit in countdown)

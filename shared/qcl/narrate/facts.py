@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from qcl.analysis.epochs import next_epoch_start
+from qcl.analysis.epochs import epoch_start, next_epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, FindingCode, NetworkMetrics
 from qcl.narrate.mentions import Kind, extract
 
@@ -109,6 +109,7 @@ def report_facts(report: AnalysisReport) -> ReportFacts:
             values.append(Fact("epoch", next_epoch, "epoch", integral=True))
             values.extend(Fact("epoch", n, "number", integral=True) for n, _ in countdown)
             _add_moment(starts, times, dates)
+            _add_moment(epoch_start(report.metrics.epoch), times, dates)  # when the current epoch began
     for finding in report.findings:
         values.extend(_finding_facts(finding))
         _add_moment(finding.observed_at, times, dates)
