@@ -409,14 +409,16 @@ def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool =
     """The epoch and tick; with `schedule`, when the next epoch starts by the calendar and how long until then."""
     assert report.metrics is not None
     epoch, tick = metric_text("epoch", report.metrics.epoch), metric_text("tick", report.metrics.tick)
+    planned = epoch_schedule(report) if schedule else None
+    # when the calendar places the epoch, when it began ("when did this epoch start?")
+    began = "" if planned is None else epoch_start(report.metrics.epoch).strftime("%Y-%m-%d %H:%M UTC")
     now = (
-        f"The network is in epoch {epoch}, at tick {tick}"
+        f"The network is in epoch {epoch}{f' (since {began})' if began else ''}, at tick {tick}"
         if language == "en"
-        else f"目前是 epoch {epoch}，最新的 tick 是 {tick}"
+        else f"目前是 epoch {epoch}{f'（自 {began} 開始）' if began else ''}，最新的 tick 是 {tick}"
     )
     if not schedule:
         return now, ("epoch", "tick")
-    planned = epoch_schedule(report)
     if planned is None:  # an epoch the calendar cannot place: the rule only
         when = (
             "; a new epoch starts every Wednesday at noon UTC"
@@ -426,12 +428,6 @@ def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool =
         return now + when, ("epoch", "tick")
     following, starts, countdown = planned
     start = starts.strftime("%Y-%m-%d %H:%M UTC")
-    began = epoch_start(report.metrics.epoch).strftime("%Y-%m-%d %H:%M UTC")  # "when did this epoch start?"
-    now = (
-        f"The network is in epoch {epoch} (since {began}), at tick {tick}"
-        if language == "en"
-        else f"目前是 epoch {epoch}（自 {began} 開始），最新的 tick 是 {tick}"
-    )
     units = _UNITS[language]
     if language == "en":
         left = " ".join(f"{n} {units[unit]}{'s' if n > 1 else ''}" for n, unit in countdown)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from qcl.shard.local import LocalPool, StageProcess
 from qcl.shard.pool import ShardPool
@@ -24,12 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class ShardReplicas:
-    def __init__(self, local: LocalPool, pool: ShardPool, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, local: LocalPool, pool: ShardPool) -> None:
         self.local = local
         self.pool = pool
-        self.clock = clock
         self.node_seconds = 0.0  # lifetimes of the stage processes retired so far
-        self._started_at = {p.node_id: clock() for p in local.processes}
         self._retiring: set[int] = set()  # replica numbers being drained
         self._lock = threading.Lock()
 
@@ -52,8 +49,8 @@ class ShardReplicas:
     def live_node_seconds(self) -> float:
         """Process-seconds of every stage process so far (what a pool of VMs would be billed)."""
         with self._lock:
-            now = self.clock()
-            return self.node_seconds + sum(now - self._started_at[p.node_id] for p in self.local.processes)
+            now = time.monotonic()
+            return self.node_seconds + sum(now - p.started[0] for p in self.local.processes if p.started)
 
     def scale_to(self, replicas: int) -> None:
         with self._lock:
@@ -66,8 +63,6 @@ class ShardReplicas:
 
     def _add(self) -> None:
         started = self.local.add_replica()
-        for stage_process in started:
-            self._started_at[stage_process.node_id] = self.clock()
         self.pool.seeds.extend(p.address for p in started)
         log.info("shard replicas: started %s", ", ".join(p.node_id for p in started))
 
@@ -96,7 +91,7 @@ class ShardReplicas:
             for stage_process in processes:
                 self.pool.remove(stage_process.node_id)
                 self.local.remove_stage(stage_process.node_id)
-                self.node_seconds += self.clock() - self._started_at.pop(stage_process.node_id)
+                self.node_seconds += time.monotonic() - stage_process.started[0]
             self._retiring.discard(replica)
             log.info("shard replicas: replica %d drained and stopped", replica)
 
