@@ -90,6 +90,18 @@ def test_rising_descriptors_or_threads_are_leaks_too() -> None:
     assert report["figures"]["open_fds"]["leak"] is True and report["figures"]["threads"]["leak"] is False
 
 
+def test_a_short_run_reports_its_slopes_and_judges_none() -> None:
+    samples = series([500 + i for i in range(40)], every_s=1.0, fds=30)  # 40 s: +1 MiB and +1 socket a second
+    for i, sample in enumerate(samples):
+        sample["open_fds"] += i % 3
+    report = detect_leaks(samples, LeakThresholds())
+    assert report["leak"] is False and report["window_s"] == 19
+    assert report["figures"]["rss_mib"]["slope_per_h"] == pytest.approx(3600)
+    assert report["figures"]["rss_mib"]["reason"] == "a 19 s second half; 300 s needed for a verdict"
+    longer = series([500 + i for i in range(700)], every_s=1.0)  # the same rise for over ten minutes is a leak
+    assert detect_leaks(longer, LeakThresholds())["figures"]["rss_mib"]["leak"] is True
+
+
 def test_too_few_samples_give_no_slope_and_no_verdict() -> None:
     report = detect_leaks(series([100, 200, 300]), LeakThresholds())
     assert report["leak"] is False

@@ -240,12 +240,16 @@ class LeakThresholds:
 
 
 MIN_LEAK_SAMPLES = 4  # in the second half: fewer makes a slope of noise
+# The second half's span before a verdict: over a few seconds, one more open socket is hundreds an hour, so a short
+# run reports its slopes and judges none of them.
+MIN_LEAK_WINDOW_S = 300.0
 
 
 def detect_leaks(samples: list[dict[str, Any]], thresholds: LeakThresholds) -> dict[str, Any]:
     """Slopes (per hour) of rss_mib, open_fds and threads over the samples' second half (by time: the first half is
     warm-up, caches filling), each flagged when above its threshold. A figure with too few samples (or missing,
-    as threads on a deployment without qcl_process_threads) has slope None and is not flagged."""
+    as threads on a deployment without qcl_process_threads) has slope None and is not flagged; none is flagged when
+    the second half spans under MIN_LEAK_WINDOW_S."""
     if not samples:
         return {"window_s": None, "samples": 0, "leak": False, "figures": {}, "reason": "no samples"}
     end = samples[-1]["t_s"]
@@ -255,6 +259,8 @@ def detect_leaks(samples: list[dict[str, Any]], thresholds: LeakThresholds) -> d
         "open_fds": thresholds.fds_per_h,
         "threads": thresholds.threads_per_h,
     }
+    window_s = end - half[0]["t_s"]
+    judged = window_s >= MIN_LEAK_WINDOW_S
     figures: dict[str, Any] = {}
     for name, limit in limits.items():
         points = [(s["t_s"], float(s[name])) for s in half if s.get(name) is not None]
@@ -267,9 +273,11 @@ def detect_leaks(samples: list[dict[str, Any]], thresholds: LeakThresholds) -> d
             }
             continue
         per_h = slope([t for t, _ in points], [v for _, v in points]) * 3600
-        figures[name] = {"slope_per_h": round(per_h, 3), "threshold_per_h": limit, "leak": per_h > limit}
+        figures[name] = {"slope_per_h": round(per_h, 3), "threshold_per_h": limit, "leak": judged and per_h > limit}
+        if not judged:
+            figures[name]["reason"] = f"a {window_s:.0f} s second half; {MIN_LEAK_WINDOW_S:.0f} s needed for a verdict"
     return {
-        "window_s": round(end - half[0]["t_s"], 1),
+        "window_s": round(window_s, 1),
         "samples": len(half),
         "leak": any(figure["leak"] for figure in figures.values()),
         "figures": figures,

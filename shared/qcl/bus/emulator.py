@@ -7,6 +7,7 @@ with PubSubEmulator("127.0.0.1:8085") as emulator:
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,7 +43,27 @@ def is_listening(host_port: str, timeout_s: float = 0.5) -> bool:
         return False
 
 
+FREE_PORT_FLOOR = 20000  # free_port picks from here up to the kernel's ephemeral range
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on, for a server to bind: one below the kernel's ephemeral range where there is
+    room. A port from that range can be taken by any outgoing connection's source port before the server binds it,
+    or while a server restarts on its port (a killed shard stage comes back at its address): with many processes
+    connecting to the emulator, Redis and each other, a restarted stage was refused its port for good."""
+    try:
+        ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux: the kernel's choice
+        ephemeral_low = FREE_PORT_FLOOR
+    for _ in range(100 if ephemeral_low - FREE_PORT_FLOOR > 1000 else 0):
+        port = random.randrange(FREE_PORT_FLOOR, ephemeral_low)  # noqa: S311  (a port, not a secret)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # listening, or still in TIME_WAIT
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
