@@ -24,6 +24,7 @@ from qcl.narrate.questions import (
     NO_REPORT,
     REFUSAL,
     QuestionMatcher,
+    held_amount,
     validate_language,
     validate_question,
 )
@@ -194,6 +195,42 @@ def test_the_market_cap_is_answered_with_the_market_cap_not_the_price() -> None:
     for language in ("en", "zh-TW"):
         text = keywords_only().answer("市值多少？", language, final_report(), phrase=False).text  # type: ignore[arg-type]
         assert f"{metrics.market_cap_usd:,}" in text and "9.43e-7" not in text
+
+
+@pytest.mark.parametrize(
+    ("question", "amount"),
+    [("How much is 1 million QU worth?", 1e6), ("What are 5,000,000 QUBIC worth in USD?", 5e6),
+     ("我有 100 萬顆 QU，值多少錢？", 1e6), ("10億QUBIC價值多少美元", 1e9), ("2,500 枚值多少", 2500),
+     ("What is the price of 1 QU?", None), ("How much is QUBIC worth?", None), ("price in the last 24 h?", None),
+     ("epoch 187 qu price", None)],
+)  # fmt: skip
+def test_the_amount_of_qu_a_question_names(question: str, amount: float | None) -> None:
+    assert held_amount(question) == amount
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "worth"),
+    [("How much is 1 million QU worth?", "en", "At that price, 1,000,000 QU are worth about 0.943 USD"),
+     ("我有 100 萬顆 QU，值多少錢？", "zh-TW", "以這個價格計算，1,000,000 QU 約值 0.943 美元"),
+     ("What are 5,000,000,000 QUBIC worth?", "en", "5,000,000,000 QU are worth about 4,713.50 USD")],
+)  # fmt: skip
+def test_the_worth_of_an_amount_of_qu_is_told_after_the_price(question: str, language: str, worth: str) -> None:
+    report = final_report()
+    assert report.metrics is not None and report.metrics.price_usd == pytest.approx(9.427e-7)
+    text = keywords_only().answer(question, language, report, phrase=False).text  # type: ignore[arg-type]
+    assert "9.43e-7" in text and worth in text, text
+
+
+def test_a_model_may_state_the_worth_but_not_a_wrong_one() -> None:
+    report, question = final_report(), "How much is 1 million QU worth?"
+    right = "One QU trades at 9.43e-7 USD, so 1,000,000 QU are worth about 0.943 USD."
+    answer = keywords_only(ScriptedModel(right)).answer(question, "en", report)
+    assert (answer.text, answer.grounded) == (right, True)
+    wrong = "One QU trades at 9.43e-7 USD, so 1,000,000 QU are worth about 9.43 USD."
+    answer = keywords_only(ScriptedModel(wrong)).answer(question, "en", report)
+    assert answer.grounded is False and "0.943 USD" in answer.text
+    unasked = keywords_only(ScriptedModel(right)).answer("How much is QUBIC worth?", "en", report)
+    assert unasked.grounded is False  # the worth of an amount nobody named is no figure of the data
 
 
 def test_the_empty_tick_share_is_given_first() -> None:

@@ -18,7 +18,7 @@ from qcl.analysis.epochs import epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
 from qcl.narrate.facts import derived_metrics, epoch_schedule
 from qcl.narrate.findings_text import finding_sentence
-from qcl.narrate.formats import Language, approx_large, metric_text, price_plain
+from qcl.narrate.formats import Language, approx_large, metric_text, price_plain, usd_amount
 from qcl.narrate.intents import Topic
 from qcl.narrate.questions import IntentMatch
 from qcl.narrate.templates import STATUS_WORD, Rendered
@@ -118,6 +118,8 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         if topic.kind == "metric" and all(set(sources) <= stated for _, sources in new):
             continue  # "which epoch and which tick?": the epoch's sentence told the tick already
         sentences.extend(new)
+        if topic.name == "price" and match.held_qu is not None and report.metrics is not None:
+            sentences.append(holding_answer(report.metrics, match.held_qu, language))
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
         codes |= {f.code.value for f in report.findings}
@@ -288,6 +290,15 @@ def price_answer(m: NetworkMetrics, language: Language) -> Sentence:
     if language == "en":
         return f"The price of QUBIC is {price} USD, or {plain} USD per QU ({_change_words(m, language)})", sources
     return f"QUBIC 目前價格為 {price} 美元，也就是每枚 {plain} 美元（{_change_words(m, language)}）", sources
+
+
+def holding_answer(m: NetworkMetrics, held_qu: float, language: Language) -> Sentence:
+    """What an amount of QU the question names is worth at the price: "1,000,000 QU are worth about 0.943 USD"."""
+    amount = f"{held_qu:,.0f}" if held_qu.is_integer() else f"{held_qu:,}"
+    worth = usd_amount(held_qu * m.price_usd)
+    if language == "en":
+        return f"At that price, {amount} QU are worth about {worth} USD", ("price_usd",)
+    return f"以這個價格計算，{amount} QU 約值 {worth} 美元", ("price_usd",)
 
 
 def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:

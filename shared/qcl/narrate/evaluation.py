@@ -29,10 +29,10 @@ from qcl.events import AIInsight
 from qcl.narrate.answers import DECLINE, DEFINITIONS, PROBLEM, UNAVAILABLE
 from qcl.narrate.binding import binding_issues
 from qcl.narrate.facts import derived_metrics, report_facts
-from qcl.narrate.formats import LANGUAGES, Language, metric_text
+from qcl.narrate.formats import LANGUAGES, Language, metric_text, usd_amount
 from qcl.narrate.grounding import matches
 from qcl.narrate.mentions import extract
-from qcl.narrate.questions import REFUSAL, validate_language
+from qcl.narrate.questions import REFUSAL, held_amount, validate_language
 from qcl.narrate.service import TEMPLATE_MODEL, Narrator
 
 ReplyKind = Literal["answer", "decline", "refusal"]
@@ -117,7 +117,10 @@ def answer_problems(item: EvalQuestion, insight: AIInsight, report: AnalysisRepo
             wanted = {f.code.value for f in report.findings if f.severity in PROBLEM}
             if not wanted <= set(insight.sources):
                 problems.append(f"findings: {sorted(wanted - set(insight.sources))} not told")
-    facts = report_facts(report)
+    held = held_amount(item.question) if "price" in item.labels else None
+    if held is not None and report.metrics is not None and usd_amount(held * report.metrics.price_usd) not in text:
+        problems.append(f"price: the worth of {held:,.0f} QU missing")
+    facts = report_facts(report, held_qu=held)
     mentions = extract(text).numbers
     problems += [
         f"number {m.text!r} is no report value" for m in mentions if not any(matches(m, f) for f in facts.values)

@@ -90,7 +90,8 @@ METRIC_DEFINITIONS: dict[str, tuple[int, ...]] = {
 }
 
 
-def report_facts(report: AnalysisReport) -> ReportFacts:
+def report_facts(report: AnalysisReport, *, held_qu: float | None = None) -> ReportFacts:
+    """The report's facts; with `held_qu` (an amount of QU a question names), that amount and its worth in USD."""
     values: list[Fact] = [
         Fact("health_score", report.health_score, "number", integral=True),
         Fact("health_score", HEALTH_SCALE, "number", integral=True),
@@ -104,6 +105,9 @@ def report_facts(report: AnalysisReport) -> ReportFacts:
     _add_moment(report.observed_at, times, dates)
     if report.metrics is not None:
         values.extend(_metric_facts(report.metrics))
+        if held_qu is not None:
+            values.append(Fact("held_qu", held_qu, "number", integral=held_qu.is_integer()))
+            values.append(Fact("held_value_usd", held_qu * report.metrics.price_usd, "usd"))
         if (schedule := epoch_schedule(report)) is not None:
             next_epoch, starts, countdown = schedule
             values.append(Fact("epoch", next_epoch, "epoch", integral=True))

@@ -52,6 +52,11 @@ def price_plain(value: float) -> str:
     return f"{value:.{digits}f}"
 
 
+def usd_amount(value: float) -> str:
+    """A sum in USD: cents with separators from one dollar ("1,234.57"), else 3 significant digits ("0.943")."""
+    return f"{value:,.2f}" if value >= 1 else price_plain(value)
+
+
 def evidence_number(value: float) -> str:
     """A number as the analysis rounded it into a finding's evidence: integers with separators, floats as they are."""
     if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1000):

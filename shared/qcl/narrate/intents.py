@@ -71,9 +71,10 @@ TOPICS: tuple[Topic, ...] = (
          "how much is one qu", "quote", "going for", "trading at", "trade at", "exchange rate", "usd rate",
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊",
          "台幣", "新台幣", "twd", "現價", "價位", "行情"),
-        ("price_usd",), frozenset({"price_crash", "price_spike", "price_trend"}),
+        # held_qu / held_value_usd: an amount of QU a question names and its worth at the price (facts.py)
+        ("price_usd", "held_qu", "held_value_usd"), frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
-        binds=("price", "trades", "worth", "per qu", "價格", "價", "報價", "每枚"),
+        binds=("price", "trades", "worth", "per qu", "價格", "價", "報價", "每枚", "約值"),
     ),
     Topic(
         "price_change", "metric", {"en": "the price change", "zh-TW": "價格變化"},

@@ -39,6 +39,8 @@ from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
 from qcl.narrate.formats import LANGUAGES, Language
 from qcl.narrate.intents import DECLINED, GENERIC, TERMS, TOPICS, TOPICS_BY_NAME, Topic
 from qcl.narrate.language import to_traditional
+from qcl.narrate.mentions import extract
+from qcl.narrate.mentions import normalize as normalize_mentions
 
 MAX_QUESTION_CHARS = 500  # the limit of AIRequest.question (events.py)
 KEYWORD_SCORE = 0.9  # a keyword hit can still misread a question: not full certainty
@@ -117,6 +119,7 @@ class IntentMatch:
     score: float  # KEYWORD_SCORE for words, FUZZY_SCORE for a misspelt one, the cosine for an embedding match
     via: Literal["keywords", "fuzzy", "embedding"]
     injection: bool = False  # the question tries to instruct: no model phrases its answer
+    held_qu: float | None = None  # an amount of QU whose worth is asked ("1 million QU", "100 萬顆 QU"): held_amount
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -149,13 +152,15 @@ class QuestionMatcher:
             if any(t.kind == "forecast" for t in topics) and not _NETWORK_CONTEXT.search(text) and len(topics) == 1:
                 return None  # "will it rain tomorrow?": a forecast of nothing on the network
             score, via = (FUZZY_SCORE, "fuzzy") if fuzzy else (KEYWORD_SCORE, "keywords")
-            return IntentMatch(topics, definitions, score, via, injection)  # type: ignore[arg-type]
+            held = held_amount(question) if any(t.name == "price" for t in topics) else None
+            return IntentMatch(topics, definitions, score, via, injection, held)  # type: ignore[arg-type]
         if _HAN.search(text) or (index := self._intent_index()) is None:
             return None
         topic, similarity = index.best(question)
         if similarity < MIN_SIMILARITY:
             return None
-        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection)
+        held = held_amount(question) if topic.name == "price" else None
+        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection, held)
 
     def _intent_index(self) -> IntentIndex | None:
         with self._lock:
@@ -164,6 +169,20 @@ class QuestionMatcher:
                 self._index = IntentIndex(encoder) if encoder is not None else None
                 self._loaded = True
             return self._index
+
+
+# After a number: the coin it counts ("1 million QU", "5,000,000 QUBIC", "100 萬顆 QU", "1000 枚").
+_QU_AFTER = re.compile(r"\s*(?:(?:顆|枚|個)\s*)?(?:qus?|qubics?)(?![a-z])|\s*(?:顆|枚)")
+
+
+def held_amount(question: str) -> float | None:
+    """The amount of QU a question names, for the worth of a holding ("How much is 1 million QU worth?"), or None
+    (one QU's worth is the price itself)."""
+    text = normalize_mentions(question.lower())
+    for number in extract(question.lower()).numbers:
+        if number.kind == "number" and number.value > 1 and _QU_AFTER.match(text, number.end):
+            return number.value
+    return None
 
 
 def normalize_question(question: str) -> str:

@@ -248,7 +248,7 @@ class Narrator:
         messages = answer_messages(question, composed)
         attempt = self._attempt(
             messages,
-            report_facts(report),
+            report_facts(report, held_qu=match.held_qu),
             language,
             skip,
             frozenset(),
