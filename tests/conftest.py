@@ -18,9 +18,9 @@ _CREATED_FOLDERS: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Ctrl-C reaches the processes tests start; one conversion of the default model per test session (about 40 s):
-    every test and subprocess that loads it with default settings shares this cache (xdist workers inherit the
-    variable). QCL_TEST_MODEL_CACHE_DIR keeps the cache across sessions."""
+    """Ctrl-C reaches the processes tests start; models run on one thread; one conversion of the default model per
+    test session (about 40 s): every test and subprocess that loads it with default settings shares this cache
+    (xdist workers inherit the variable). QCL_TEST_MODEL_CACHE_DIR keeps the cache across sessions."""
     # A shell that starts a job in the background (`make test &`) ignores SIGINT in it, and every process it starts
     # inherits that: the tests that press Ctrl-C on `qcl up` would wait out their timeouts. Python's own handler is
     # reset to the default in each child, which then turns Ctrl-C into KeyboardInterrupt as a user's terminal does.
@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config_home = tempfile.mkdtemp(prefix="qcl-test-config-")
     _CREATED_FOLDERS.append(config_home)
     os.environ["XDG_CONFIG_HOME"] = config_home
+    # One thread per model: 4 xdist workers and the processes they start share 2 cores, where a model's second
+    # OpenMP (or llama.cpp) thread mostly waits at barriers for a core. Beside three busy processes, the llama.cpp
+    # agreement test took 156 s with the default threads and 19 s with one. Subprocesses inherit these.
+    for name in ("OMP_NUM_THREADS", "QCL_MODEL_THREADS", "QCL_SHARD_THREADS"):
+        os.environ.setdefault(name, "1")
     if "QCL_MODEL_CACHE_DIR" not in os.environ:
         kept = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
         if not kept:

@@ -6,6 +6,7 @@ start-up with a message naming the variable, e.g. "QCL_BUS: input should be 'mem
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -76,7 +77,7 @@ class Settings(BaseSettings):
     # What runs the single-node generation service's forward passes: "torch", or "llama.cpp" on the model's GGUF file
     # (GGUF models only; needs llama-cpp-python, which `make setup` builds). The shard pool always runs torch.
     model_runtime: Literal["torch", "llama.cpp"] = "torch"
-    # Torch (or llama.cpp) threads for inference; 0 means every core this process may run on.
+    # Torch (or llama.cpp) threads for inference; 0: OMP_NUM_THREADS where set, else every core this process may use.
     model_threads: int = Field(default=0, ge=0, le=256)
     # Requests waiting for the model; past this the service answers "busy, retry after N s" instead of queueing.
     model_queue_size: int = Field(default=16, ge=1, le=4096)
@@ -260,7 +261,7 @@ class Settings(BaseSettings):
     shard_step_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     # How long a session waits for a failed layer range to be served again before its caller gets an error.
     shard_recovery_timeout_s: float = Field(default=30.0, gt=0, le=3600)
-    # Intra-op threads per shard process; 0: every core the process may use.
+    # Intra-op threads per shard process; 0: OMP_NUM_THREADS where set, else every core the process may use.
     shard_threads: int = Field(default=0, ge=0, le=256)
     # Where a shard runs its layers: "auto" takes the GPU when torch sees one (the cloud pool's L4s).
     shard_device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -317,6 +318,15 @@ class Settings(BaseSettings):
         if not value and audience is not None:
             raise ValueError("QCL_OIDC_AUDIENCE is set but no principal may call with an ID token")
         return value
+
+
+def cpu_threads(setting: int = 0) -> int:
+    """Threads for a model's forward passes: `setting` (QCL_MODEL_THREADS, QCL_SHARD_THREADS), else OMP_NUM_THREADS
+    as OpenMP itself reads it (a positive number), else every core this process may run on (its CPU affinity)."""
+    if setting:
+        return setting
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(given) if given.isdigit() and int(given) > 0 else len(os.sched_getaffinity(0))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -36,7 +36,7 @@ def llama(settings: Settings) -> LoadedModel:
 
 @pytest.fixture()
 def service(llama: LoadedModel) -> Iterator[GenerationService]:
-    with GenerationService(llama, max_batch=2, batch_window_ms=50, result_cache=0, threads=2) as running:
+    with GenerationService(llama, max_batch=2, batch_window_ms=50, result_cache=0) as running:
         yield running
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qcl.config import Settings, as_environment, load_settings, settings
+from qcl.config import Settings, as_environment, cpu_threads, load_settings, settings
 from qcl.errors import ConfigError
 
 
@@ -68,3 +68,17 @@ def test_a_child_process_gets_the_settings_as_they_are_here() -> None:
     os.environ.update(env)
     child = load_settings()
     assert (child.store, child.redis_prefix, child.model_hub, child.jobs_workers) == ("redis", "qcl:replay:", True, 2)
+
+
+@pytest.mark.parametrize(
+    ("omp", "expected"), [("3", 3), (" 1 ", 1), ("0", None), ("two", None), ("", None), (None, None)]
+)
+def test_model_threads_come_from_the_setting_then_openmp_then_the_cores(
+    monkeypatch: pytest.MonkeyPatch, omp: str | None, expected: int | None
+) -> None:
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert cpu_threads(5) == 5
+    assert cpu_threads(0) == (expected or len(os.sched_getaffinity(0)))

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.llamacpp import LlamaCppRuntime, llamacpp_problem, load_llamacpp
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.quantize import serialized_size_mb
@@ -76,7 +76,7 @@ def run_model_bench(
     runs: int = 3,
     progress: Progress = _stderr,
 ) -> dict[str, Any]:
-    threads = settings.model_threads or available_cores()
+    threads = cpu_threads(settings.model_threads)
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="qcl-bench-model-") as scratch:
         fresh = settings.model_copy(update={"model_cache_dir": Path(scratch), "model_threads": threads})

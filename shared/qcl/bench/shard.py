@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from qcl.bench.model import SPEED_PROMPT
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.service import available_cores
 from qcl.model.steps import decode_one, new_cache, prefill, suppress
@@ -75,7 +75,7 @@ def run_shard_bench(
     log_dir: Path | None = None,
     progress: Progress = _stderr,
 ) -> dict[str, Any]:
-    threads = settings.shard_threads or available_cores()
+    threads = cpu_threads(settings.shard_threads)
     torch.set_num_threads(threads)
     load_average = os.getloadavg()[0]
     progress(f"single node: loading {model_id}")

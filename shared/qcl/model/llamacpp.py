@@ -21,7 +21,6 @@ import ctypes
 import functools
 import importlib.util
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.errors import ModelUnavailableError
 from qcl.model.loading import LoadedModel, file_sha256, smollm2_tokenizer
 from qcl.model.params import PRIORITIES
@@ -77,7 +76,7 @@ def load_llamacpp(model_id: str, settings: Settings, *, sequences: int | None = 
         gguf,
         context_length=spec.context_length,
         sequences=sequences or settings.model_max_batch * len(PRIORITIES),
-        threads=settings.model_threads or len(os.sched_getaffinity(0)),
+        threads=cpu_threads(settings.model_threads),
     )
     load_s = time.perf_counter() - started
     log.info("loaded %s on llama.cpp (%s) in %.1f s", spec.id, gguf.name, load_s)

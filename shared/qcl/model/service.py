@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.batch import BatchRunner, Request
 from qcl.model.errors import (
     ContextLengthError,
@@ -150,7 +150,7 @@ class GenerationService:
     ) -> None:
         self.loaded = loaded
         self.model_id = loaded.spec.id
-        self.threads = threads or available_cores()
+        self.threads = cpu_threads(threads)
         torch.set_num_threads(self.threads)  # process-wide: the service is the one place that runs a model
         self.queue_size = queue_size
         self.max_batch = max_batch

@@ -36,7 +36,7 @@ from pathlib import Path
 from transformers import AutoConfig
 
 from qcl.bus.emulator import free_port
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.loading import _quantization
 from qcl.model.registry import get_spec, model_cache_dir
 from qcl.pki import Pki, identity
@@ -112,7 +112,7 @@ class LocalPool:
     ) -> None:
         self.settings = settings
         self.model_id = model_id
-        self.threads = threads or max(1, len(os.sched_getaffinity(0)))
+        self.threads = cpu_threads(threads)
         self.restart = restart
         self.ranges = ranges or local_plan(settings, model_id, stages).ranges
         self.max_sessions = max_sessions or settings.shard_max_sessions

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -36,7 +35,7 @@ import grpc
 import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from qcl.config import Settings
+from qcl.config import Settings, cpu_threads
 from qcl.model.errors import InvalidGenerationRequestError
 from qcl.model.loading import QuantizationChoice
 from qcl.model.params import GenerationParams
@@ -346,8 +345,8 @@ def _node_id(options: ServerOptions) -> str | None:
 
 
 def configure_threads(threads: int) -> int:
-    """Intra-op threads for this process (0: every core it may use); one inter-op thread (stages are sequential)."""
-    count = threads or len(os.sched_getaffinity(0))
+    """Intra-op threads for this process (0: config.cpu_threads); one inter-op thread (stages are sequential)."""
+    count = cpu_threads(threads)
     torch.set_num_threads(count)
     with contextlib.suppress(RuntimeError):  # already set, or inter-op work already ran in this process
         torch.set_num_interop_threads(1)
