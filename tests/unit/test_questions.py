@@ -13,6 +13,7 @@ from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
 from qcl.narrate import questions as questions_module
+from qcl.narrate.answers import USD_ONLY
 from qcl.narrate.binding import binding_issues
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
@@ -231,6 +232,29 @@ def test_a_model_may_state_the_worth_but_not_a_wrong_one() -> None:
     assert answer.grounded is False and "0.943 USD" in answer.text
     unasked = keywords_only(ScriptedModel(right)).answer("How much is QUBIC worth?", "en", report)
     assert unasked.grounded is False  # the worth of an amount nobody named is no figure of the data
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "told"),
+    [("QUBIC 的價格是多少台幣？", "zh-TW", True), ("What's the market cap in TWD?", "en", True),
+     ("QUBIC price in euros?", "en", True), ("100萬顆QU等於多少新台幣", "zh-TW", True),
+     ("QUBIC 的價格是多少？", "zh-TW", False), ("Why won't the price go up?", "en", False),
+     ("網路健康嗎？", "zh-TW", False)],
+)  # fmt: skip
+def test_a_price_asked_in_other_money_says_the_data_is_in_usd(question: str, language: str, told: bool) -> None:
+    text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
+    assert (USD_ONLY[language] in text) is told, text  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("When was the data last updated?", "en"), ("資料是什麼時候更新的？", "zh-TW"), ("最新資料的時間？", "zh-TW")],
+)
+def test_the_data_s_time_is_the_newest_observation_s(question: str, language: str) -> None:
+    report = final_report()
+    text = keywords_only().answer(question, language, report, phrase=False).text  # type: ignore[arg-type]
+    assert report.observed_at.strftime("%Y-%m-%d %H:%M") + " UTC" in text and "37026581" in text, text
+    assert "100/100" not in text  # not the health answer it got before
 
 
 def test_the_empty_tick_share_is_given_first() -> None:

@@ -13,6 +13,7 @@ declined in the user's language, with what the data does show; definitions are f
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
 from qcl.analysis.epochs import epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
@@ -98,6 +99,11 @@ DECLINE = {
     },
 }
 KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
+USD_TOPICS = frozenset({"price", "price_change", "market_cap"})
+USD_ONLY = {
+    "en": "The data has prices in USD only, with no exchange rate to other currencies",
+    "zh-TW": "資料只有美元報價，沒有換算成新台幣或其他貨幣的匯率",
+}
 UNAVAILABLE = {
     "en": "The data I have does not include transactions, trading volume or computor counts; it covers ticks, "
     "epochs, tick quality, the price and the supply",
@@ -120,6 +126,8 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         sentences.extend(new)
         if topic.name == "price" and match.held_qu is not None and report.metrics is not None:
             sentences.append(holding_answer(report.metrics, match.held_qu, language))
+    if match.other_money and any(t.name in USD_TOPICS for t in match.topics):
+        sentences.append((USD_ONLY[language], ()))
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
         codes |= {f.code.value for f in report.findings}
@@ -196,6 +204,8 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
         return [(UNAVAILABLE[language], ()), health(report, language)]
     if topic.name == "data":
         return _data(report, language, told)
+    if topic.name == "updated":
+        return [updated_answer(report, language)]
     if report.metrics is None:
         return [(NO_METRICS[language], ())]
     if topic.name == "pace":
@@ -203,6 +213,15 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
     if topic.name == "epoch":
         return [epoch_answer(report, language)]
     return [METRIC_ANSWERS[topic.name](report.metrics, language)]
+
+
+def updated_answer(report: AnalysisReport, language: Language) -> Sentence:
+    """When the newest observation the answer comes from was made (the report's time, UTC)."""
+    at = report.observed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    tick = f", tick {report.metrics.tick}" if report.metrics is not None else ""
+    if language == "en":
+        return f"These answers come from the newest observation, made at {at} UTC{tick}", ("observed_at",)
+    return f"答案根據最新一筆觀測資料，觀測時間為 {at} UTC{tick.replace(', ', '，')}", ("observed_at",)
 
 
 def health(report: AnalysisReport, language: Language) -> Sentence:

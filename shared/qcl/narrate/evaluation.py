@@ -20,6 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +80,8 @@ def expected_figure(label: str, report: AnalysisReport, language: Language) -> s
         return f"{report.health_score}/100" if label == "health" else None
     if label == "data":
         return f"{report.window_observations:,}"
+    if label == "updated":
+        return report.observed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     m = report.metrics
     if m is None:
         return None

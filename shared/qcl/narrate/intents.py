@@ -70,7 +70,7 @@ TOPICS: tuple[Topic, ...] = (
         ("price", "usd price", "cost", "worth", "how much is qubic", "how much is a qu", "how much is qu",
          "how much is one qu", "quote", "going for", "trading at", "trade at", "exchange rate", "usd rate",
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊",
-         "台幣", "新台幣", "twd", "現價", "價位", "行情"),
+         "台幣", "新台幣", "twd", "現價", "價位", "行情", "最高價", "最低價", "高點", "低點"),
         # held_qu / held_value_usd: an amount of QU a question names and its worth at the price (facts.py)
         ("price_usd", "held_qu", "held_value_usd"), frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
@@ -207,6 +207,14 @@ TOPICS: tuple[Topic, ...] = (
         binds=("observation", "data", "gap", "觀測", "資料", "缺漏", "筆"),
     ),
     Topic(
+        "updated", "metric", {"en": "the data's time", "zh-TW": "資料時間"},
+        ("updated", "last update", "how old", "how fresh", "how recent", "data from", "data time", "timestamp",
+         "更新", "資料時間", "資料的時間", "數據時間", "什麼時候的資料", "哪時候的資料", "多久以前", "多新"),
+        ("observed_at",),
+        examples=("When was the data last updated?", "How fresh is this data?"),
+        binds=("updated", "observation", "更新", "觀測"),
+    ),
+    Topic(
         "forecast", "forecast", {"en": "a forecast", "zh-TW": "預測"},
         ("tomorrow", "next week", "next month", "next year", "forecast", "predict", "prediction", "in the future",
          "future price", "price target", "will the price", "will it", "will qubic", "going to", "gonna", "expect",
@@ -219,7 +227,8 @@ TOPICS: tuple[Topic, ...] = (
         ("should i buy", "should i sell", "should i hold", "should i invest", "invest", "investment", "buy now",
          "time to buy", "time to sell", "buy", "sell",
          "worth buying", "good buy", "financial advice", "all in", "該買", "要買", "買入", "賣出", "投資", "值得買",
-         "該不該買", "該不該賣", "可以買", "建議買", "進場", "出場", "抄底", "買點", "賣點", "入場"),
+         "該不該買", "該不該賣", "可以買", "建議買", "進場", "出場", "抄底", "買點", "賣點", "入場", "現在買", "買嗎",
+         "買好嗎", "買進", "該賣", "要賣", "賣嗎", "買 qubic", "買qubic", "買 qu", "買qu"),
         examples=("Should I buy QUBIC now?", "Is it a good investment?"),
     ),
     Topic(
