@@ -24,6 +24,7 @@ from qcl.narrate.questions import (
     MAX_QUESTION_CHARS,
     NO_REPORT,
     REFUSAL,
+    SMALL_TALK,
     QuestionMatcher,
     held_amount,
     validate_language,
@@ -255,6 +256,24 @@ def test_the_data_s_time_is_the_newest_observation_s(question: str, language: st
     text = keywords_only().answer(question, language, report, phrase=False).text  # type: ignore[arg-type]
     assert report.observed_at.strftime("%Y-%m-%d %H:%M") + " UTC" in text and "37026581" in text, text
     assert "100/100" not in text  # not the health answer it got before
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "talk"),
+    [("Hi", "en", "greeting"), ("hello there!", "en", "greeting"), ("Good morning", "en", "greeting"),
+     ("嗨", "zh-TW", "greeting"), ("你好～", "zh-TW", "greeting"), ("Thanks!", "en", "thanks"),
+     ("thank you so much", "en", "thanks"), ("謝謝！", "zh-TW", "thanks"),
+     ("Translate hello into French", "en", None), ("Say hi to my mom", "en", None)],
+)  # fmt: skip
+def test_a_greeting_or_thanks_alone_gets_a_welcome_not_the_refusal(question: str, language: str, talk: str) -> None:
+    text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
+    expected = SMALL_TALK[talk][language] if talk else REFUSAL[language]  # type: ignore[index]
+    assert text == expected
+
+
+def test_a_polite_chinese_definition_question_is_read() -> None:
+    text = keywords_only().answer("請問 qubic 是什麼？", "zh-TW", final_report(), phrase=False).text
+    assert text.startswith("QU（QUBIC）是 Qubic 網路的代幣"), text
 
 
 def test_the_empty_tick_share_is_given_first() -> None:

@@ -51,6 +51,30 @@ REFUSAL = {
     "en": "I can only answer questions about the Qubic network's state (ticks, epochs, tick quality, price, supply).",
     "zh-TW": "我只能回答關於 Qubic 網路狀態的問題（tick、epoch、tick 品質、價格、供應量等）。",
 }
+# A greeting or thanks alone ("hi", "謝謝！") gets a short welcome with what can be asked, not the refusal.
+_CAN_ASK = {
+    "en": "I answer questions about the Qubic network from its live data: its health, ticks, epochs, tick quality, "
+    'price, supply and burns. Try "Is the network healthy?" or "What is the price?"',
+    "zh-TW": "我可以根據即時資料回答 Qubic 網路的問題：網路健康狀況、tick、epoch、tick 品質、價格、流通量與銷毀量。"
+    "可以試著問「網路健康嗎？」或「現在價格多少？」",
+}
+SMALL_TALK = {
+    "greeting": {"en": "Hello! " + _CAN_ASK["en"], "zh-TW": "你好！" + _CAN_ASK["zh-TW"]},
+    "thanks": {"en": "You're welcome! " + _CAN_ASK["en"], "zh-TW": "不客氣！" + _CAN_ASK["zh-TW"]},
+}
+_THANKS = r"thanks?(?: you)?|thx|cheers|謝謝|感謝|多謝|謝啦"
+_GREETING = r"hi|hello|hey|yo|hiya|good (?:morning|afternoon|evening)|你好|您好|哈囉|嗨|早安|午安|晚安"
+_SMALL_TALK_END = r"(?:[\s,.!~，。！～]*(?:there|qubic|a lot|so much|啊|呀|喔|哦|啦|你|您))*[\s,.!?~，。！？～]*$"
+
+
+def small_talk(question: str) -> Literal["greeting", "thanks"] | None:
+    """Whether the question is a greeting or thanks and nothing else (SMALL_TALK answers it)."""
+    text = normalize_question(question)
+    if re.match(rf"(?:{_THANKS}){_SMALL_TALK_END}", text):
+        return "thanks"
+    return "greeting" if re.match(rf"(?:{_GREETING}){_SMALL_TALK_END}", text) else None
+
+
 NO_REPORT = {
     "en": "No analysis of the network is available yet; please ask again in a minute.",
     "zh-TW": "目前還沒有網路的分析資料，請稍後再問。",
@@ -88,7 +112,7 @@ _DEFINITION_EN = (
 _DEFINITION_ZH = (
     r"什麼是\s*(?:一個\s*)?({term})",
     r"({term})\s*(?:是什麼意思|的意思|的定義|是指什麼|代表什麼|是什麼東西|是啥)",
-    r"^\s*({term})\s*是什麼\s*$",
+    r"^\s*(?:請問|請教|想問|我想問|我想知道|問一下)?\s*({term})\s*是什麼\s*$",
 )
 
 

@@ -52,7 +52,9 @@ from qcl.narrate.prompts import answer_messages, echo_issue, narration_messages
 from qcl.narrate.questions import (
     NO_REPORT,
     REFUSAL,
+    SMALL_TALK,
     QuestionMatcher,
+    small_talk,
     validate_language,
     validate_question,
 )
@@ -240,7 +242,9 @@ class Narrator:
         match = self.matcher.match(question)
         if match is None:
             log.info("narrator: off-topic question refused: %.80r", question)
-            return Composition(self.fixed_reply(REFUSAL[language], language, request_id=request_id), NO_ATTEMPT)
+            talk = small_talk(question)
+            reply = SMALL_TALK[talk] if talk else REFUSAL
+            return Composition(self.fixed_reply(reply[language], language, request_id=request_id), NO_ATTEMPT)
         composed = compose_answer(report, match, language)
         skip = self.phrasing_skip(
             language, phrase=phrase, declined=match.declined, injection=match.injection, fixed=not match.topics
