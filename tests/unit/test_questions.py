@@ -13,7 +13,7 @@ from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
 from qcl.narrate import questions as questions_module
-from qcl.narrate.answers import USD_ONLY
+from qcl.narrate.answers import PRICE_NOTES
 from qcl.narrate.binding import binding_issues
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
@@ -244,7 +244,19 @@ def test_a_model_may_state_the_worth_but_not_a_wrong_one() -> None:
 )  # fmt: skip
 def test_a_price_asked_in_other_money_says_the_data_is_in_usd(question: str, language: str, told: bool) -> None:
     text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
-    assert (USD_ONLY[language] in text) is told, text  # type: ignore[index]
+    assert (PRICE_NOTES["usd_only"][language] in text) is told, text  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("今天最高價是多少？", "zh-TW"), ("What was the highest price today?", "en"), ("QUBIC 的歷史新高是多少", "zh-TW"),
+     ("What's the all-time high?", "en")],
+)  # fmt: skip
+def test_a_high_or_low_asked_gets_the_price_and_what_the_data_lacks(question: str, language: str) -> None:
+    text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
+    assert "9.43e-7" in text and text.endswith(
+        PRICE_NOTES["no_extremes"][language] + ("." if language == "en" else "。")
+    ), text
 
 
 @pytest.mark.parametrize(

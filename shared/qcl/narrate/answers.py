@@ -99,10 +99,16 @@ DECLINE = {
     },
 }
 KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
-USD_TOPICS = frozenset({"price", "price_change", "market_cap"})
-USD_ONLY = {
-    "en": "The data has prices in USD only, with no exchange rate to other currencies",
-    "zh-TW": "資料只有美元報價，沒有換算成新台幣或其他貨幣的匯率",
+PRICE_TOPICS = frozenset({"price", "price_change", "market_cap"})
+PRICE_NOTES = {  # questions.IntentMatch.price_notes: what a price question asks that the data does not hold
+    "usd_only": {
+        "en": "The data has prices in USD only, with no exchange rate to other currencies",
+        "zh-TW": "資料只有美元報價，沒有換算成新台幣或其他貨幣的匯率",
+    },
+    "no_extremes": {
+        "en": "The data holds the latest price and its 1 h and 24 h changes, not the day's or all-time high or low",
+        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有當日或歷史的最高價、最低價",
+    },
 }
 UNAVAILABLE = {
     "en": "The data I have does not include transactions, trading volume or computor counts; it covers ticks, "
@@ -126,8 +132,8 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         sentences.extend(new)
         if topic.name == "price" and match.held_qu is not None and report.metrics is not None:
             sentences.append(holding_answer(report.metrics, match.held_qu, language))
-    if match.other_money and any(t.name in USD_TOPICS for t in match.topics):
-        sentences.append((USD_ONLY[language], ()))
+    if any(t.name in PRICE_TOPICS for t in match.topics):
+        sentences.extend((PRICE_NOTES[note][language], ()) for note in match.price_notes)
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
         codes |= {f.code.value for f in report.findings}

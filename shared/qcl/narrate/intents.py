@@ -70,7 +70,8 @@ TOPICS: tuple[Topic, ...] = (
         ("price", "usd price", "cost", "worth", "how much is qubic", "how much is a qu", "how much is qu",
          "how much is one qu", "quote", "going for", "trading at", "trade at", "exchange rate", "usd rate",
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊",
-         "台幣", "新台幣", "twd", "現價", "價位", "行情", "最高價", "最低價", "高點", "低點"),
+         "台幣", "新台幣", "twd", "現價", "價位", "行情", "最高價", "最低價", "高點", "低點", "all-time high",
+         "all time high", "ath", "歷史新高", "最高點", "最低點"),
         # held_qu / held_value_usd: an amount of QU a question names and its worth at the price (facts.py)
         ("price_usd", "held_qu", "held_value_usd"), frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
@@ -109,7 +110,8 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "burned", "metric", {"en": "the burned supply", "zh-TW": "銷毀量"},
-        ("burn", "burned", "burnt", "burning", "destroyed", "銷毀", "燒毀", "燃燒", "焚毀", "燒掉", "燒了"),
+        ("burn", "burned", "burnt", "burning", "destroyed", "burn rate", "銷毀", "燒毀", "燃燒", "焚毀", "燒掉",
+         "燒了"),
         ("burned_qus",), frozenset({"supply_anomaly"}),
         examples=("How much has been burned?", "How many coins were destroyed?"),
         binds=("burn", "burned", "burnt", "銷毀", "燒毀"),

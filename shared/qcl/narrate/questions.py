@@ -90,11 +90,18 @@ _OTHER_COINS = re.compile(
     r"|比特幣|以太坊|以太幣|狗狗幣|泰達幣"
 )
 _OURS = re.compile(r"\b(?:qubic|qus?)\b")
-# Money other than USD ("in TWD", 多少台幣): the data prices in USD only, which the answer then says.
-_OTHER_MONEY = re.compile(
-    r"\b(?:twd|ntd|eur|euros?|gbp|jpy|yen|cny|rmb|yuan|hkd|krw)\b"
-    r"|台幣|新台幣|臺幣|元台幣|歐元|英鎊|日圓|日幣|日元|人民幣|港幣|韓元|韓圜"
-)
+# What a price question asks that the data does not hold, each told in a sentence (answers.PRICE_NOTES):
+# money other than USD ("in TWD", 多少台幣), and the day's or all-time high or low.
+_PRICE_NOTES = {
+    "usd_only": re.compile(
+        r"\b(?:twd|ntd|eur|euros?|gbp|jpy|yen|cny|rmb|yuan|hkd|krw)\b"
+        r"|台幣|新台幣|臺幣|元台幣|歐元|英鎊|日圓|日幣|日元|人民幣|港幣|韓元|韓圜"
+    ),
+    "no_extremes": re.compile(
+        r"\b(?:highest|lowest|peak|all[- ]time (?:high|low)|ath|(?:daily|day's|24h|24 h) (?:high|low))\b"
+        r"|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點"
+    ),
+}
 _INJECTION = re.compile(
     r"ignore (?:all |the )?(?:previous|prior|above)|disregard|system prompt|you are now|new instructions|"
     r"pretend|忽略|無視|之前的指示|所有指示|假裝|扮演|系統提示"
@@ -149,7 +156,7 @@ class IntentMatch:
     via: Literal["keywords", "fuzzy", "embedding"]
     injection: bool = False  # the question tries to instruct: no model phrases its answer
     held_qu: float | None = None  # an amount of QU whose worth is asked ("1 million QU", "100 萬顆 QU"): held_amount
-    other_money: bool = False  # a price asked in money other than USD ("in TWD", 多少台幣)
+    price_notes: tuple[str, ...] = ()  # what a price question asks that the data does not hold (_PRICE_NOTES)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -183,16 +190,16 @@ class QuestionMatcher:
                 return None  # "will it rain tomorrow?": a forecast of nothing on the network
             score, via = (FUZZY_SCORE, "fuzzy") if fuzzy else (KEYWORD_SCORE, "keywords")
             held = held_amount(question) if any(t.name == "price" for t in topics) else None
-            money = bool(_OTHER_MONEY.search(text))
-            return IntentMatch(topics, definitions, score, via, injection, held, money)  # type: ignore[arg-type]
+            notes = tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text))
+            return IntentMatch(topics, definitions, score, via, injection, held, notes)  # type: ignore[arg-type]
         if _HAN.search(text) or (index := self._intent_index()) is None:
             return None
         topic, similarity = index.best(question)
         if similarity < MIN_SIMILARITY:
             return None
         held = held_amount(question) if topic.name == "price" else None
-        money = bool(_OTHER_MONEY.search(text))
-        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection, held, money)
+        notes = tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text))
+        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection, held, notes)
 
     def _intent_index(self) -> IntentIndex | None:
         with self._lock:
