@@ -35,9 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["XDG_CONFIG_HOME"] = config_home
     # One thread per model: 4 xdist workers and the processes they start share 2 cores, where a model's second
     # OpenMP (or llama.cpp) thread mostly waits at barriers for a core. Beside three busy processes, the llama.cpp
-    # agreement test took 156 s with the default threads and 19 s with one. Subprocesses inherit these.
-    for name in ("OMP_NUM_THREADS", "QCL_MODEL_THREADS", "QCL_SHARD_THREADS"):
-        os.environ.setdefault(name, "1")
+    # agreement test took 156 s with the default threads and 19 s with one. QCL_MODEL_THREADS and QCL_SHARD_THREADS
+    # of 0 (the default) take this (config.cpu_threads); subprocesses inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     if "QCL_MODEL_CACHE_DIR" not in os.environ:
         kept = os.environ.get("QCL_TEST_MODEL_CACHE_DIR")
         if not kept:

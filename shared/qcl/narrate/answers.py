@@ -224,10 +224,10 @@ def _topic_sentences(report: AnalysisReport, topic: Topic, language: Language, t
 def updated_answer(report: AnalysisReport, language: Language) -> Sentence:
     """When the newest observation the answer comes from was made (the report's time, UTC)."""
     at = report.observed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    tick = f", tick {report.metrics.tick}" if report.metrics is not None else ""
+    tick = "" if report.metrics is None else f"{'，' if language == 'zh-TW' else ', '}tick {report.metrics.tick}"
     if language == "en":
         return f"These answers come from the newest observation, made at {at} UTC{tick}", ("observed_at",)
-    return f"答案根據最新一筆觀測資料，觀測時間為 {at} UTC{tick.replace(', ', '，')}", ("observed_at",)
+    return f"答案根據最新一筆觀測資料，觀測時間為 {at} UTC{tick}", ("observed_at",)
 
 
 def health(report: AnalysisReport, language: Language) -> Sentence:

@@ -30,7 +30,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -189,17 +189,19 @@ class QuestionMatcher:
             if any(t.kind == "forecast" for t in topics) and not _NETWORK_CONTEXT.search(text) and len(topics) == 1:
                 return None  # "will it rain tomorrow?": a forecast of nothing on the network
             score, via = (FUZZY_SCORE, "fuzzy") if fuzzy else (KEYWORD_SCORE, "keywords")
-            held = held_amount(question) if any(t.name == "price" for t in topics) else None
-            notes = tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text))
-            return IntentMatch(topics, definitions, score, via, injection, held, notes)  # type: ignore[arg-type]
-        if _HAN.search(text) or (index := self._intent_index()) is None:
-            return None
-        topic, similarity = index.best(question)
-        if similarity < MIN_SIMILARITY:
-            return None
-        held = held_amount(question) if topic.name == "price" else None
-        notes = tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text))
-        return IntentMatch((topic,), (), round(similarity, 3), "embedding", injection, held, notes)
+            matched = IntentMatch(topics, definitions, score, via, injection)  # type: ignore[arg-type]
+        else:
+            if _HAN.search(text) or (index := self._intent_index()) is None:
+                return None
+            topic, similarity = index.best(question)
+            if similarity < MIN_SIMILARITY:
+                return None
+            matched = IntentMatch((topic,), (), round(similarity, 3), "embedding", injection)
+        return replace(
+            matched,
+            held_qu=held_amount(question) if any(t.name == "price" for t in matched.topics) else None,
+            price_notes=tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text)),
+        )
 
     def _intent_index(self) -> IntentIndex | None:
         with self._lock:

@@ -241,8 +241,9 @@ class Narrator:
             return Composition(self.fixed_reply(NO_REPORT[language], language, request_id=request_id), NO_ATTEMPT)
         match = self.matcher.match(question)
         if match is None:
-            log.info("narrator: off-topic question refused: %.80r", question)
             talk = small_talk(question)
+            if talk is None:
+                log.info("narrator: off-topic question refused: %.80r", question)
             reply = SMALL_TALK[talk] if talk else REFUSAL
             return Composition(self.fixed_reply(reply[language], language, request_id=request_id), NO_ATTEMPT)
         composed = compose_answer(report, match, language)
