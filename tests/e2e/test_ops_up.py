@@ -25,7 +25,7 @@ from tests.backends import wait_for
 from tests.e2e.test_api_up import Up
 from tests.receivers import Inbox, http_inbox
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ops_up")]  # one stack for the module
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ with PubSubEmulator("127.0.0.1:8085") as emulator:
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import random
 import shutil
@@ -14,6 +16,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -45,25 +49,64 @@ def is_listening(host_port: str, timeout_s: float = 0.5) -> bool:
 
 FREE_PORT_FLOOR = 20000  # free_port picks from here up to the kernel's ephemeral range
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_LEASES = Path(tempfile.gettempdir()) / "qcl-port-leases.json"
+PORT_LEASE_S = 300.0  # a port handed out is not handed out again, to any process here, for this long
+_leases_here: dict[str, float] = {}  # where the shared lease file cannot be written
+
+
+@contextmanager
+def _port_leases() -> Iterator[dict[str, float]]:
+    """The ports handed out in the last PORT_LEASE_S seconds, by any process on this machine (a file under an
+    exclusive lock); changes are written back on exit."""
+    try:
+        book = PORT_LEASES.open("a+", encoding="utf-8")
+    except OSError:
+        yield _leases_here
+        return
+    with book:
+        fcntl.flock(book, fcntl.LOCK_EX)
+        book.seek(0)
+        try:
+            leases = {port: float(at) for port, at in json.loads(book.read() or "{}").items()}
+        except (ValueError, TypeError, AttributeError):  # a torn or foreign file: start again
+            leases = {}
+        now = time.time()
+        leases = {port: at for port, at in leases.items() if now - at < PORT_LEASE_S}
+        yield leases
+        book.seek(0)
+        book.truncate()
+        book.write(json.dumps(leases))
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:  # listening, or still in TIME_WAIT
+            return False
+        return True
 
 
 def free_port() -> int:
     """A loopback port nothing listens on, for a server to bind: one below the kernel's ephemeral range where there is
     room. A port from that range can be taken by any outgoing connection's source port before the server binds it,
     or while a server restarts on its port (a killed shard stage comes back at its address): with many processes
-    connecting to the emulator, Redis and each other, a restarted stage was refused its port for good."""
+    connecting to the emulator, Redis and each other, a restarted stage was refused its port for good.
+
+    A port is free only until its server binds it, seconds later for a stage that first loads torch: each port handed
+    out is leased for PORT_LEASE_S, so no other caller on this machine (another test worker, the other server of a
+    pair drawn back to back) is given it in that time."""
     try:
         ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):  # not Linux: the kernel's choice
         ephemeral_low = FREE_PORT_FLOOR
-    for _ in range(100 if ephemeral_low - FREE_PORT_FLOOR > 1000 else 0):
-        port = random.randrange(FREE_PORT_FLOOR, ephemeral_low)  # noqa: S311  (a port, not a secret)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:  # listening, or still in TIME_WAIT
-                continue
-            return port
+    if ephemeral_low - FREE_PORT_FLOOR > 1000:
+        with _port_leases() as leases:
+            for _ in range(100):
+                port = random.randrange(FREE_PORT_FLOOR, ephemeral_low)  # noqa: S311  (a port, not a secret)
+                if str(port) not in leases and _bindable(port):
+                    leases[str(port)] = time.time()
+                    return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
