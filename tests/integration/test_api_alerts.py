@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from qcl.api.schemas import Role
-from qcl.obs.monitor import OpsMonitor
+from qcl.obs.monitor import OpsMonitor, OpsUnavailableError
 from tests.integration.test_alerts import START
 from tests.integration.test_api_fixtures import Api, make_api
 
@@ -194,3 +195,21 @@ def test_a_push_that_is_not_an_incident_is_refused_naming_why_and_records_nothin
     error = answer.get_json()["error"]
     assert says in f"{error.get('field')} {error['message']}"
     assert api.client.get("/api/ops/alerts", headers=api.headers(Role.VIEWER)).get_json()["history"] == []
+
+
+def test_a_monitor_whose_port_is_taken_says_which_program_exited_and_why(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        root = Path(__file__).resolve().parents[2]
+        (tmp_path / "key").write_text("unused\n")
+        ops = OpsMonitor(
+            tmp_path,
+            rules=root / "ops/prometheus/alerts.yml",
+            routes=root / "ops/alertmanager/alertmanager.yml",
+            key_file=tmp_path / "key",
+            prometheus_port=taken.getsockname()[1],
+        )
+        with pytest.raises(OpsUnavailableError, match=r"prometheus exited with code 1 before .*address already in use"):
+            ops.start("http://127.0.0.1:9", {})
+    assert not ops._processes  # Alertmanager, which started, was stopped too

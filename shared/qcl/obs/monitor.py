@@ -71,7 +71,7 @@ class OpsMonitor:
     api_url: str = field(init=False, default="")
     prometheus_port: int = field(default_factory=free_port)
     alertmanager_port: int = field(default_factory=free_port)
-    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by name: its log is <name>.log
 
     def __post_init__(self) -> None:
         self.folder = (self.state_dir / "ops").resolve()
@@ -125,9 +125,9 @@ class OpsMonitor:
         written.replace(self.folder / "targets.json")
 
     def stop(self) -> None:
-        for process in self._processes:
+        for process in self._processes.values():
             process.terminate()
-        for process in self._processes:
+        for process in self._processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -169,13 +169,20 @@ class OpsMonitor:
 
     def _spawn(self, name: str, *command: str) -> None:
         with (self.folder / f"{name}.log").open("ab") as sink:
-            self._processes.append(subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT))
+            self._processes[name] = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
 
     def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if any(process.poll() is not None for process in self._processes):
-                break
+            exited = [name for name, process in self._processes.items() if process.poll() is not None]
+            if exited:
+                name, code = exited[0], self._processes[exited[0]].returncode
+                last = (self.folder / f"{name}.log").read_text(errors="replace").strip().splitlines()[-1:]
+                self.stop()
+                raise OpsUnavailableError(
+                    f"{name} exited with code {code} before {url} was ready: "
+                    f"{last[0] if last else 'no output'} (logs in {self.folder})"
+                )
             try:
                 if httpx.get(url, timeout=1).status_code == 200:
                     return
@@ -183,4 +190,4 @@ class OpsMonitor:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise OpsUnavailableError(f"{url} did not become ready; logs in {self.folder}")
+        raise OpsUnavailableError(f"{url} did not become ready in {START_TIMEOUT_S:.0f} s; logs in {self.folder}")
