@@ -13,7 +13,7 @@ from qcl.analysis import analyze_capture
 from qcl.analysis.report import AnalysisReport
 from qcl.bench.narrate import sample_onset_reports
 from qcl.narrate import questions as questions_module
-from qcl.narrate.answers import PRICE_NOTES
+from qcl.narrate.answers import NOTES
 from qcl.narrate.binding import binding_issues
 from qcl.narrate.embeddings import SentenceEncoder
 from qcl.narrate.errors import QuestionError, UnsupportedLanguageError
@@ -244,7 +244,7 @@ def test_a_model_may_state_the_worth_but_not_a_wrong_one() -> None:
 )  # fmt: skip
 def test_a_price_asked_in_other_money_says_the_data_is_in_usd(question: str, language: str, told: bool) -> None:
     text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
-    assert (PRICE_NOTES["usd_only"][language] in text) is told, text  # type: ignore[index]
+    assert (NOTES["usd_only"][language] in text) is told, text  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -254,9 +254,9 @@ def test_a_price_asked_in_other_money_says_the_data_is_in_usd(question: str, lan
 )  # fmt: skip
 def test_a_high_or_low_asked_gets_the_price_and_what_the_data_lacks(question: str, language: str) -> None:
     text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
-    assert "9.43e-7" in text and text.endswith(
-        PRICE_NOTES["no_extremes"][language] + ("." if language == "en" else "。")
-    ), text
+    assert "9.43e-7" in text and text.endswith(NOTES["no_extremes"][language] + ("." if language == "en" else "。")), (
+        text
+    )
 
 
 @pytest.mark.parametrize(
@@ -350,15 +350,50 @@ def test_when_the_next_epoch_starts_is_told_from_the_calendar(observed_at: str, 
         assert binding_issues(insight.text, report_facts(report)) == []
 
 
-def test_when_the_current_epoch_began_is_told_from_the_calendar() -> None:
-    report = _at("2025-11-12T16:59:00+00:00", 187)
-    for language, expected in (
-        ("en", "epoch 187 (since 2025-11-12 12:00 UTC)"),
-        ("zh-TW", "epoch 187（自 2025-11-12 12:00 UTC 開始）"),
+@pytest.mark.parametrize(
+    ("observed_at", "en", "zh"),
+    [
+        ("2025-11-12T16:59:00+00:00", "epoch 187 (since 2025-11-12 12:00 UTC, about 5 hours ago)",
+         "epoch 187（自 2025-11-12 12:00 UTC 開始，約 5 小時前）"),  # 4 h 59 min
+        ("2025-11-14T13:10:00+00:00", "epoch 187 (since 2025-11-12 12:00 UTC, about 2 days 1 hour ago)",
+         "epoch 187（自 2025-11-12 12:00 UTC 開始，約 2 天 1 小時前）"),
+        ("2025-11-12T12:40:00+00:00", "epoch 187 (since 2025-11-12 12:00 UTC, about 40 minutes ago)",
+         "epoch 187（自 2025-11-12 12:00 UTC 開始，約 40 分鐘前）"),
+        ("2025-11-12T12:00:30+00:00", "epoch 187 (since 2025-11-12 12:00 UTC),",
+         "epoch 187（自 2025-11-12 12:00 UTC 開始），"),
+    ],
+)  # fmt: skip
+def test_when_the_current_epoch_began_and_how_long_ago_is_told_from_the_calendar(
+    observed_at: str, en: str, zh: str
+) -> None:
+    report = _at(observed_at, 187)
+    for language, expected, question in (
+        ("en", en, "When did the current epoch start?"),
+        ("en", en, "How long has this epoch been running?"),  # not the health ("running")
+        ("zh-TW", zh, "這個 epoch 什麼時候開始的？"),
+        ("zh-TW", zh, "這個 epoch 進行多久了？"),
     ):
-        question = "When did the current epoch start?" if language == "en" else "這個 epoch 什麼時候開始的？"
         insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
         assert expected in insight.text and binding_issues(insight.text, report_facts(report)) == [], insight.text
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "note"),
+    [("How many empty ticks were there in the last hour?", "en", "epoch_counts"),
+     ("最近一小時有多少空 tick？", "zh-TW", "epoch_counts"),
+     ("What's the empty tick share today?", "en", "epoch_counts"),
+     ("How much QUBIC was burned today?", "en", "burned_in_all"), ("今天燒了多少 QU？", "zh-TW", "burned_in_all"),
+     ("How many empty ticks this epoch?", "en", None), ("How much has been burned?", "en", None),
+     ("What's the price today?", "en", None)],
+)  # fmt: skip
+def test_a_count_asked_for_an_hour_or_a_day_says_the_data_counts_the_epoch_or_all(
+    question: str, language: str, note: str | None
+) -> None:
+    report = final_report()
+    text = keywords_only().answer(question, language, report, phrase=False).text  # type: ignore[arg-type]
+    told = [name for name, sentences in NOTES.items() if sentences[language] in text]  # type: ignore[index]
+    assert told == ([note] if note else []), text
+    assert "151" in text or "29,950,368,016,606" in text or "9.43e-7" in text, text  # the figure comes first
 
 
 @pytest.mark.parametrize(("question", "misspelt"), [("helth of the netwrok?", "health"), ("markt cap?", "market_cap")])

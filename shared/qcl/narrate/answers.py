@@ -17,7 +17,7 @@ from datetime import UTC
 
 from qcl.analysis.epochs import epoch_start
 from qcl.analysis.report import SEVERITY_RANK, AnalysisReport, Finding, NetworkMetrics
-from qcl.narrate.facts import derived_metrics, epoch_schedule
+from qcl.narrate.facts import Countdown, derived_metrics, epoch_schedule
 from qcl.narrate.findings_text import finding_sentence
 from qcl.narrate.formats import Language, approx_large, metric_text, price_plain, usd_amount
 from qcl.narrate.intents import Topic
@@ -99,8 +99,7 @@ DECLINE = {
     },
 }
 KNOWN = {"en": "What is known now: {}", "zh-TW": "目前已知的是：{}"}
-PRICE_TOPICS = frozenset({"price", "price_change", "market_cap"})
-PRICE_NOTES = {  # questions.IntentMatch.price_notes: what a price question asks that the data does not hold
+NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics that the data does not hold
     "usd_only": {
         "en": "The data has prices in USD only, with no exchange rate to other currencies",
         "zh-TW": "資料只有美元報價，沒有換算成新台幣或其他貨幣的匯率",
@@ -108,6 +107,14 @@ PRICE_NOTES = {  # questions.IntentMatch.price_notes: what a price question asks
     "no_extremes": {
         "en": "The data holds the latest price and its 1 h and 24 h changes, not the day's or all-time high or low",
         "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有當日或歷史的最高價、最低價",
+    },
+    "epoch_counts": {
+        "en": "The data counts ticks and empty ticks for the whole epoch so far, not by hour or by day",
+        "zh-TW": "資料中的 tick 與空 tick 是整個 epoch 至今的累計，沒有按小時或按天的統計",
+    },
+    "burned_in_all": {
+        "en": "The data holds the total burned so far, not the amount burned in an hour or a day",
+        "zh-TW": "資料只有累計的銷毀量，沒有每小時或每天的銷毀量",
     },
 }
 UNAVAILABLE = {
@@ -132,8 +139,7 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         sentences.extend(new)
         if topic.name == "price" and match.held_qu is not None and report.metrics is not None:
             sentences.append(holding_answer(report.metrics, match.held_qu, language))
-    if any(t.name in PRICE_TOPICS for t in match.topics):
-        sentences.extend((PRICE_NOTES[note][language], ()) for note in match.price_notes)
+    sentences.extend((NOTES[note][language], ()) for note in match.notes)
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
         codes |= {f.code.value for f in report.findings}
@@ -442,16 +448,23 @@ _UNITS = {
 
 
 def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool = True) -> Sentence:
-    """The epoch and tick; with `schedule`, when the next epoch starts by the calendar and how long until then."""
+    """The epoch and tick, and, where the calendar places the epoch, when it began and how long ago; with `schedule`,
+    when the next epoch starts and how long until then."""
     assert report.metrics is not None
     epoch, tick = metric_text("epoch", report.metrics.epoch), metric_text("tick", report.metrics.tick)
-    planned = epoch_schedule(report) if schedule else None
-    # when the calendar places the epoch, when it began ("when did this epoch start?")
-    began = "" if planned is None else epoch_start(report.metrics.epoch).strftime("%Y-%m-%d %H:%M UTC")
+    planned = epoch_schedule(report)
+    began = ""  # "when did this epoch start?", "how long has it been running?"
+    if planned is not None:
+        start = epoch_start(report.metrics.epoch).strftime("%Y-%m-%d %H:%M UTC")
+        ago = _duration(planned[3], language)
+        if language == "en":
+            began = f" (since {start}, about {ago} ago)" if ago else f" (since {start})"
+        else:
+            began = f"（自 {start} 開始，約 {ago}前）" if ago else f"（自 {start} 開始）"
     now = (
-        f"The network is in epoch {epoch}{f' (since {began})' if began else ''}, at tick {tick}"
+        f"The network is in epoch {epoch}{began}, at tick {tick}"
         if language == "en"
-        else f"目前是 epoch {epoch}{f'（自 {began} 開始）' if began else ''}，最新的 tick 是 {tick}"
+        else f"目前是 epoch {epoch}{began}，最新的 tick 是 {tick}"
     )
     if not schedule:
         return now, ("epoch", "tick")
@@ -462,24 +475,30 @@ def epoch_answer(report: AnalysisReport, language: Language, *, schedule: bool =
             else "；每週三中午（UTC）會進入新的 epoch"
         )
         return now + when, ("epoch", "tick")
-    following, starts, countdown = planned
+    following, starts, countdown, _ = planned
     start = starts.strftime("%Y-%m-%d %H:%M UTC")
-    units = _UNITS[language]
+    left = _duration(countdown, language)
     if language == "en":
-        left = " ".join(f"{n} {units[unit]}{'s' if n > 1 else ''}" for n, unit in countdown)
         when = (
             f"; epochs change every Wednesday at noon UTC, about {left} until epoch {following} starts ({start})"
             if countdown
             else f"; epoch {following} was due at {start} (every Wednesday at noon UTC) and has not begun yet"
         )
     else:
-        left = " ".join(f"{n} {units[unit]}" for n, unit in countdown)
         when = (
             f"；每週三中午（UTC）會進入新的 epoch，下一個 epoch {following} 約 {left}後開始（{start}）"
             if countdown
             else f"；epoch {following} 原定於 {start} 開始（每週三中午），目前還沒有開始"
         )
     return now + when, ("epoch", "tick")
+
+
+def _duration(parts: Countdown, language: Language) -> str:
+    """'6 days 19 hours' / '6 天 19 小時'."""
+    units = _UNITS[language]
+    if language == "en":
+        return " ".join(f"{n} {units[unit]}{'s' if n > 1 else ''}" for n, unit in parts)
+    return " ".join(f"{n} {units[unit]}" for n, unit in parts)
 
 
 def tick_answer(m: NetworkMetrics, language: Language) -> Sentence:

@@ -109,9 +109,9 @@ def report_facts(report: AnalysisReport, *, held_qu: float | None = None) -> Rep
             values.append(Fact("held_qu", held_qu, "number", integral=held_qu.is_integer()))
             values.append(Fact("held_value_usd", held_qu * report.metrics.price_usd, "usd"))
         if (schedule := epoch_schedule(report)) is not None:
-            next_epoch, starts, countdown = schedule
+            next_epoch, starts, countdown, age = schedule
             values.append(Fact("epoch", next_epoch, "epoch", integral=True))
-            values.extend(Fact("epoch", n, "number", integral=True) for n, _ in countdown)
+            values.extend(Fact("epoch", n, "number", integral=True) for n, _ in (*countdown, *age))
             _add_moment(starts, times, dates)
             _add_moment(epoch_start(report.metrics.epoch), times, dates)  # when the current epoch began
     for finding in report.findings:
@@ -141,13 +141,20 @@ def report_facts(report: AnalysisReport, *, held_qu: float | None = None) -> Rep
 Countdown = tuple[tuple[int, Literal["day", "hour", "minute"]], ...]
 
 
-def epoch_schedule(report: AnalysisReport) -> tuple[int, datetime, Countdown] | None:
-    """The next epoch, when the calendar starts it (analysis/epochs.py) and the time until then as an answer
-    writes it (days and hours, else whole hours from 2 h, else minutes; zero parts left out, empty when it is
-    due), or None when the report has no epoch the calendar can place."""
+def epoch_schedule(report: AnalysisReport) -> tuple[int, datetime, Countdown, Countdown] | None:
+    """The next epoch, when the calendar starts it (analysis/epochs.py), the time until then and the time since the
+    current epoch began, each as an answer writes it (`span`), or None when the report has no epoch the calendar can
+    place."""
     if report.metrics is None or (starts := next_epoch_start(report.observed_at, report.metrics.epoch)) is None:
         return None
-    minutes = max(0, int((starts - report.observed_at).total_seconds() // 60))
+    left = (starts - report.observed_at).total_seconds() // 60
+    age = (report.observed_at - epoch_start(report.metrics.epoch)).total_seconds() // 60
+    return report.metrics.epoch + 1, starts, span(int(left)), span(int(age))
+
+
+def span(minutes: int) -> Countdown:
+    """Days and hours, else whole hours from 2 h, else minutes; zero parts left out (empty for none or less)."""
+    minutes = max(0, minutes)
     days, hours = divmod(minutes // 60, 24)
     if days:
         parts: Countdown = ((days, "day"), (hours, "hour"))
@@ -155,8 +162,7 @@ def epoch_schedule(report: AnalysisReport) -> tuple[int, datetime, Countdown] | 
         parts = (((minutes + 30) // 60, "hour"),)  # "about 4 hours" for 3 h 30 min: one unit, last
     else:
         parts = ((minutes, "minute"),)
-    countdown = tuple((n, unit) for n, unit in parts if n)
-    return report.metrics.epoch + 1, starts, countdown
+    return tuple((n, unit) for n, unit in parts if n)
 
 
 def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:

@@ -163,8 +163,9 @@ TOPICS: tuple[Topic, ...] = (
         examples=("Which epoch are we in?", "When does the next epoch start?"),
         # the time left until the next epoch ("6 days 19 hours until epoch 188", "19 小時後開始"): read before the
         # price change's "hour" / "小時"
-        binds=("epoch", "紀元", *(f"{unit} until epoch" for unit in ("day", "days", "hour", "hours", "minute",
-               "minutes")), "天後開始", "小時後開始", "分鐘後開始"),
+        # and the time since it began ("about 2 days 1 hour ago", "約 5 小時前")
+        binds=("epoch", "紀元", *(f"{unit} {when}" for unit in ("day", "days", "hour", "hours", "minute", "minutes")
+               for when in ("until epoch", "ago")), "天後開始", "小時後開始", "分鐘後開始", "小時前", "天前", "分鐘前"),
     ),
     Topic(
         "tick", "metric", {"en": "the current tick", "zh-TW": "目前的 tick"},
@@ -238,8 +239,9 @@ TOPICS: tuple[Topic, ...] = (
         {"en": "transactions, volume or computor counts", "zh-TW": "交易、成交量或節點數"},
         ("transaction", "transfer", "volume", "trading volume", "hashrate", "hash rate", "how many computors",
          "how many nodes", "fees", "交易量", "交易數", "筆交易", "成交量", "轉帳", "手續費", "算力",
-         "幾個節點", "多少節點",
-         "多少計算節點"),
+         "幾個節點", "多少節點", "number of computors", "computor count", "how many validators", "多少 computor",
+         "多少個 computor", "幾個 computor", "computor 數量", "computor 有幾", "computor 有多少", "多少計算節點",
+         "多少個節點", "節點數量", "節點有幾"),
         examples=("How many transactions were there today?", "What is the trading volume?"),
     ),
 )  # fmt: skip

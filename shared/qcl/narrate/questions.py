@@ -90,17 +90,32 @@ _OTHER_COINS = re.compile(
     r"|比特幣|以太坊|以太幣|狗狗幣|泰達幣"
 )
 _OURS = re.compile(r"\b(?:qubic|qus?)\b")
-# What a price question asks that the data does not hold, each told in a sentence (answers.PRICE_NOTES):
-# money other than USD ("in TWD", 多少台幣), and the day's or all-time high or low.
-_PRICE_NOTES = {
-    "usd_only": re.compile(
-        r"\b(?:twd|ntd|eur|euros?|gbp|jpy|yen|cny|rmb|yuan|hkd|krw)\b"
-        r"|台幣|新台幣|臺幣|元台幣|歐元|英鎊|日圓|日幣|日元|人民幣|港幣|韓元|韓圜"
+# What a question asks that the data does not hold, each told in a sentence (answers.NOTES) where the question is
+# about one of the note's topics: money other than USD ("in TWD", 多少台幣), the day's or all-time high or low, and
+# an hour's or a day's count of what the data counts for the epoch or in all ("empty ticks in the last hour", 今天燒了
+# 多少).
+_PRICES = frozenset({"price", "price_change", "market_cap"})
+_SPAN = re.compile(
+    r"\b(?:last|past|previous|this|an|one|per|each|every) (?:hour|day|24 ?h(?:ours)?|week)\b|\b(?:today|yesterday"
+    r"|hourly|daily|tonight)\b|一小時|一個小時|1 ?小時|24 ?小時|今天|今日|昨天|每小時|每天|一天|本週|這週|這禮拜"
+)
+_NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
+    "usd_only": (
+        re.compile(
+            r"\b(?:twd|ntd|eur|euros?|gbp|jpy|yen|cny|rmb|yuan|hkd|krw)\b"
+            r"|台幣|新台幣|臺幣|元台幣|歐元|英鎊|日圓|日幣|日元|人民幣|港幣|韓元|韓圜"
+        ),
+        _PRICES,
     ),
-    "no_extremes": re.compile(
-        r"\b(?:highest|lowest|peak|all[- ]time (?:high|low)|ath|(?:daily|day's|24h|24 h) (?:high|low))\b"
-        r"|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點"
+    "no_extremes": (
+        re.compile(
+            r"\b(?:highest|lowest|peak|all[- ]time (?:high|low)|ath|(?:daily|day's|24h|24 h) (?:high|low))\b"
+            r"|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點"
+        ),
+        _PRICES,
     ),
+    "epoch_counts": (_SPAN, frozenset({"empty_ticks", "empty_share", "ticks_in_epoch"})),
+    "burned_in_all": (_SPAN, frozenset({"burned"})),
 }
 _INJECTION = re.compile(
     r"ignore (?:all |the )?(?:previous|prior|above)|disregard|system prompt|you are now|new instructions|"
@@ -156,7 +171,7 @@ class IntentMatch:
     via: Literal["keywords", "fuzzy", "embedding"]
     injection: bool = False  # the question tries to instruct: no model phrases its answer
     held_qu: float | None = None  # an amount of QU whose worth is asked ("1 million QU", "100 萬顆 QU"): held_amount
-    price_notes: tuple[str, ...] = ()  # what a price question asks that the data does not hold (_PRICE_NOTES)
+    notes: tuple[str, ...] = ()  # what the question asks of its topics that the data does not hold (_NOTES)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -200,7 +215,11 @@ class QuestionMatcher:
         return replace(
             matched,
             held_qu=held_amount(question) if any(t.name == "price" for t in matched.topics) else None,
-            price_notes=tuple(name for name, pattern in _PRICE_NOTES.items() if pattern.search(text)),
+            notes=tuple(
+                name
+                for name, (pattern, topics) in _NOTES.items()
+                if pattern.search(text) and any(t.name in topics for t in matched.topics)
+            ),
         )
 
     def _intent_index(self) -> IntentIndex | None:
@@ -314,8 +333,8 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
                 hits.append((match.start(), _fuzzy_cue_topic()[close[0]]))
                 misspelt = True
                 break
-    if not hits and scope is not None:  # ...unless nothing else is asked: "這個 epoch 什麼時候結束？"
-        hits.append((scope.start(), TOPICS_BY_NAME["epoch"]))
+    if scope is not None and (not hits or _AGE.search(part)):  # ...unless nothing else is asked ("這個 epoch 什麼時候
+        hits.append((scope.start(), TOPICS_BY_NAME["epoch"]))  # 結束？") or it asks the epoch's age ("how long has…")
     ordered = list(dict.fromkeys(topic for _, topic in sorted(hits, key=lambda hit: hit[0])))
     names = {t.name for t in ordered}
     if names & DECLINED:  # "will the network stall tomorrow?" asks for a forecast, not today's pace
@@ -340,6 +359,7 @@ _SCOPE = re.compile(
     r"|(?:每|一)\s*個?\s*epoch"
 )
 _SCORE = re.compile(r"\bscore\b|分數")
+_AGE = re.compile(r"\bhow (?:long|old)\b|\bbeen (?:running|going|on)\b|\b(?:start|began|begun)|多久|多長時間|開始了?幾")
 _SHARE = re.compile(r"\b(?:share|percentage|percent|ratio|proportion|fraction|rate)\b|%|佔比|占比|比例|比率|百分比")
 _PRICE_WORDS = frozenset({"price", "price_change", "market_cap"})
 
