@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
@@ -156,6 +157,11 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("網路現在安全嗎？", ["health"]),
         ("Any news?", ["health"]),
         ("網路延遲嗎？", ["pace"]),
+        # how a figure is worked out is its meaning, then the figure
+        ("Explain the health score", ["health", "definition:health_score"]),
+        ("How is the health score calculated?", ["health", "definition:health_score"]),
+        ("健康分數怎麼算的？", ["health", "definition:health_score"]),
+        ("tick 品質是怎麼算的？", ["quality", "definition:tick_quality"]),
     ],
 )
 def test_the_rules_find_what_a_question_asks_for(question: str, labels: list[str]) -> None:
@@ -383,17 +389,20 @@ def test_when_the_current_epoch_began_and_how_long_ago_is_told_from_the_calendar
      ("最近一小時有多少空 tick？", "zh-TW", "epoch_counts"),
      ("What's the empty tick share today?", "en", "epoch_counts"),
      ("How much QUBIC was burned today?", "en", "burned_in_all"), ("今天燒了多少 QU？", "zh-TW", "burned_in_all"),
+     ("每個 epoch 燒掉多少 QU？", "zh-TW", "burned_in_all"), ("What's the max supply?", "en", "no_max_supply"),
+     ("最大供應量是多少？", "zh-TW", "no_max_supply"), ("What is the fully diluted valuation?", "en", "no_max_supply"),
      ("How many empty ticks this epoch?", "en", None), ("How much has been burned?", "en", None),
-     ("What's the price today?", "en", None)],
+     ("What's the price today?", "en", None), ("What's the circulating supply?", "en", None)],
 )  # fmt: skip
-def test_a_count_asked_for_an_hour_or_a_day_says_the_data_counts_the_epoch_or_all(
+def test_a_figure_the_data_does_not_hold_gets_the_nearest_one_and_what_it_is(
     question: str, language: str, note: str | None
 ) -> None:
     report = final_report()
     text = keywords_only().answer(question, language, report, phrase=False).text  # type: ignore[arg-type]
     told = [name for name, sentences in NOTES.items() if sentences[language] in text]  # type: ignore[index]
     assert told == ([note] if note else []), text
-    assert "151" in text or "29,950,368,016,606" in text or "9.43e-7" in text, text  # the figure comes first
+    first = re.split(r"[.。] ?(?!\d)", text)[0]
+    assert any(f in first for f in ("151", "29,950,368,016,606", "9.43e-7", "157,049,631,983,394", "148,050,688")), text
 
 
 @pytest.mark.parametrize(("question", "misspelt"), [("helth of the netwrok?", "health"), ("markt cap?", "market_cap")])

@@ -113,8 +113,12 @@ NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics tha
         "zh-TW": "資料中的 tick 與空 tick 是整個 epoch 至今的累計，沒有按小時或按天的統計",
     },
     "burned_in_all": {
-        "en": "The data holds the total burned so far, not the amount burned in an hour or a day",
-        "zh-TW": "資料只有累計的銷毀量，沒有每小時或每天的銷毀量",
+        "en": "The data holds the total burned so far, not the amount burned in an hour, a day or an epoch",
+        "zh-TW": "資料只有累計的銷毀量，沒有每小時、每天或每個 epoch 的銷毀量",
+    },
+    "no_max_supply": {
+        "en": "The data holds the circulating supply, not a maximum or fully diluted supply",
+        "zh-TW": "資料只有流通量，沒有最大供應量或完全稀釋後的供應量",
     },
 }
 UNAVAILABLE = {

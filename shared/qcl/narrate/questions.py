@@ -115,7 +115,16 @@ _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
         _PRICES,
     ),
     "epoch_counts": (_SPAN, frozenset({"empty_ticks", "empty_share", "ticks_in_epoch"})),
-    "burned_in_all": (_SPAN, frozenset({"burned"})),
+    "burned_in_all": (
+        re.compile(rf"{_SPAN.pattern}|\b(?:per|each|every) epoch\b|每\s*個?\s*epoch"),
+        frozenset({"burned"}),
+    ),
+    "no_max_supply": (
+        re.compile(
+            r"\b(?:max(?:imum)?|total) supply\b|\bsupply cap\b|\bfully diluted\b|\bfdv\b|最大供應|供應上限|總供應|上限"
+        ),
+        frozenset({"supply", "market_cap"}),
+    ),
 }
 _INJECTION = re.compile(
     r"ignore (?:all |the )?(?:previous|prior|above)|disregard|system prompt|you are now|new instructions|"
@@ -129,11 +138,12 @@ _DEFINITION_EN = (
     r"\bwhat\s+(?:is|are)\s+({term})s?\s*$",
     r"\bwhat\s+does\s+(?:an?\s+|the\s+)?({term})s?\s+mean",
     r"\b(?:meaning|definition)\s+of\s+(?:an?\s+|the\s+)?({term})s?\b",
-    r"\b(?:define|explain what)\s+(?:an?\s+|the\s+)?({term})s?\b",
+    r"\b(?:define|explain(?: what)?)\s+(?:an?\s+|the\s+)?({term})s?\b",
+    r"\bhow\s+(?:is|are)\s+(?:an?\s+|the\s+)?({term})s?\s+(?:calculated|computed|measured|worked out|determined)",
 )
 _DEFINITION_ZH = (
     r"什麼是\s*(?:一個\s*)?({term})",
-    r"({term})\s*(?:是什麼意思|的意思|的定義|是指什麼|代表什麼|是什麼東西|是啥)",
+    r"({term})\s*(?:是什麼意思|的意思|的定義|是指什麼|代表什麼|是什麼東西|是啥|(?:是)?怎麼算|(?:是)?如何計算|怎麼計算)",
     r"^\s*(?:請問|請教|想問|我想問|我想知道|問一下)?\s*({term})\s*是什麼\s*$",
 )
 
