@@ -91,9 +91,9 @@ _OTHER_COINS = re.compile(
 )
 _OURS = re.compile(r"\b(?:qubic|qus?)\b")
 # What a question asks that the data does not hold, each told in a sentence (answers.NOTES) where the question is
-# about one of the note's topics: money other than USD ("in TWD", 多少台幣), the day's or all-time high or low, and
-# an hour's or a day's count of what the data counts for the epoch or in all ("empty ticks in the last hour", 今天燒了
-# 多少).
+# about one of the note's topics: money other than USD ("in TWD", 多少台幣), the day's or all-time high or low, an
+# hour's or a day's count of what the data counts for the epoch or in all ("empty ticks in the last hour", 今天燒了
+# 多少), and a maximum or fully diluted supply.
 _PRICES = frozenset({"price", "price_change", "market_cap"})
 _SPAN = re.compile(
     r"\b(?:last|past|previous|this|an|one|per|each|every) (?:hour|day|24 ?h(?:ours)?|week)\b|\b(?:today|yesterday"
