@@ -105,6 +105,14 @@ def test_serve_refuses_a_range_outside_the_model(env: dict[str, str]) -> None:
     assert "layers: expected a range A:B with 0 <= A < B <= 2 for tiny-random-qwen2, got 0:5" in result.stderr
 
 
+def test_serve_refuses_a_model_not_in_the_registry(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        _qcl("shard", "serve", "--model", "nope", "--layers", "0:1"), env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "model 'nope' is unavailable: not in the model registry; registered models: " in result.stderr
+
+
 def test_serve_refuses_a_malformed_range(env: dict[str, str]) -> None:
     result = subprocess.run(_qcl("shard", "serve", "--layers", "ten:2"), env=env, capture_output=True, text=True)
     assert result.returncode == 2

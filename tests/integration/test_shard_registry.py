@@ -159,6 +159,8 @@ def test_node_events_reach_the_node_events_topic(store: Store) -> None:
 
 
 def test_known_nodes_keep_their_last_record_and_heartbeat_after_they_expire(registry: ShardRegistry) -> None:
+    # n2's fresh heartbeat must outlive the reads after it: a 0.15 s TTL lapsed there on a loaded 2-core machine
+    registry = ShardRegistry(registry.store, heartbeat_s=0.4, misses=3)
     before = time.time()
     registry.heartbeat(_record("n1", ranges=[(0, 10)]))
     registry.heartbeat(_record("n2", ranges=[(10, 20)]))

@@ -56,3 +56,14 @@ def test_an_operator_restart_racing_the_supervisor_leaves_one_process(
         assert first.process is by_operator and alive(first)
     assert by_operator is not None and by_operator.poll() is not None
     assert not any(alive(p) for p in local.processes)
+
+
+def test_a_stage_gets_the_pool_s_environment_without_coverage_s_request_to_trace_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", ":data:{}")
+    monkeypatch.setenv("COVERAGE_PROCESS_START", "pyproject.toml")
+    monkeypatch.setenv("QCL_EXTRA_FOR_STAGE", "kept")
+    env = pool(tmp_path, monkeypatch)._environment()
+    assert not {"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"} & set(env)
+    assert env["QCL_EXTRA_FOR_STAGE"] == "kept" and env["QCL_STATE_DIR"] == str(tmp_path.resolve())

@@ -69,10 +69,11 @@ def serve(
         tls_dir=tls_dir,
         shard_health_port=health_port,
     )
+    from qcl.model.errors import ModelUnavailableError
+    from qcl.model.registry import get_spec
     from qcl.obs.logging import configure_process_logging
     from qcl.shard.errors import ShardError
-    from qcl.shard.partition import parse_layers
-    from qcl.shard.server import ServerOptions, build_server, configure_threads, resolve_device
+    from qcl.shard.partition import check_layers, parse_layers
 
     configure_process_logging(settings, f"shard-{node_id or settings.shard_port}")
     try:
@@ -80,6 +81,15 @@ def serve(
     except ShardError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    try:  # a model or range that cannot be served is refused before torch loads (seconds on a busy machine)
+        spec = get_spec(settings.model)
+        for layer_range in ranges:
+            check_layers(spec, layer_range)
+    except (ShardError, ModelUnavailableError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    from qcl.shard.server import ServerOptions, build_server, configure_threads, resolve_device
+
     chosen_device = resolve_device(settings.shard_device)
     options = ServerOptions(
         host=settings.shard_host,

@@ -39,7 +39,7 @@ from qcl.model.loading import (
 from qcl.model.quantize import quantize_int8
 from qcl.model.registry import ModelSpec, availability, get_spec, model_cache_dir
 from qcl.model.tiny import build_tiny, byte_tokenizer
-from qcl.shard.errors import PartitionError
+from qcl.shard.partition import check_layers
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,6 @@ class StageModel:
 
     def parameters_held(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.device.type != "meta")
-
-
-def check_layers(spec: ModelSpec, layers: range) -> None:
-    if layers.step != 1 or not 0 <= layers.start < layers.stop <= spec.layers:
-        raise PartitionError(
-            f"layers: expected a range A:B with 0 <= A < B <= {spec.layers} for {spec.id}, "
-            f"got {layers.start}:{layers.stop}"
-        )
 
 
 def load_stage(

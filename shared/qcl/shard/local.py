@@ -47,6 +47,10 @@ from qcl.shard.partition import ModelCosts, NodeCapacity, StagePlan, plan_stages
 from qcl.shard.tls import LOCAL_COORDINATOR, TlsMaterial
 
 log = logging.getLogger(__name__)
+# Coverage's request to measure subprocesses (`patch = ["subprocess"]` in pyproject.toml): a stage process is not
+# traced. Its code (shard/server.py) is measured in-process by its own tests; tracing torch's Python layers in every
+# stage cost about a sixth of the CPU of the tests that start stages (`make test` is CPU-bound on 2 cores).
+UNTRACED = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"})
 
 START_TIMEOUT_S = 300.0  # importing torch and loading a stage on a busy 2-core machine
 RESTART_DELAY_S = 0.5
@@ -291,7 +295,7 @@ class LocalPool:
         return self.pki.node_dir(identity("shard", stage_process.node_id))
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {name: value for name, value in os.environ.items() if name not in UNTRACED}
         env.update(
             {
                 "OMP_WAIT_POLICY": "PASSIVE",

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcl.shard.errors import PartitionError
+
+if TYPE_CHECKING:
+    from qcl.model.registry import ModelSpec
 
 # Fixed cost of one Linear call in FLOP equivalents, fitted to the timings in the module docstring.
 LINEAR_CALL_FLOPS = {"none": 0.32e6, "int8-dynamic": 3.0e6}
@@ -164,6 +167,15 @@ def parse_layers(text: str) -> range:
     if not sep or layers.start < 0 or layers.stop <= layers.start:
         raise PartitionError(f"layers: expected A:B with integers 0 <= A < B, got {text!r}")
     return layers
+
+
+def check_layers(spec: ModelSpec, layers: range) -> None:
+    """PartitionError unless `layers` lies within the model's decoder layers."""
+    if layers.step != 1 or not 0 <= layers.start < layers.stop <= spec.layers:
+        raise PartitionError(
+            f"layers: expected a range A:B with 0 <= A < B <= {spec.layers} for {spec.id}, "
+            f"got {layers.start}:{layers.stop}"
+        )
 
 
 def adopter(costs: ModelCosts, layers: range, candidates: list[NodeCapacity]) -> str:
