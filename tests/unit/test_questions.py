@@ -157,6 +157,9 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("網路現在安全嗎？", ["health"]),
         ("Any news?", ["health"]),
         ("網路延遲嗎？", ["pace"]),
+        ("What's the latest observation time?", ["updated"]),  # the data feed's coverage before
+        ("最新觀測是什麼時候？", ["updated"]),
+        ("Tell me everything", ["health"]),  # refused before
         # how a figure is worked out is its meaning, then the figure
         ("Explain the health score", ["health", "definition:health_score"]),
         ("How is the health score calculated?", ["health", "definition:health_score"]),
