@@ -320,13 +320,18 @@ class Settings(BaseSettings):
         return value
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
+    return len(os.sched_getaffinity(0))
+
+
 def cpu_threads(setting: int = 0) -> int:
     """Threads for a model's forward passes: `setting` (QCL_MODEL_THREADS, QCL_SHARD_THREADS), else OMP_NUM_THREADS
-    as OpenMP itself reads it (a positive number), else every core this process may run on (its CPU affinity)."""
+    as OpenMP itself reads it (a positive number), else every core this process may run on."""
     if setting:
         return setting
     given = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(given) if given.isdigit() and int(given) > 0 else len(os.sched_getaffinity(0))
+    return int(given) if given.isdigit() and int(given) > 0 else available_cores()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -27,6 +27,7 @@ from typing import Any
 from qcl.backup.archive import KEY_BYTES, seal, unseal
 from qcl.backup.destinations import LocalDestination
 from qcl.backup.state import collect, restore
+from qcl.config import available_cores
 from qcl.oracle.setup import init_committee
 from qcl.store.base import Store
 from qcl.store.keys import TASK, TASK_STEP
@@ -88,5 +89,5 @@ def run_backup_bench(
         # The whole process's peak: with Redis it is the backup's and restore's in-memory file and records (what the
         # Cloud Run job's memory limit must hold); with the memory store the N tasks too.
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
+        "machine": {"platform": platform.platform(), "cpus": available_cores()},
     }

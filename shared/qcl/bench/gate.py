@@ -13,7 +13,6 @@ better; a suite with none (the pipeline's figures are all absolute) still runs a
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from collections.abc import Callable, Iterable
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from qcl.config import Settings
+from qcl.config import Settings, available_cores
 
 Progress = Callable[[str], None]
 Better = Literal["higher", "lower"]
@@ -199,14 +198,10 @@ def run_all(settings: Settings, suites: Iterable[str], progress: Progress) -> di
         }
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": available_cores()},
         "tolerance": TOLERANCE,
         "suites": runs,
     }
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from typing import Any
 
 import torch
 
-from qcl.config import Settings, cpu_threads
+from qcl.config import Settings, available_cores, cpu_threads
 from qcl.model.llamacpp import LlamaCppRuntime, llamacpp_problem, load_llamacpp
 from qcl.model.loading import LoadedModel, load_model
 from qcl.model.quantize import serialized_size_mb
 from qcl.model.registry import DEFAULT_MODEL, MODELS, get_spec
-from qcl.model.service import GenerationParams, GenerationService, available_cores
+from qcl.model.service import GenerationParams, GenerationService
 from qcl.model.steps import greedy_tokens
 
 TARGET_MODEL = "deepseek-r1-distill-qwen-1.5b"

@@ -36,9 +36,8 @@ from typing import Any
 import torch
 
 from qcl.bench.model import SPEED_PROMPT
-from qcl.config import Settings, cpu_threads
+from qcl.config import Settings, available_cores, cpu_threads
 from qcl.model.loading import LoadedModel, load_model
-from qcl.model.service import available_cores
 from qcl.model.steps import decode_one, new_cache, prefill, suppress
 from qcl.shard.client import fetch_record
 from qcl.shard.coordinator import open_pool, pool_options

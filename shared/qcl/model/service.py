@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import queue
 import threading
 import time
@@ -72,11 +71,6 @@ ROLES = ("system", "user", "assistant")
 # Before the first batch has been timed, a retry-after guess of this many seconds per queued request.
 INITIAL_SECONDS_PER_REQUEST = 5.0
 DEFAULT_PARAMS = GenerationParams()
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
-    return len(os.sched_getaffinity(0))
 
 
 class ResultCache:

@@ -79,15 +79,13 @@ def serve(
     try:
         ranges = [parse_layers(part) for part in layers.split(",")]
     except ShardError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
     try:  # a model or range that cannot be served is refused before torch loads (seconds on a busy machine)
         spec = get_spec(settings.model)
         for layer_range in ranges:
             check_layers(spec, layer_range)
     except (ShardError, ModelUnavailableError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     from qcl.shard.server import ServerOptions, build_server, configure_threads, resolve_device
 
     chosen_device = resolve_device(settings.shard_device)
@@ -147,8 +145,7 @@ def _build(settings: Any, ranges: list[Any], options: Any, build_server: Any) ->
     try:
         return build_server(settings, settings.model, ranges, options)
     except (ShardError, ModelUnavailableError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
 
 
 def _heartbeat(settings: Any, server: Any) -> Any:
