@@ -270,11 +270,11 @@ class OracleCommittee:
             subject=attestation.spec.subject,
             event_id=str(uuid.uuid5(_RESULT_IDS, attestation.job_id)),
         )
-        self.bus.publish(ORACLE_RESULTS, event)
         if self.ledger is not None:
             self.ledger.record_attestation(attestation)
         self._latest = max(self._latest, (attestation.sequence, attestation.view))
-        self.record_state()
+        self.record_state()  # like the task, the committee's state is current before readers hear of the result
+        self.bus.publish(ORACLE_RESULTS, event)
         shown = "unresolvable" if attestation.status == "unresolvable" else _short(attestation)
         log.info(
             "oracle: job %d (%s) %s in view %d with %d signatures: %s",
