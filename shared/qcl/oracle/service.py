@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,6 +99,7 @@ class OracleCommittee:
         self.committee: Committee | None = None
         self.tasks = TaskBoard(store, ttl_s=settings.retention_tasks_s)
         self._latest = (0, 0)  # (sequence, view) of the latest decision
+        self._state_lock = threading.Lock()  # members' threads publish at once: one write at a time, newest last
         self._executors: Executors | None = None
         self._draining: set[str] = set()  # members taking no new request (an operator's drain)
         self._taken: dict[str, set[str]] = {}  # member -> job ids it took that are not decided yet
@@ -272,7 +274,8 @@ class OracleCommittee:
         )
         if self.ledger is not None:
             self.ledger.record_attestation(attestation)
-        self._latest = max(self._latest, (attestation.sequence, attestation.view))
+        with self._state_lock:
+            self._latest = max(self._latest, (attestation.sequence, attestation.view))
         self.record_state()  # like the task, the committee's state is current before readers hear of the result
         self.bus.publish(ORACLE_RESULTS, event)
         shown = "unresolvable" if attestation.status == "unresolvable" else _short(attestation)
@@ -336,15 +339,16 @@ class OracleCommittee:
 
     def record_state(self) -> None:
         """Keep the committee's state in the store for the API (a failed write is logged: it is a view, not state)."""
-        state = self.state()
-        if state is None:
-            return
-        # A member run alone writes its own key (qcl.oracle.status merges them on read).
-        key = COMMITTEE_KEY if self.member is None else ORACLE_COMMITTEE_MEMBER.key(index=self.member)
-        try:
-            self.store.put(key, state.model_dump_json())
-        except Exception:
-            log.exception("oracle: could not keep the committee state in the store")
+        with self._state_lock:
+            state = self.state()
+            if state is None:
+                return
+            # A member run alone writes its own key (qcl.oracle.status merges them on read).
+            key = COMMITTEE_KEY if self.member is None else ORACLE_COMMITTEE_MEMBER.key(index=self.member)
+            try:
+                self.store.put(key, state.model_dump_json())
+            except Exception:
+                log.exception("oracle: could not keep the committee state in the store")
 
     def _node_event(
         self, node_id: str, kind: Literal["joined", "left", "failed", "recovered"], detail: str = ""
