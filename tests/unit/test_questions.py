@@ -326,6 +326,46 @@ def test_the_pace_says_how_long_the_current_tick_has_run(seconds: int, en: str, 
         assert expected in text and " 0 s" not in text and " 0 秒" not in text, text
 
 
+def _with_metrics(**update: object) -> AnalysisReport:
+    metrics = final_report().metrics
+    assert metrics is not None
+    return final_report().model_copy(update={"metrics": metrics.model_copy(update=update)})
+
+
+@pytest.mark.parametrize(
+    ("rate", "en", "zh"),
+    [(0.5, "0.50 per second (about 2.00 s each)", "每秒前進 0.50 個（平均約 2.00 秒一個）"),
+     (4.0, "4.00 per second (about 0.25 s each)", "每秒前進 4.00 個（平均約 0.25 秒一個）"),
+     (0.0, "0.00 per second,", "每秒前進 0.00 個，")],
+)  # fmt: skip
+def test_how_long_a_tick_takes_is_the_inverse_of_the_rate(rate: float, en: str, zh: str) -> None:
+    """Asked "how many seconds per tick?", the answer says; a stopped network (rate 0) gets no infinite tick time."""
+    report = _with_metrics(tick_rate_per_s=rate, tick_duration_s=3)
+    for question, language, expected in (("How many seconds per tick?", "en", en), ("tick 多久出一個？", "zh-TW", zh)):
+        insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+        assert expected in insight.text, insight.text
+        assert binding_issues(insight.text, report_facts(report)) == []
+
+
+@pytest.mark.parametrize(
+    ("circulating", "burned", "en", "zh"),
+    [(157_049_631_983_394, 29_950_368_016_606, "burned so far, 16.02% of all QU issued", "佔所有已發行 QU 的 16.02%"),
+     (150_000_000_000_000, 50_000_000_000_000, "burned so far, 25.00% of all QU issued", "佔所有已發行 QU 的 25.00%")],
+)  # fmt: skip
+def test_the_burned_total_is_told_with_its_share_of_all_qu_issued(
+    circulating: int, burned: int, en: str, zh: str
+) -> None:
+    """Circulating plus burned is everything issued (the stats API's burnedQus is issuance less circulating)."""
+    report = _with_metrics(circulating_supply=circulating, burned_qus=burned)
+    for question, language, expected in (
+        ("What percentage of the supply has been burned?", "en", en),
+        ("燒毀了多少百分比的供應量？", "zh-TW", zh),
+    ):
+        insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+        assert expected in insight.text and "burned_share_pct" in insight.sources, insight.text
+        assert binding_issues(insight.text, report_facts(report)) == []
+
+
 def _at(observed_at: str, epoch: int) -> AnalysisReport:
     report, metrics = final_report(), final_report().metrics
     assert metrics is not None

@@ -371,10 +371,15 @@ def supply_answer(m: NetworkMetrics, language: Language) -> Sentence:
 
 
 def burned_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    """The total burned and its share of all QU issued (circulating plus burned): "… 16.02 % of all QU issued"."""
     burned, about = metric_text("burned_qus", m.burned_qus), _about(m.burned_qus, language)
+    share = derived_metrics(m)["burned_share_pct"]
+    sources = ("burned_qus", "burned_share_pct")
     if language == "en":
-        return f"{burned} QU{about} have been burned so far", ("burned_qus",)
-    return f"目前已銷毀 {burned} QU{about}", ("burned_qus",)
+        of_all = "" if share is None else f", {metric_text('burned_share_pct', share)} of all QU issued"
+        return f"{burned} QU{about} have been burned so far{of_all}", sources
+    of_all = "" if share is None else f"，佔所有已發行 QU 的 {metric_text('burned_share_pct', share)}"
+    return f"目前已銷毀 {burned} QU{about}{of_all}", sources
 
 
 def _zh_words(value: int) -> str:
@@ -436,13 +441,17 @@ def _pace(m: NetworkMetrics, language: Language) -> Sentence:
             return f"The current tick has run for {duration} s; the tick rate needs one more observation", sources
         return f"目前這個 tick 已持續 {duration} 秒；tick 速度還需要再一筆觀測才能計算", sources
     rate = metric_text("tick_rate_per_s", m.tick_rate_per_s)
-    if m.tick_duration_s < 1:  # "has run for 0 s" reads as a stopped clock
-        if language == "en":
-            return f"Ticks advance at {rate} per second, and the current tick has only just begun", sources
-        return f"tick 目前每秒前進 {rate} 個，目前這個 tick 才剛開始", sources
+    each = derived_metrics(m)["seconds_per_tick"]
+    sources = (*sources, "seconds_per_tick")
     if language == "en":
-        return f"Ticks advance at {rate} per second, and the current tick has run for {duration} s", sources
-    return f"tick 目前每秒前進 {rate} 個，目前這個 tick 已持續 {duration} 秒", sources
+        rate += " per second" if each is None else f" per second (about {metric_text('seconds_per_tick', each)} s each)"
+        if m.tick_duration_s < 1:  # "has run for 0 s" reads as a stopped clock
+            return f"Ticks advance at {rate}, and the current tick has only just begun", sources
+        return f"Ticks advance at {rate}, and the current tick has run for {duration} s", sources
+    rate += " 個" if each is None else f" 個（平均約 {metric_text('seconds_per_tick', each)} 秒一個）"
+    if m.tick_duration_s < 1:
+        return f"tick 目前每秒前進 {rate}，目前這個 tick 才剛開始", sources
+    return f"tick 目前每秒前進 {rate}，目前這個 tick 已持續 {duration} 秒", sources
 
 
 _UNITS = {

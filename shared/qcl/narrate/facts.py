@@ -75,6 +75,7 @@ _METRIC_KIND: dict[str, Kind] = {
     "price_usd": "usd",
     "market_cap_usd": "usd",
     "empty_tick_share_pct": "percent",
+    "burned_share_pct": "percent",
 }
 _TICK_KEYS = {"tick", "initial_tick", "archive_tick", "live_tick"}
 _EPOCH_KEYS = {"epoch", "previous_epoch"}
@@ -172,10 +173,17 @@ def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:
 
 
 def derived_metrics(metrics: NetworkMetrics) -> dict[str, float | None]:
-    """Values computed from the metrics, stated like metrics: the share of this epoch's ticks that were empty."""
-    ticks = metrics.ticks_in_epoch
-    share = 100 * metrics.empty_ticks_in_epoch / ticks if ticks > 0 else None
-    return {"empty_tick_share_pct": share}
+    """Values computed from the metrics, stated like metrics: the share of this epoch's ticks that were empty, the
+    seconds one tick takes at the current rate, and the share of all QU issued that has been burned (the stats API's
+    burned amount is the epochs' issuance less the circulating supply: circulating plus burned is all issued,
+    qubic-rpc.md §4.7)."""
+    ticks, rate = metrics.ticks_in_epoch, metrics.tick_rate_per_s
+    issued = metrics.circulating_supply + metrics.burned_qus
+    return {
+        "empty_tick_share_pct": 100 * metrics.empty_ticks_in_epoch / ticks if ticks > 0 else None,
+        "seconds_per_tick": 1 / rate if rate else None,
+        "burned_share_pct": 100 * metrics.burned_qus / issued if issued > 0 else None,
+    }
 
 
 def metric_values(metrics: NetworkMetrics) -> dict[str, float | None]:

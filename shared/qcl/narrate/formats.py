@@ -74,6 +74,8 @@ METRIC_FORMAT: dict[str, Callable[[float], str]] = {
     "tick_quality_last_10k_pct": percent(2),
     "empty_ticks_in_epoch": count,
     "empty_tick_share_pct": percent(2),
+    "burned_share_pct": percent(2),
+    "seconds_per_tick": decimal(2),
     "ticks_in_epoch": count,
     "price_usd": price,
     "price_change_1h_pct": percent(1, signed=True),
