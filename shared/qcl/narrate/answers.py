@@ -435,7 +435,7 @@ def pace_answer(report: AnalysisReport, language: Language) -> Sentence:
 
 def _pace(m: NetworkMetrics, language: Language) -> Sentence:
     duration = metric_text("tick_duration_s", m.tick_duration_s)
-    sources = ("tick_rate_per_s", "tick_duration_s")
+    sources: tuple[str, ...] = ("tick_rate_per_s", "tick_duration_s")
     if m.tick_rate_per_s is None:
         if language == "en":
             return f"The current tick has run for {duration} s; the tick rate needs one more observation", sources
