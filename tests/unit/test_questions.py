@@ -366,6 +366,22 @@ def test_the_burned_total_is_told_with_its_share_of_all_qu_issued(
         assert binding_issues(insight.text, report_facts(report)) == []
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "expected"),
+    [("What is the total supply?", "en", "In all, 187,000,000,000,000 QU (about 187.00 trillion) have been issued; "
+      "157,049,631,983,394 QU (about 157.05 trillion) are in circulation"),
+     ("總共發行了多少 QU？", "zh-TW", "總共已發行 187,000,000,000,000 QU（約 187.00 兆），"
+      "其中流通量為 157,049,631,983,394 QU")],
+)  # fmt: skip
+def test_all_qu_issued_is_the_circulating_supply_plus_the_burned(question: str, language: str, expected: str) -> None:
+    report = _with_metrics(circulating_supply=157_049_631_983_394, burned_qus=29_950_368_016_606)
+    insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+    assert insight.text.startswith(expected) and binding_issues(insight.text, report_facts(report)) == [], insight.text
+    unknown = _with_metrics(circulating_supply=157_049_631_983_394, burned_qus=0)  # a node that reports no burns
+    insight = keywords_only().answer(question, language, unknown, phrase=False)  # type: ignore[arg-type]
+    assert "187" not in insight.text and "157,049,631,983,394" in insight.text, insight.text
+
+
 def _at(observed_at: str, epoch: int) -> AnalysisReport:
     report, metrics = final_report(), final_report().metrics
     assert metrics is not None

@@ -163,6 +163,7 @@ _ASKED: dict[str, tuple[str, ...]] = {
     "price_change": ("price_change_1h_pct", "price_change_24h_pct"),
     "market_cap": ("market_cap_usd",),
     "supply": ("circulating_supply",),
+    "issued": ("issued_qus", "circulating_supply"),
     "burned": ("burned_qus",),
     "empty_share": ("empty_tick_share_pct",),
     "empty_ticks": ("empty_ticks_in_epoch",),
@@ -370,6 +371,22 @@ def supply_answer(m: NetworkMetrics, language: Language) -> Sentence:
     return f"流通量為 {supply} QU{about}", ("circulating_supply",)
 
 
+def issued_answer(m: NetworkMetrics, language: Language) -> Sentence:
+    """All QU issued, and how much of it circulates; the circulating supply alone where the data has no burn figure."""
+    issued = derived_metrics(m)["issued_qus"]
+    if issued is None:
+        return supply_answer(m, language)
+    total, about = metric_text("issued_qus", issued), _about(int(issued), language)
+    supply, of_it = metric_text("circulating_supply", m.circulating_supply), _about(m.circulating_supply, language)
+    sources = ("issued_qus", "circulating_supply")
+    if language == "en":
+        return (
+            f"In all, {total} QU{about} have been issued; {supply} QU{of_it} are in circulation, the rest burned",
+            sources,
+        )
+    return f"總共已發行 {total} QU{about}，其中流通量為 {supply} QU{of_it}，其餘已被銷毀", sources
+
+
 def burned_answer(m: NetworkMetrics, language: Language) -> Sentence:
     """The total burned and its share of all QU issued (circulating plus burned): "… 16.02 % of all QU issued"."""
     burned, about = metric_text("burned_qus", m.burned_qus), _about(m.burned_qus, language)
@@ -549,6 +566,7 @@ METRIC_ANSWERS: dict[str, Callable[[NetworkMetrics, Language], Sentence]] = {
     "price_change": price_change_answer,
     "market_cap": market_cap_answer,
     "supply": supply_answer,
+    "issued": issued_answer,
     "burned": burned_answer,
     "empty_share": lambda m, language: _empty(m, language, share_first=True),
     "empty_ticks": lambda m, language: _empty(m, language, share_first=False),

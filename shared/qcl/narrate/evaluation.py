@@ -91,6 +91,7 @@ def expected_figure(label: str, report: AnalysisReport, language: Language) -> s
         "price_change": ("price_change_1h_pct", abs(change) if change is not None else None),
         "market_cap": ("market_cap_usd", m.market_cap_usd),
         "supply": ("circulating_supply", m.circulating_supply),
+        "issued": ("issued_qus", derived_metrics(m)["issued_qus"] or m.circulating_supply),
         "burned": ("burned_qus", m.burned_qus),
         "empty_share": ("empty_tick_share_pct", derived_metrics(m)["empty_tick_share_pct"]),
         "empty_ticks": ("empty_ticks_in_epoch", m.empty_ticks_in_epoch),

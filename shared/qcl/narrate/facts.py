@@ -174,15 +174,16 @@ def _add_moment(at: datetime, times: set[str], dates: set[str]) -> None:
 
 def derived_metrics(metrics: NetworkMetrics) -> dict[str, float | None]:
     """Values computed from the metrics, stated like metrics: the share of this epoch's ticks that were empty, the
-    seconds one tick takes at the current rate, and the share of all QU issued that has been burned (the stats API's
+    seconds one tick takes at the current rate, all QU issued and the share of it that has been burned (the stats API's
     burned amount is the epochs' issuance less the circulating supply: circulating plus burned is all issued,
     qubic-rpc.md §4.7)."""
-    ticks, rate = metrics.ticks_in_epoch, metrics.tick_rate_per_s
-    issued = metrics.circulating_supply + metrics.burned_qus
+    ticks, rate, burned = metrics.ticks_in_epoch, metrics.tick_rate_per_s, metrics.burned_qus
+    issued = metrics.circulating_supply + burned if burned > 0 else None  # a node without burn figures writes 0
     return {
         "empty_tick_share_pct": 100 * metrics.empty_ticks_in_epoch / ticks if ticks > 0 else None,
         "seconds_per_tick": 1 / rate if rate else None,
-        "burned_share_pct": 100 * metrics.burned_qus / issued if issued > 0 else None,
+        "issued_qus": issued,
+        "burned_share_pct": 100 * burned / issued if issued else None,
     }
 
 

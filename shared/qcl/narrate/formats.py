@@ -75,6 +75,7 @@ METRIC_FORMAT: dict[str, Callable[[float], str]] = {
     "empty_ticks_in_epoch": count,
     "empty_tick_share_pct": percent(2),
     "burned_share_pct": percent(2),
+    "issued_qus": count,
     "seconds_per_tick": decimal(2),
     "ticks_in_epoch": count,
     "price_usd": price,

@@ -103,11 +103,18 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "supply", "metric", {"en": "the circulating supply", "zh-TW": "流通量"},
-        ("supply", "circulating", "circulation", "total supply", "issued", "issuance", "emission", "供應", "流通",
-         "發行", "總量"),
+        ("supply", "circulating", "circulation", "供應", "流通"),
         ("circulating_supply",), frozenset({"supply_anomaly"}),
-        examples=("How many QU are in circulation?", "What is the total supply?"),
+        examples=("How many QU are in circulation?", "What is the circulating supply?"),
         binds=("supply", "circulating", "circulation", "供應", "流通"),
+    ),
+    Topic(  # everything issued: the circulating supply plus the burned (facts.derived_metrics)
+        "issued", "metric", {"en": "the QU issued", "zh-TW": "發行總量"},
+        ("total supply", "issued", "issuance", "emission", "emitted", "minted", "in existence", "exist", "發行", "總量",
+         "總供應", "鑄造"),
+        ("issued_qus", "circulating_supply"), frozenset({"supply_anomaly"}),
+        examples=("What is the total supply?", "How many QU have been issued in all?"),
+        binds=("issued", "in all", "發行", "已發行"),
     ),
     Topic(
         "burned", "metric", {"en": "the burned supply", "zh-TW": "銷毀量"},
