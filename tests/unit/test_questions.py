@@ -28,6 +28,7 @@ from qcl.narrate.questions import (
     SMALL_TALK,
     QuestionMatcher,
     held_amount,
+    spend_amount,
     validate_language,
     validate_question,
 )
@@ -242,6 +243,56 @@ def test_a_model_may_state_the_worth_but_not_a_wrong_one() -> None:
     assert answer.grounded is False and "0.943 USD" in answer.text
     unasked = keywords_only(ScriptedModel(right)).answer("How much is QUBIC worth?", "en", report)
     assert unasked.grounded is False  # the worth of an amount nobody named is no figure of the data
+
+
+@pytest.mark.parametrize(
+    ("question", "amount"),
+    [("How many QU do I get for 100 USD?", 100.0), ("1 萬美元能買幾顆 QU？", 10_000.0),
+     ("How much QU can I buy for $50?", 50.0), ("Should I buy QU with 100 USD?", None),
+     ("Will the price reach 1 USD?", None), ("How many QU are in circulation?", None)],
+)  # fmt: skip
+def test_the_amount_of_usd_a_question_asks_to_convert(question: str, amount: float | None) -> None:
+    assert spend_amount(question) == amount
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "bought"),
+    [("How many QU do I need for 100 USD?", "en", "100 USD buy about 106,078,286 QU (about 106.08 million)"),
+     ("100 美元可以買多少 QU？", "zh-TW", "以這個價格計算，100 美元約可買到 106,078,286 QU（約 1.06 億）"),
+     ("1 萬美元能買幾顆 QU？", "zh-TW", "10,000 美元約可買到 10,607,828,577 QU")],
+)  # fmt: skip
+def test_the_qu_an_amount_of_usd_buys_is_told_after_the_price_not_declined_as_advice(
+    question: str, language: str, bought: str
+) -> None:
+    report = final_report()
+    insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+    assert "9.43e-7" in insight.text and bought in insight.text, insight.text
+    assert "advice" not in insight.text and "投資建議" not in insight.text
+    assert binding_issues(insight.text, report_facts(report, spend_usd=spend_amount(question))) == []
+
+
+def test_a_model_may_state_what_an_amount_of_usd_buys_but_not_a_wrong_amount() -> None:
+    report, question = final_report(), "How many QU do I need for 100 USD?"
+    right = "One QU trades at 9.43e-7 USD, so 100 USD buy about 106,078,286 QU."
+    answer = keywords_only(ScriptedModel(right)).answer(question, "en", report)
+    assert (answer.text, answer.grounded) == (right, True)
+    wrong = "One QU trades at 9.43e-7 USD, so 100 USD buy about 1,060,782 QU."
+    answer = keywords_only(ScriptedModel(wrong)).answer(question, "en", report)
+    assert answer.grounded is False and "106,078,286 QU" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "note"),
+    [("What was the price yesterday?", "en", "no_past_prices"), ("上週的價格是多少？", "zh-TW", "no_past_prices"),
+     ("上一個 epoch 的 tick 品質如何？", "zh-TW", "current_epoch_only"),
+     ("How many empty ticks did the previous epoch have?", "en", "current_epoch_only"),
+     ("What is the max supply?", "en", "no_max_supply")],
+)  # fmt: skip
+def test_a_question_about_figures_the_data_lacks_gets_today_s_and_says_so(
+    question: str, language: str, note: str
+) -> None:
+    text = keywords_only().answer(question, language, final_report(), phrase=False).text  # type: ignore[arg-type]
+    assert NOTES[note][language] in text, text  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

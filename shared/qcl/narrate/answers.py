@@ -116,6 +116,14 @@ NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics tha
         "en": "The data holds the total burned so far, not the amount burned in an hour, a day or an epoch",
         "zh-TW": "資料只有累計的銷毀量，沒有每小時、每天或每個 epoch 的銷毀量",
     },
+    "no_past_prices": {
+        "en": "The data holds the latest price and its 1 h and 24 h changes, not the prices of earlier days",
+        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有更早幾天的價格",
+    },
+    "current_epoch_only": {
+        "en": "The data holds the current epoch's figures, not those of earlier epochs",
+        "zh-TW": "資料只有目前這個 epoch 的數字，沒有先前 epoch 的統計",
+    },
     "no_max_supply": {
         "en": "The data holds the circulating supply, not a maximum or fully diluted supply",
         "zh-TW": "資料只有流通量，沒有最大供應量或完全稀釋後的供應量",
@@ -143,6 +151,8 @@ def compose_answer(report: AnalysisReport, match: IntentMatch, language: Languag
         sentences.extend(new)
         if topic.name == "price" and match.held_qu is not None and report.metrics is not None:
             sentences.append(holding_answer(report.metrics, match.held_qu, language))
+        if topic.name == "price" and match.spend_usd is not None and report.metrics is not None:
+            sentences.append(spending_answer(report.metrics, match.spend_usd, language))
     sentences.extend((NOTES[note][language], ()) for note in match.notes)
     codes = set().union(*(t.codes for t in match.topics)) if match.topics else set()
     if any(t.kind == "health" for t in match.topics):  # a score below 100 is explained by what lowered it
@@ -335,6 +345,19 @@ def holding_answer(m: NetworkMetrics, held_qu: float, language: Language) -> Sen
     if language == "en":
         return f"At that price, {amount} QU are worth about {worth} USD", ("price_usd",)
     return f"以這個價格計算，{amount} QU 約值 {worth} 美元", ("price_usd",)
+
+
+def spending_answer(m: NetworkMetrics, spend_usd: float, language: Language) -> Sentence:
+    """How many QU an amount of USD buys at the price: "100 USD buy about 106,077,225 QU"."""
+    amount = f"{spend_usd:,.0f}" if spend_usd.is_integer() else f"{spend_usd:,}"
+    if m.price_usd <= 0:
+        text = "With no price, the QU it buys are unknown" if language == "en" else "沒有價格，無法換算可買到的 QU"
+        return text, ("price_usd",)
+    qu = spend_usd / m.price_usd
+    bought, about = f"{qu:,.0f}", _about(round(qu), language)
+    if language == "en":
+        return f"At that price, {amount} USD buy about {bought} QU{about}", ("price_usd",)
+    return f"以這個價格計算，{amount} 美元約可買到 {bought} QU{about}", ("price_usd",)
 
 
 def price_change_answer(m: NetworkMetrics, language: Language) -> Sentence:

@@ -33,7 +33,7 @@ from qcl.narrate.facts import derived_metrics, report_facts
 from qcl.narrate.formats import LANGUAGES, Language, metric_text, usd_amount
 from qcl.narrate.grounding import matches
 from qcl.narrate.mentions import extract
-from qcl.narrate.questions import REFUSAL, held_amount, validate_language
+from qcl.narrate.questions import REFUSAL, held_amount, spend_amount, validate_language
 from qcl.narrate.service import TEMPLATE_MODEL, Narrator
 
 ReplyKind = Literal["answer", "decline", "refusal"]
@@ -124,7 +124,10 @@ def answer_problems(item: EvalQuestion, insight: AIInsight, report: AnalysisRepo
     held = held_amount(item.question) if "price" in item.labels else None
     if held is not None and report.metrics is not None and usd_amount(held * report.metrics.price_usd) not in text:
         problems.append(f"price: the worth of {held:,.0f} QU missing")
-    facts = report_facts(report, held_qu=held)
+    spend = spend_amount(item.question) if "price" in item.labels else None
+    if spend is not None and report.metrics is not None and f"{spend / report.metrics.price_usd:,.0f}" not in text:
+        problems.append(f"price: the QU that {spend:,.0f} USD buy missing")
+    facts = report_facts(report, held_qu=held, spend_usd=spend)
     mentions = extract(text).numbers
     problems += [
         f"number {m.text!r} is no report value" for m in mentions if not any(matches(m, f) for f in facts.values)

@@ -91,8 +91,11 @@ METRIC_DEFINITIONS: dict[str, tuple[int, ...]] = {
 }
 
 
-def report_facts(report: AnalysisReport, *, held_qu: float | None = None) -> ReportFacts:
-    """The report's facts; with `held_qu` (an amount of QU a question names), that amount and its worth in USD."""
+def report_facts(
+    report: AnalysisReport, *, held_qu: float | None = None, spend_usd: float | None = None
+) -> ReportFacts:
+    """The report's facts; with `held_qu` (an amount of QU a question names), that amount and its worth in USD; with
+    `spend_usd` (an amount of USD to spend), that amount and the QU it buys."""
     values: list[Fact] = [
         Fact("health_score", report.health_score, "number", integral=True),
         Fact("health_score", HEALTH_SCALE, "number", integral=True),
@@ -109,6 +112,9 @@ def report_facts(report: AnalysisReport, *, held_qu: float | None = None) -> Rep
         if held_qu is not None:
             values.append(Fact("held_qu", held_qu, "number", integral=held_qu.is_integer()))
             values.append(Fact("held_value_usd", held_qu * report.metrics.price_usd, "usd"))
+        if spend_usd is not None and report.metrics.price_usd > 0:
+            values.append(Fact("spend_usd", spend_usd, "usd"))
+            values.append(Fact("spend_qu", spend_usd / report.metrics.price_usd, "number"))
         if (schedule := epoch_schedule(report)) is not None:
             next_epoch, starts, countdown, age = schedule
             values.append(Fact("epoch", next_epoch, "epoch", integral=True))

@@ -73,10 +73,12 @@ TOPICS: tuple[Topic, ...] = (
          "/usd", "價格", "價錢", "幣價", "報價", "多少錢", "值多少錢", "值多少美元", "單價", "美金", "幾塊",
          "台幣", "新台幣", "twd", "現價", "價位", "行情", "最高價", "最低價", "高點", "低點", "all-time high",
          "all time high", "ath", "歷史新高", "最高點", "最低點"),
-        # held_qu / held_value_usd: an amount of QU a question names and its worth at the price (facts.py)
-        ("price_usd", "held_qu", "held_value_usd"), frozenset({"price_crash", "price_spike", "price_trend"}),
+        # held_qu / held_value_usd: an amount of QU a question names and its worth at the price; spend_usd /
+        # spend_qu: an amount of USD and the QU it buys (facts.py)
+        ("price_usd", "held_qu", "held_value_usd", "spend_usd", "spend_qu"),
+        frozenset({"price_crash", "price_spike", "price_trend"}),
         examples=("How much is QUBIC worth?", "What does one QU cost in dollars?", "What's the token's price?"),
-        binds=("price", "trades", "worth", "per qu", "價格", "價", "報價", "每枚", "約值"),
+        binds=("price", "trades", "worth", "per qu", "buy", "價格", "價", "報價", "每枚", "約值", "買到"),
     ),
     Topic(
         "price_change", "metric", {"en": "the price change", "zh-TW": "價格變化"},

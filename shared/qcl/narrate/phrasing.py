@@ -63,7 +63,7 @@ def stream_answer(
         deadline_s=narrator.deadline_s,
         priority="interactive",
     )
-    facts = report_facts(report, held_qu=match.held_qu)
+    facts = report_facts(report, held_qu=match.held_qu, spend_usd=match.spend_usd)
     must_state = asked_sources(report, match)
     accepted, pending, buffer, failure, waiting = "", "", "", None, None
     stream = getattr(narrator.model, "stream", None)

@@ -120,10 +120,19 @@ _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
         frozenset({"burned"}),
     ),
     "no_max_supply": (
+        re.compile(r"\bmax(?:imum)? supply\b|\bsupply cap\b|\bfully diluted\b|\bfdv\b|最大供應|供應上限|上限"),
+        frozenset({"supply", "issued", "market_cap"}),
+    ),
+    "no_past_prices": (
         re.compile(
-            r"\b(?:max(?:imum)?|total) supply\b|\bsupply cap\b|\bfully diluted\b|\bfdv\b|最大供應|供應上限|總供應|上限"
+            r"\b(?:yesterday|last (?:week|month|year)|(?:a|one|two|\d+) (?:days?|weeks?|months?|years?) ago)\b"
+            r"|昨天|前天|上週|上周|上禮拜|上個月|去年|幾天前|一週前|一個月前"
         ),
-        frozenset({"supply", "market_cap"}),
+        _PRICES,
+    ),
+    "current_epoch_only": (
+        re.compile(r"\b(?:previous|prior|last|past|earlier) epochs?\b|(?:上一?個|前一?個|之前的|過去的)\s*epoch"),
+        frozenset({"quality", "empty_share", "empty_ticks", "ticks_in_epoch", "pace", "active"}),
     ),
 }
 _INJECTION = re.compile(
@@ -181,6 +190,7 @@ class IntentMatch:
     via: Literal["keywords", "fuzzy", "embedding"]
     injection: bool = False  # the question tries to instruct: no model phrases its answer
     held_qu: float | None = None  # an amount of QU whose worth is asked ("1 million QU", "100 萬顆 QU"): held_amount
+    spend_usd: float | None = None  # an amount of USD whose QU are asked ("How many QU for 100 USD?"): spend_amount
     notes: tuple[str, ...] = ()  # what the question asks of its topics that the data does not hold (_NOTES)
 
     @property
@@ -209,6 +219,9 @@ class QuestionMatcher:
         if _OTHER_COINS.search(text) and not _OURS.search(text):
             return None
         found = read_rules(text)
+        spend = spend_amount(question)
+        if found is None and spend is not None:  # "1 萬美元能買幾顆 QU？" names no topic but asks for the price's use
+            found = ((TOPICS_BY_NAME["price"],), (), False)
         if found is not None:
             topics, definitions, fuzzy = found
             if any(t.kind == "forecast" for t in topics) and not _NETWORK_CONTEXT.search(text) and len(topics) == 1:
@@ -222,9 +235,13 @@ class QuestionMatcher:
             if similarity < MIN_SIMILARITY:
                 return None
             matched = IntentMatch((topic,), (), round(similarity, 3), "embedding", injection)
+        if spend is not None:  # "100 美元可以買多少 QU？" asks for a conversion at the price, not for advice
+            topics = tuple(t for t in matched.topics if t.kind != "advice")
+            matched = replace(matched, topics=(TOPICS_BY_NAME["price"], *(t for t in topics if t.name != "price")))
         return replace(
             matched,
             held_qu=held_amount(question) if any(t.name == "price" for t in matched.topics) else None,
+            spend_usd=spend,
             notes=tuple(
                 name
                 for name, (pattern, topics) in _NOTES.items()
@@ -253,6 +270,19 @@ def held_amount(question: str) -> float | None:
         if number.kind == "number" and number.value > 1 and _QU_AFTER.match(text, number.end):
             return number.value
     return None
+
+
+# A question that asks for a number of QU: "how many QU", "多少 QU", "幾顆".
+_QU_COUNT = re.compile(r"\bhow (?:many|much) (?:qus?|qubics?)\b|(?:多少|幾)\s*(?:顆|枚|個)?\s*(?:qus?|qubics?|顆|枚)")
+
+
+def spend_amount(question: str) -> float | None:
+    """The amount of USD a question asks to convert into QU ("How many QU do I get for 100 USD?", "100 美元可以買多少
+    QU？"), or None."""
+    text = question.lower()
+    if not _QU_COUNT.search(normalize_mentions(text)):
+        return None
+    return next((n.value for n in extract(text).numbers if n.kind == "usd" and n.value > 0), None)
 
 
 def normalize_question(question: str) -> str:

@@ -253,7 +253,7 @@ class Narrator:
         messages = answer_messages(question, composed)
         attempt = self._attempt(
             messages,
-            report_facts(report, held_qu=match.held_qu),
+            report_facts(report, held_qu=match.held_qu, spend_usd=match.spend_usd),
             language,
             skip,
             frozenset(),
