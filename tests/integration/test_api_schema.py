@@ -202,8 +202,14 @@ def fuzz(api: Api, mode: GenerationMode, examples: int) -> list[str]:
         try:
             run()
         except Exception as exc:  # schemathesis raises a group of failures; keep its readable summary
-            failures.append(f"{operation.label}: {' '.join(str(exc).split())[:600]}")
+            failures.append(f"{operation.label}: {' '.join(_described(exc).split())[:2000]}")
     return failures
+
+
+def _described(exc: BaseException) -> str:
+    """The error and the ones it groups: hypothesis' "flaky" error wraps the failure it could not replay."""
+    inner = [_described(e) for e in getattr(exc, "exceptions", ())]
+    return " | ".join([f"{type(exc).__name__}: {exc}", *inner])
 
 
 @pytest.mark.slow

@@ -38,6 +38,8 @@ def test_words_and_quoted_phrases_are_separate_terms() -> None:
         ({"text": "a b c d e f g h i"}, "q", "at most 8 words or phrases, got 9"),
         ({"request_id": "x' OR 1=1"}, "request_id", "expected 1-64 letters"),
         ({"service": "api/../x"}, "service", "expected 1-64 letters"),
+        ({"since": "99999999d"}, "since", "'99999999d' reaches back further than any log"),
+        ({"until": "9999999999999999999999s"}, "until", "reaches back further than any log"),
     ],
 )
 def test_a_query_that_cannot_parse_names_the_field_and_what_was_expected(

@@ -51,7 +51,10 @@ def parse_time(field: str, value: str, now: datetime) -> datetime:
     value = value.strip()
     match = _DURATION.match(value)
     if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+        try:
+            return now - timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+        except OverflowError:  # "99999999d" reaches back before year 1
+            raise LogQueryError(field, f"{value!r} reaches back further than any log (before year 1)") from None
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
