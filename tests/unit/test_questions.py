@@ -353,6 +353,22 @@ def test_the_empty_tick_share_is_given_first() -> None:
     assert text.startswith("本 epoch 的空 tick 佔比為 0.97%")  # 151 of 15,576
 
 
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("Give me a summary of the network", "en"), ("Tell me everything", "en"), ("給我一個網路狀態摘要", "zh-TW"),
+     ("請介紹一下 Qubic", "zh-TW")],
+)  # fmt: skip
+def test_a_summary_gets_the_health_and_the_main_figures(question: str, language: str) -> None:
+    report = final_report()
+    assert report.metrics is not None
+    insight = keywords_only().answer(question, language, report, phrase=False)  # type: ignore[arg-type]
+    for figure in ("100/100", "187", "37026581", "0.93", "99.03%", "9.43e-7", "157,049,631,983,394"):
+        assert figure in insight.text, (figure, insight.text)
+    assert binding_issues(insight.text, report_facts(report)) == []
+    alone = keywords_only().answer("How is the network doing?", "en", report, phrase=False)
+    assert "9.43e-7" not in alone.text  # a plain health question keeps its one sentence
+
+
 def test_a_health_answer_below_100_tells_what_lowered_the_score() -> None:
     report = report_with("tick_stall")
     stall = next(f for f in report.findings if f.code.value == "tick_stall")
@@ -621,7 +637,11 @@ def test_without_a_report_the_answer_says_none_is_available_yet() -> None:
     assert model.calls == []
 
 
-@pytest.mark.parametrize(("question", "language"), [("台北天氣如何？", "zh-TW"), ("Write me a poem about cats", "en")])
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("台北天氣如何？", "zh-TW"), ("Write me a poem about cats", "en"), ("Who created Qubic?", "en"),
+     ("When was Qubic launched?", "en"), ("Qubic 是誰創立的？", "zh-TW")],
+)  # fmt: skip
 def test_an_off_topic_question_gets_the_polite_refusal_and_no_model_call(question: str, language: str) -> None:
     model = ScriptedModel("Roses are red")
     answer = keywords_only(model).answer(question, language, final_report())  # type: ignore[arg-type]

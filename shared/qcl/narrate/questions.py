@@ -90,6 +90,18 @@ _OTHER_COINS = re.compile(
     r"|比特幣|以太坊|以太幣|狗狗幣|泰達幣"
 )
 _OURS = re.compile(r"\b(?:qubic|qus?)\b")
+# The project's history and people, which no observation holds: "Who created Qubic?", "When was it launched?".
+_HISTORY = re.compile(
+    r"\bwho (?:created|founded|made|built|invented|started|owns|runs|leads)\b|\bfounders?\b|\bceo\b|\bteam behind\b"
+    r"|\bwhen was (?:qubic|it|the network|the coin|qu) (?:launched|created|founded|started|released|born)\b"
+    r"|誰(?:創立|創辦|建立|開發|發明|做)的?|創辦人|創始人|創立者|什麼時候(?:推出|上線|創立)|何時(?:推出|上線|創立)"
+)
+# A request for the whole picture: the health and the main figures (OVERVIEW), not the health alone.
+_OVERVIEW = re.compile(
+    r"\bsummar(?:y|ize|ise)\b|\boverview\b|\btell me everything\b|\b(?:everything|all) you know\b"
+    r"|\btell me about (?:the network|qubic)\b|摘要|總結|概況|概覽|所有資訊|全部資訊|所有資料|全部資料|介紹一下|介紹"
+)
+OVERVIEW = ("health", "epoch", "pace", "quality", "price", "supply")
 # What a question asks that the data does not hold, each told in a sentence (answers.NOTES) where the question is
 # about one of the note's topics: money other than USD ("in TWD", 多少台幣), the day's or all-time high or low, an
 # hour's or a day's count of what the data counts for the epoch or in all ("empty ticks in the last hour", 今天燒了
@@ -216,7 +228,7 @@ class QuestionMatcher:
     def match(self, question: str) -> IntentMatch | None:
         text = normalize_question(question)
         injection = bool(_INJECTION.search(text))
-        if _OTHER_COINS.search(text) and not _OURS.search(text):
+        if (_OTHER_COINS.search(text) and not _OURS.search(text)) or _HISTORY.search(text):
             return None
         found = read_rules(text)
         spend = spend_amount(question)
@@ -235,6 +247,8 @@ class QuestionMatcher:
             if similarity < MIN_SIMILARITY:
                 return None
             matched = IntentMatch((topic,), (), round(similarity, 3), "embedding", injection)
+        if [t.name for t in matched.topics] == ["health"] and _OVERVIEW.search(text):
+            matched = replace(matched, topics=tuple(TOPICS_BY_NAME[name] for name in OVERVIEW))
         if spend is not None:  # "100 美元可以買多少 QU？" asks for a conversion at the price, not for advice
             topics = tuple(t for t in matched.topics if t.kind != "advice")
             matched = replace(matched, topics=(TOPICS_BY_NAME["price"], *(t for t in topics if t.name != "price")))
