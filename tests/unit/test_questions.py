@@ -24,6 +24,7 @@ from qcl.narrate.language import question_language
 from qcl.narrate.questions import (
     MAX_QUESTION_CHARS,
     NO_REPORT,
+    OVERVIEW,
     REFUSAL,
     SMALL_TALK,
     QuestionMatcher,
@@ -148,7 +149,7 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("為什麼健康分數下降？", ["health"]),
         ("Why did the health score drop?", ["health"]),
         ("Did the price drop today?", ["price_change"]),
-        ("請介紹一下 Qubic", ["health"]),
+        ("請介紹一下 Qubic", list(OVERVIEW)),
         ("QUBIC 現價", ["price"]),
         ("tick 多久出一個？", ["pace"]),
         ("How often are ticks produced?", ["pace"]),
@@ -160,7 +161,7 @@ def test_answer_checks_its_fields_before_anything_else() -> None:
         ("網路延遲嗎？", ["pace"]),
         ("What's the latest observation time?", ["updated"]),  # the data feed's coverage before
         ("最新觀測是什麼時候？", ["updated"]),
-        ("Tell me everything", ["health"]),  # refused before
+        ("Tell me everything", list(OVERVIEW)),  # refused before
         # how a figure is worked out is its meaning, then the figure
         ("Explain the health score", ["health", "definition:health_score"]),
         ("How is the health score calculated?", ["health", "definition:health_score"]),
@@ -286,7 +287,9 @@ def test_a_model_may_state_what_an_amount_of_usd_buys_but_not_a_wrong_amount() -
     [("What was the price yesterday?", "en", "no_past_prices"), ("上週的價格是多少？", "zh-TW", "no_past_prices"),
      ("上一個 epoch 的 tick 品質如何？", "zh-TW", "current_epoch_only"),
      ("How many empty ticks did the previous epoch have?", "en", "current_epoch_only"),
-     ("What is the max supply?", "en", "no_max_supply")],
+     ("What is the max supply?", "en", "no_max_supply"), ("活躍地址比上週多嗎？", "zh-TW", "no_past_figures"),
+     ("市值排名第幾？", "zh-TW", "no_rank"), ("What's the burn rate?", "en", "burned_in_all"),
+     ("銷毀速度如何？", "zh-TW", "burned_in_all")],
 )  # fmt: skip
 def test_a_question_about_figures_the_data_lacks_gets_today_s_and_says_so(
     question: str, language: str, note: str

@@ -120,6 +120,14 @@ NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics tha
         "en": "The data holds the latest price and its 1 h and 24 h changes, not the prices of earlier days",
         "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有更早幾天的價格",
     },
+    "no_past_figures": {
+        "en": "The data holds the current figures, not those of earlier days",
+        "zh-TW": "資料只有目前的數字，沒有前幾天的統計",
+    },
+    "no_rank": {
+        "en": "The data holds no ranking against other coins",
+        "zh-TW": "資料沒有與其他幣種比較的排名",
+    },
     "current_epoch_only": {
         "en": "The data holds the current epoch's figures, not those of earlier epochs",
         "zh-TW": "資料只有目前這個 epoch 的數字，沒有先前 epoch 的統計",

@@ -120,8 +120,8 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "burned", "metric", {"en": "the burned supply", "zh-TW": "銷毀量"},
-        ("burn", "burned", "burnt", "burning", "destroyed", "burn rate", "銷毀", "燒毀", "燃燒", "焚毀", "燒掉",
-         "燒了"),
+        ("burn", "burned", "burnt", "burning", "destroyed", "burn rate", "burn speed", "銷毀", "燒毀", "燃燒", "焚毀",
+         "燒掉", "燒了", "銷毀速度", "燒毀速度", "銷毀速率", "燒毀速率"),
         ("burned_qus", "burned_share_pct"), frozenset({"supply_anomaly"}),
         examples=("How much has been burned?", "How many coins were destroyed?"),
         binds=("burn", "burned", "burnt", "issued", "銷毀", "燒毀", "已發行"),

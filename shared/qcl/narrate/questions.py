@@ -111,6 +111,10 @@ _SPAN = re.compile(
     r"\b(?:last|past|previous|this|an|one|per|each|every) (?:hour|day|24 ?h(?:ours)?|week)\b|\b(?:today|yesterday"
     r"|hourly|daily|tonight)\b|一小時|一個小時|1 ?小時|24 ?小時|今天|今日|昨天|每小時|每天|一天|本週|這週|這禮拜"
 )
+_PAST = re.compile(  # an earlier day's figure: "yesterday", "last week", 上週
+    r"\b(?:yesterday|last (?:week|month|year)|(?:a|one|two|\d+) (?:days?|weeks?|months?|years?) ago)\b"
+    r"|昨天|前天|上週|上周|上禮拜|上個月|去年|幾天前|一週前|一個月前"
+)
 _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     "usd_only": (
         re.compile(
@@ -128,20 +132,16 @@ _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     ),
     "epoch_counts": (_SPAN, frozenset({"empty_ticks", "empty_share", "ticks_in_epoch"})),
     "burned_in_all": (
-        re.compile(rf"{_SPAN.pattern}|\b(?:per|each|every) epoch\b|每\s*個?\s*epoch"),
+        re.compile(rf"{_SPAN.pattern}|\b(?:per|each|every) epoch\b|每\s*個?\s*epoch|\brate\b|\bspeed\b|速度|速率"),
         frozenset({"burned"}),
     ),
     "no_max_supply": (
         re.compile(r"\bmax(?:imum)? supply\b|\bsupply cap\b|\bfully diluted\b|\bfdv\b|最大供應|供應上限|上限"),
         frozenset({"supply", "issued", "market_cap"}),
     ),
-    "no_past_prices": (
-        re.compile(
-            r"\b(?:yesterday|last (?:week|month|year)|(?:a|one|two|\d+) (?:days?|weeks?|months?|years?) ago)\b"
-            r"|昨天|前天|上週|上周|上禮拜|上個月|去年|幾天前|一週前|一個月前"
-        ),
-        _PRICES,
-    ),
+    "no_past_prices": (_PAST, _PRICES),
+    "no_past_figures": (_PAST, frozenset({"quality", "pace", "active"})),
+    "no_rank": (re.compile(r"\brank(?:ing|ed)?\b|排名|第幾名|排第幾"), frozenset({"market_cap", "price"})),
     "current_epoch_only": (
         re.compile(r"\b(?:previous|prior|last|past|earlier) epochs?\b|(?:上一?個|前一?個|之前的|過去的)\s*epoch"),
         frozenset({"quality", "empty_share", "empty_ticks", "ticks_in_epoch", "pace", "active"}),
