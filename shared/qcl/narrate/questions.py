@@ -405,6 +405,8 @@ def _topics(part: str) -> tuple[list[Topic], bool]:
         ordered = [TOPICS_BY_NAME["health"] if t.name == "price_change" else t for t in ordered]
     if any(t.kind == "metric" and t.name != "ticks_in_epoch" for t in ordered):  # "歸檔落後幾個 tick？" counts lag
         ordered = [t for t in ordered if t.name != "ticks_in_epoch"]
+    if "issued" in names:  # "circulating vs total supply?": the answer on all QU issued tells the circulating part
+        ordered = [t for t in ordered if t.name != "supply"]
     return list(dict.fromkeys(ordered)), misspelt
 
 
