@@ -105,7 +105,8 @@ OVERVIEW = ("health", "epoch", "pace", "quality", "price", "supply")
 # What a question asks that the data does not hold, each told in a sentence (answers.NOTES) where the question is
 # about one of the note's topics: money other than USD ("in TWD", 多少台幣), the day's or all-time high or low, an
 # hour's or a day's count of what the data counts for the epoch or in all ("empty ticks in the last hour", 今天燒了
-# 多少), and a maximum or fully diluted supply.
+# 多少, a burn rate), a maximum or fully diluted supply, an earlier day's price or figure ("yesterday", 上週), an
+# earlier epoch's figures (上一個 epoch) and a ranking among coins (排名).
 _PRICES = frozenset({"price", "price_change", "market_cap"})
 _SPAN = re.compile(
     r"\b(?:last|past|previous|this|an|one|per|each|every) (?:hour|day|24 ?h(?:ours)?|week)\b|\b(?:today|yesterday"
