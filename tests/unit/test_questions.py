@@ -289,7 +289,8 @@ def test_a_model_may_state_what_an_amount_of_usd_buys_but_not_a_wrong_amount() -
      ("How many empty ticks did the previous epoch have?", "en", "current_epoch_only"),
      ("What is the max supply?", "en", "no_max_supply"), ("活躍地址比上週多嗎？", "zh-TW", "no_past_figures"),
      ("市值排名第幾？", "zh-TW", "no_rank"), ("What's the burn rate?", "en", "burned_in_all"),
-     ("銷毀速度如何？", "zh-TW", "burned_in_all")],
+     ("銷毀速度如何？", "zh-TW", "burned_in_all"), ("What's the average price today?", "en", "no_extremes"),
+     ("價格這週漲了多少？", "zh-TW", "no_past_prices")],
 )  # fmt: skip
 def test_a_question_about_figures_the_data_lacks_gets_today_s_and_says_so(
     question: str, language: str, note: str

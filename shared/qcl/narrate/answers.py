@@ -105,8 +105,9 @@ NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics tha
         "zh-TW": "資料只有美元報價，沒有換算成新台幣或其他貨幣的匯率",
     },
     "no_extremes": {
-        "en": "The data holds the latest price and its 1 h and 24 h changes, not the day's or all-time high or low",
-        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有當日或歷史的最高價、最低價",
+        "en": "The data holds the latest price and its 1 h and 24 h changes, not an average or the day's or all-time "
+        "high or low",
+        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有平均價，也沒有當日或歷史的最高價、最低價",
     },
     "epoch_counts": {
         "en": "The data counts ticks and empty ticks for the whole epoch so far, not by hour or by day",
@@ -117,8 +118,9 @@ NOTES = {  # questions.IntentMatch.notes: what a question asks of its topics tha
         "zh-TW": "資料只有累計的銷毀量，沒有每小時、每天或每個 epoch 的銷毀量",
     },
     "no_past_prices": {
-        "en": "The data holds the latest price and its 1 h and 24 h changes, not the prices of earlier days",
-        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有更早幾天的價格",
+        "en": "The data holds the latest price and its 1 h and 24 h changes, not the prices of earlier days or a "
+        "week's change",
+        "zh-TW": "資料只有最新價格與 1 小時、24 小時的漲跌，沒有更早幾天的價格或一週的漲跌",
     },
     "no_past_figures": {
         "en": "The data holds the current figures, not those of earlier days",

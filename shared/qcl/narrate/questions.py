@@ -113,8 +113,9 @@ _SPAN = re.compile(
     r"|hourly|daily|tonight)\b|一小時|一個小時|1 ?小時|24 ?小時|今天|今日|昨天|每小時|每天|一天|本週|這週|這禮拜"
 )
 _PAST = re.compile(  # an earlier day's figure: "yesterday", "last week", 上週
-    r"\b(?:yesterday|last (?:week|month|year)|(?:a|one|two|\d+) (?:days?|weeks?|months?|years?) ago)\b"
-    r"|昨天|前天|上週|上周|上禮拜|上個月|去年|幾天前|一週前|一個月前"
+    r"\b(?:yesterday|(?:last|this|past) (?:week|month|year)|(?:a|one|two|\d+) (?:days?|weeks?|months?|years?) ago"
+    r"|(?:past|last) (?:7|seven|30|thirty) days)\b|昨天|前天|上週|上周|上禮拜|上個月|去年|幾天前|一週前|一個月前"
+    r"|這週|本週|這禮拜|這個月|本月|今年|七天|7 ?天|30 ?天"
 )
 _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     "usd_only": (
@@ -127,7 +128,7 @@ _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     "no_extremes": (
         re.compile(
             r"\b(?:highest|lowest|peak|all[- ]time (?:high|low)|ath|(?:daily|day's|24h|24 h) (?:high|low))\b"
-            r"|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點"
+            r"|\b(?:average|mean)\b|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點|平均價|均價"
         ),
         _PRICES,
     ),
