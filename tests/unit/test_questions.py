@@ -300,6 +300,14 @@ def test_a_question_about_figures_the_data_lacks_gets_today_s_and_says_so(
 
 
 @pytest.mark.parametrize(
+    "question", ["What does market cap mean?", "What is the price?", "How much did the price change in 24 hours?"]
+)
+def test_a_question_the_data_answers_gets_no_note_about_what_it_lacks(question: str) -> None:
+    match = QuestionMatcher(encoder=None).match(question)
+    assert match is not None and match.notes == (), match
+
+
+@pytest.mark.parametrize(
     ("question", "language", "told"),
     [("QUBIC 的價格是多少台幣？", "zh-TW", True), ("What's the market cap in TWD?", "en", True),
      ("QUBIC price in euros?", "en", True), ("100萬顆QU等於多少新台幣", "zh-TW", True),

@@ -128,7 +128,7 @@ _NOTES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     "no_extremes": (
         re.compile(
             r"\b(?:highest|lowest|peak|all[- ]time (?:high|low)|ath|(?:daily|day's|24h|24 h) (?:high|low))\b"
-            r"|\b(?:average|mean)\b|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點|平均價|均價"
+            r"|\baverage\b|最高價|最低價|最高點|最低點|歷史新高|歷史高點|高點|低點|平均價|均價"
         ),
         _PRICES,
     ),
