@@ -350,16 +350,21 @@ def price_answer(m: NetworkMetrics, language: Language) -> Sentence:
 
 def holding_answer(m: NetworkMetrics, held_qu: float, language: Language) -> Sentence:
     """What an amount of QU the question names is worth at the price: "1,000,000 QU are worth about 0.943 USD"."""
-    amount = f"{held_qu:,.0f}" if held_qu.is_integer() else f"{held_qu:,}"
+    amount = _amount(held_qu)
     worth = usd_amount(held_qu * m.price_usd)
     if language == "en":
         return f"At that price, {amount} QU are worth about {worth} USD", ("price_usd",)
     return f"以這個價格計算，{amount} QU 約值 {worth} 美元", ("price_usd",)
 
 
+def _amount(value: float) -> str:
+    """An amount as a question named it: "1,000,000", "2.5"."""
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
+
+
 def spending_answer(m: NetworkMetrics, spend_usd: float, language: Language) -> Sentence:
-    """How many QU an amount of USD buys at the price: "100 USD buy about 106,077,225 QU"."""
-    amount = f"{spend_usd:,.0f}" if spend_usd.is_integer() else f"{spend_usd:,}"
+    """How many QU an amount of USD buys at the price: "100 USD buy about 106,078,286 QU"."""
+    amount = _amount(spend_usd)
     if m.price_usd <= 0:
         text = "With no price, the QU it buys are unknown" if language == "en" else "沒有價格，無法換算可買到的 QU"
         return text, ("price_usd",)
